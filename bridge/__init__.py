@@ -1,0 +1,114 @@
+"""bridge: write deep-learning code once, run it on PyTorch or TensorFlow.
+
+``import bridge as br`` imports no framework; a backend's framework is imported the first time
+that backend is used.
+"""
+
+from . import linalg, ops, random
+from ._dispatch import device, devices, get_backend, set_backend, use_backend
+from ._plugins import BackendInfo, hookimpl, register_backend
+from ._plugins import installed_backends as _installed_backends
+from .backend import Backend
+from .dtypes import (
+    DType,
+    bfloat16,
+    bool_,
+    float16,
+    float32,
+    float64,
+    int8,
+    int16,
+    int32,
+    int64,
+    uint8,
+)
+from .errors import (
+    AxisError,
+    BackendMismatchError,
+    BackendOpError,
+    BridgeError,
+    DeviceError,
+    DTypeError,
+    FrameworkNotInstalledError,
+    InvalidArgumentError,
+    ShapeError,
+    UnknownBackendError,
+)
+from .ops.creation import (
+    arange,
+    asarray,
+    convert,
+    eye,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from .tensor import Tensor
+
+bool = bool_  # noqa: A001  (br.bool, as the issue and NumPy users spell it)
+__version__ = "0.1.0"
+
+
+def backends() -> dict[str, str]:
+    """Installed backends: name -> framework version (read without importing the framework)."""
+    from ._plugins import backend_infos, framework_version
+
+    infos = backend_infos()
+    return {name: framework_version(infos[name]) for name in _installed_backends()}
+
+
+__all__ = [
+    "Backend",
+    "BackendInfo",
+    "Tensor",
+    "DType",
+    "ops",
+    "linalg",
+    "random",
+    "backends",
+    "register_backend",
+    "hookimpl",
+    "set_backend",
+    "get_backend",
+    "use_backend",
+    "device",
+    "devices",
+    "tensor",
+    "asarray",
+    "convert",
+    "zeros",
+    "ones",
+    "full",
+    "zeros_like",
+    "ones_like",
+    "full_like",
+    "arange",
+    "linspace",
+    "eye",
+    "bool",
+    "bool_",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "float16",
+    "bfloat16",
+    "float32",
+    "float64",
+    "BridgeError",
+    "UnknownBackendError",
+    "FrameworkNotInstalledError",
+    "BackendMismatchError",
+    "ShapeError",
+    "DTypeError",
+    "AxisError",
+    "DeviceError",
+    "BackendOpError",
+    "InvalidArgumentError",
+]

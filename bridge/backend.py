@@ -1,0 +1,237 @@
+"""The Backend contract: the primitives a plugin implements for its framework.
+
+Arguments and results are the framework's native tensors; ``dtype`` arguments are bridge
+:class:`~bridge.dtypes.DType` objects; ``device`` arguments are canonical names (``"cpu"``,
+``"gpu:0"``). Axes arrive normalized (non-negative ints, or tuples of them). Everything else
+(promotion, broadcasting checks, composite ops, indexing, randomness) is written once in the core.
+
+A backend may also set the optional fast paths listed in :data:`OPTIONAL`; the core then uses them
+instead of its composite, and the parity suite checks that both agree.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from .dtypes import DType
+
+Native = Any
+
+#: Primitives a backend must provide, by group. Elementwise ones take and return native tensors
+#: of one dtype (binary ones may also take a Python scalar as the second argument).
+UNARY = (
+    "negative abs sign exp expm1 log log1p sqrt rsqrt sin cos tan tanh sinh cosh arctan "
+    "sigmoid relu erf floor ceil round isnan isinf isfinite logical_not invert"
+).split()
+BINARY = (
+    "add subtract multiply divide floor_divide mod power maximum minimum "
+    "equal not_equal less less_equal greater greater_equal logical_and logical_or "
+    "bitwise_and bitwise_or bitwise_xor left_shift right_shift"
+).split()
+REDUCTIONS = "sum prod max min all any".split()
+
+
+def missing_primitives(backend: object) -> list[str]:
+    """Names of elementwise and reduction primitives a backend does not bind."""
+    return [n for n in (*UNARY, *BINARY, *REDUCTIONS) if not callable(getattr(backend, n, None))]
+
+
+#: Optional fast paths (attribute set to None when absent): softmax(x, axis), log_softmax(x, axis).
+OPTIONAL = ("softmax", "log_softmax")
+
+
+class Backend(ABC):
+    """Base class of a backend. Subclasses also bind every name in UNARY, BINARY and REDUCTIONS
+    (reductions take ``(x, axis: tuple[int, ...] | None, keepdims: bool)``, None meaning all
+    axes)."""
+
+    name: str
+    softmax = None
+    log_softmax = None
+
+    # --- framework facts -------------------------------------------------------------------
+    @abstractmethod
+    def version(self) -> str:
+        """The framework's version string."""
+
+    @abstractmethod
+    def is_native(self, x: Any) -> bool:
+        """Whether ``x`` is a tensor of this framework."""
+
+    # --- dtypes, devices, conversion -------------------------------------------------------
+    @abstractmethod
+    def dtype_of(self, x: Native) -> DType:
+        """The bridge dtype of a native tensor."""
+
+    @abstractmethod
+    def cast(self, x: Native, dtype: DType) -> Native: ...
+
+    @abstractmethod
+    def shape(self, x: Native) -> tuple[int, ...]: ...
+
+    def ndim(self, x: Native) -> int:
+        return len(self.shape(x))
+
+    @abstractmethod
+    def devices(self) -> list[str]:
+        """Canonical names of the devices present, ``"cpu"`` first."""
+
+    @abstractmethod
+    def default_device(self) -> str: ...
+
+    @abstractmethod
+    def device(self, x: Native) -> str:
+        """Canonical device name of a tensor."""
+
+    @abstractmethod
+    def to_device(self, x: Native, device: str) -> Native: ...
+
+    @abstractmethod
+    def from_numpy(self, array: Any, dtype: DType, device: str) -> Native:
+        """A native tensor holding a copy of a NumPy array (already of ``dtype``)."""
+
+    @abstractmethod
+    def to_numpy(self, x: Native) -> Any: ...
+
+    @abstractmethod
+    def to_dlpack(self, x: Native) -> Any:
+        """An object with ``__dlpack__`` (or a DLPack capsule)."""
+
+    @abstractmethod
+    def from_dlpack(self, obj: Any) -> Native: ...
+
+    # --- creation --------------------------------------------------------------------------
+    @abstractmethod
+    def full(self, shape: tuple[int, ...], value: Any, dtype: DType, device: str) -> Native: ...
+
+    @abstractmethod
+    def arange(self, start: Any, stop: Any, step: Any, dtype: DType, device: str) -> Native: ...
+
+    # --- elementwise selection and reductions with indices ---------------------------------
+    @abstractmethod
+    def where(self, cond: Native, x: Native, y: Native) -> Native: ...
+
+    @abstractmethod
+    def argmax(self, x: Native, axis: int) -> Native:
+        """int64 indices; ties resolve to the first occurrence."""
+
+    @abstractmethod
+    def argmin(self, x: Native, axis: int) -> Native: ...
+
+    @abstractmethod
+    def cumsum(self, x: Native, axis: int) -> Native: ...
+
+    @abstractmethod
+    def cumprod(self, x: Native, axis: int) -> Native: ...
+
+    # --- linear algebra --------------------------------------------------------------------
+    @abstractmethod
+    def matmul(self, a: Native, b: Native) -> Native:
+        """NumPy's matmul: 1-D operands are promoted to matrices and the added axis removed;
+        batch dimensions broadcast. Operands have rank >= 1."""
+
+    @abstractmethod
+    def einsum(self, subscripts: str, *operands: Native) -> Native: ...
+
+    @abstractmethod
+    def inv(self, a: Native) -> Native: ...
+
+    @abstractmethod
+    def solve(self, a: Native, b: Native) -> Native:
+        """``b`` is (..., M, K)."""
+
+    @abstractmethod
+    def det(self, a: Native) -> Native: ...
+
+    @abstractmethod
+    def cholesky(self, a: Native) -> Native:
+        """Lower triangular factor."""
+
+    @abstractmethod
+    def svdvals(self, a: Native) -> Native:
+        """Singular values, descending."""
+
+    # --- shape -----------------------------------------------------------------------------
+    @abstractmethod
+    def reshape(self, x: Native, shape: tuple[int, ...]) -> Native: ...
+
+    @abstractmethod
+    def transpose(self, x: Native, axes: tuple[int, ...]) -> Native: ...
+
+    @abstractmethod
+    def broadcast_to(self, x: Native, shape: tuple[int, ...]) -> Native: ...
+
+    @abstractmethod
+    def concat(self, xs: list[Native], axis: int) -> Native: ...
+
+    @abstractmethod
+    def stack(self, xs: list[Native], axis: int) -> Native: ...
+
+    @abstractmethod
+    def tile(self, x: Native, reps: tuple[int, ...]) -> Native:
+        """``reps`` has one entry per axis."""
+
+    @abstractmethod
+    def repeat(self, x: Native, repeats: Any, axis: int) -> Native:
+        """``repeats`` is an int or a 1-D native int64 tensor."""
+
+    @abstractmethod
+    def pad(self, x: Native, widths: tuple[tuple[int, int], ...], value: Any) -> Native:
+        """Constant padding, one (before, after) pair per axis."""
+
+    @abstractmethod
+    def flip(self, x: Native, axes: tuple[int, ...]) -> Native: ...
+
+    @abstractmethod
+    def slice(self, x: Native, key: tuple) -> Native:
+        """Basic indexing: ints, slices with positive steps, ``None``; one entry per axis or fewer."""
+
+    # --- gathering and scattering ----------------------------------------------------------
+    @abstractmethod
+    def take(self, x: Native, indices: Native, axis: int) -> Native:
+        """Gather along ``axis`` with non-negative int64 indices of any shape."""
+
+    @abstractmethod
+    def scatter(self, x: Native, indices: Native, updates: Native, accumulate: bool) -> Native:
+        """A new 1-D tensor: ``x`` with ``updates`` set (or added) at 1-D ``indices``."""
+
+    @abstractmethod
+    def argwhere(self, x: Native) -> Native:
+        """(n, ndim) int64 coordinates of the true elements, in row-major order."""
+
+    @abstractmethod
+    def sort(self, x: Native, axis: int) -> Native: ...
+
+    @abstractmethod
+    def argsort(self, x: Native, axis: int) -> Native:
+        """Stable ascending sort indices, int64."""
+
+    @abstractmethod
+    def topk(self, x: Native, k: int) -> tuple[Native, Native]:
+        """Largest ``k`` along the last axis, sorted descending; indices int64."""
+
+    # --- nn kernels ------------------------------------------------------------------------
+    @abstractmethod
+    def conv2d(
+        self,
+        x: Native,
+        kernel: Native,
+        strides: tuple[int, int],
+        padding: tuple[tuple[int, int], tuple[int, int]],
+        dilation: tuple[int, int],
+        channels_last: bool,
+    ) -> Native:
+        """2-D convolution; kernel (kh, kw, in, out); explicit zero padding per spatial axis."""
+
+    @abstractmethod
+    def max_pool2d(
+        self, x: Native, pool: tuple[int, int], strides: tuple[int, int], channels_last: bool
+    ) -> Native:
+        """Max pooling over valid windows only (the core pads for ``"same"``)."""
+
+    @abstractmethod
+    def avg_pool2d(
+        self, x: Native, pool: tuple[int, int], strides: tuple[int, int], channels_last: bool
+    ) -> Native:
+        """Average pooling over valid windows only."""

@@ -1,0 +1,47 @@
+"""Errors raised by bridge.
+
+Every error is a :class:`BridgeError` and also the builtin a user would catch for the same
+mistake (``ValueError``, ``TypeError``, ...), so ``except ValueError`` keeps working.
+"""
+
+from __future__ import annotations
+
+
+class BridgeError(Exception):
+    """Base class of every error bridge raises."""
+
+
+class UnknownBackendError(BridgeError, ValueError):
+    """A backend name that no installed or registered plugin provides."""
+
+
+class FrameworkNotInstalledError(BridgeError, ImportError):
+    """The backend's plugin is present but its framework cannot be imported."""
+
+
+class BackendMismatchError(BridgeError, TypeError):
+    """Tensors of two different backends met in one op."""
+
+
+class ShapeError(BridgeError, ValueError):
+    """Shapes that do not fit the op."""
+
+
+class DTypeError(BridgeError, TypeError):
+    """A dtype that is unknown or not supported by the op."""
+
+
+class AxisError(BridgeError, ValueError, IndexError):
+    """An axis outside the tensor's rank (also an IndexError, as in NumPy)."""
+
+
+class DeviceError(BridgeError, ValueError):
+    """A device that is not present or not understood."""
+
+
+class BackendOpError(BridgeError, RuntimeError):
+    """The framework rejected an op for a reason bridge did not foresee; the native error is chained."""
+
+
+class InvalidArgumentError(BridgeError, ValueError):
+    """An argument value the op does not accept (an unknown mode, a negative size, ...)."""

@@ -1,0 +1,245 @@
+"""What every op shares: arguments to native tensors of one backend, axes, and clear errors."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .._dispatch import current_backend, resolve_device
+from .._plugins import load_backend, native_backend_name
+from ..backend import Backend
+from ..dtypes import DType, as_dtype, default_float, result_type
+from ..errors import (
+    AxisError,
+    BackendMismatchError,
+    BackendOpError,
+    BridgeError,
+    DeviceError,
+    DTypeError,
+    ShapeError,
+)
+from ..tensor import Tensor
+
+SCALARS = (bool, int, float)
+
+
+def is_tensor(x: Any) -> bool:
+    return isinstance(x, Tensor)
+
+
+# --- backends ----------------------------------------------------------------------------
+def mismatch(op: str, tensors: Sequence[Tensor]) -> BackendMismatchError:
+    names = sorted({t.backend for t in tensors})
+    return BackendMismatchError(
+        f"{op}: tensors from different backends ({' and '.join(names)}); convert one first, "
+        f"e.g. bridge.convert(x, {names[0]!r})"
+    )
+
+
+def backend_of(op: str, *args: Any) -> Backend:
+    """The backend shared by the Tensors among ``args`` (else that of a native, else current)."""
+    found = None
+    for x in args:
+        if isinstance(x, Tensor):
+            if found is None:
+                found = x._backend
+            elif x._backend is not found:
+                raise mismatch(op, [t for t in args if isinstance(t, Tensor)])
+    if found is not None:
+        return found
+    for x in args:
+        name = native_backend_name(x) if not isinstance(x, (*SCALARS, np.ndarray, list)) else None
+        if name is not None:
+            return load_backend(name)
+    return current_backend()
+
+
+# --- conversion --------------------------------------------------------------------------
+def numpy_array(data: Any, dtype: DType | None = None) -> np.ndarray:
+    """A NumPy array of a bridge dtype; Python floats become the default float."""
+    from_python = not isinstance(data, (np.ndarray, np.generic))
+    array = np.asarray(data)
+    if dtype is None:
+        if from_python and array.dtype == np.float64:
+            return array.astype(default_float.numpy)
+        as_dtype(array.dtype)  # raises a clear error for complex, object, strings, ...
+        return array
+    return array.astype(dtype.numpy, copy=False)
+
+
+def to_native(x: Any, backend: Backend, dtype: DType | None = None, device: str | None = None) -> Any:
+    """``x`` (Tensor, native tensor of any backend, NumPy or Python data) on ``backend``."""
+    if isinstance(x, Tensor):
+        if x._backend is not backend:
+            raise mismatch("convert", [x, Tensor(None, backend)])
+        native = x._native
+    elif backend.is_native(x):
+        native = x
+    else:
+        owner = native_backend_name(x) if not isinstance(x, (*SCALARS, list, tuple)) else None
+        if owner is not None:
+            native = convert_native(x, load_backend(owner), backend)
+        else:
+            array = numpy_array(x, dtype)
+            return backend.from_numpy(array, as_dtype(array.dtype), resolve_device(backend, device))
+    if dtype is not None and backend.dtype_of(native) is not dtype:
+        native = backend.cast(native, dtype)
+    if device is not None:
+        device = resolve_device(backend, device)
+        if backend.device(native) != device:
+            native = backend.to_device(native, device)
+    return native
+
+
+def convert_native(x: Any, source: Backend, target: Backend) -> Any:
+    """A native tensor of ``source`` as a native tensor of ``target``: DLPack, else NumPy."""
+    if source is target:
+        return x
+    dtype = source.dtype_of(x)
+    try:
+        return target.from_dlpack(source.to_dlpack(x))
+    except Exception:  # dtype or device the DLPack path of one side does not support
+        array = source.to_numpy(x)
+        return target.from_numpy(array, dtype, resolve_device(target, source.device(x)))
+
+
+def as_tensor(op: str, x: Any) -> Tensor:
+    """``x`` itself if it is a Tensor, else ``x`` converted on its (or the current) backend."""
+    if isinstance(x, Tensor):
+        return x
+    backend = backend_of(op, x)
+    return Tensor(to_native(x, backend), backend)
+
+
+def tensor_args(op: str, *args: Any) -> tuple[Backend, list[Any]]:
+    """Natives of one backend for ``args`` (all tensors or data of that backend)."""
+    backend = backend_of(op, *args)
+    return backend, [to_native(x, backend) for x in args]
+
+
+def promote_natives(backend: Backend, natives: Sequence[Any], dtype: DType | None = None):
+    """Cast natives to their common dtype (or to ``dtype``); returns (natives, dtype)."""
+    dtypes = [backend.dtype_of(n) for n in natives]
+    target = dtype or result_type(*dtypes)
+    return [n if d is target else backend.cast(n, target) for n, d in zip(natives, dtypes)], target
+
+
+def floating(backend: Backend, native: Any) -> Any:
+    """``native`` cast to the default float unless it already is floating."""
+    if backend.dtype_of(native).kind == "f":
+        return native
+    return backend.cast(native, default_float)
+
+
+def wider_float(dtype: DType) -> DType:
+    """The dtype to accumulate in: float32 for half types, else the dtype."""
+    return default_float if dtype.kind == "f" and dtype.bits < 32 else dtype
+
+
+# --- axes --------------------------------------------------------------------------------
+def axis_index(op: str, axis: int, ndim: int) -> int:
+    try:
+        axis = int(axis)
+    except TypeError:
+        raise AxisError(f"{op}: axis must be an int, got {axis!r}") from None
+    if not -ndim <= axis < ndim:
+        raise AxisError(f"{op}: axis {axis} is out of bounds for a tensor of rank {ndim}")
+    return axis % ndim if ndim else 0
+
+
+def axes_tuple(op: str, axis: Any, ndim: int) -> tuple[int, ...]:
+    """Normalized, sorted, distinct axes; ``None`` means all."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    normalized = tuple(sorted(axis_index(op, a, ndim) for a in axes))
+    if len(set(normalized)) != len(normalized):
+        raise AxisError(f"{op}: repeated axis in {axis!r}")
+    return normalized
+
+
+# --- errors ------------------------------------------------------------------------------
+def describe(x: Any) -> str:
+    return f"{x.dtype}{x.shape}@{x.device}" if isinstance(x, Tensor) else type(x).__name__
+
+
+def _tensors_in(args: Sequence[Any]) -> list[Tensor]:
+    found = []
+    for a in args:
+        if isinstance(a, Tensor):
+            found.append(a)
+        elif isinstance(a, (list, tuple)):
+            found.extend(t for t in a if isinstance(t, Tensor))
+    return found
+
+
+@functools.cache
+def _op_error(builtin: type) -> type:
+    if builtin is RuntimeError:
+        return BackendOpError
+    return type(f"BackendOp{builtin.__name__}", (BackendOpError, builtin), {})
+
+
+def diagnose(op: str, args: Sequence[Any], exc: Exception, check: Callable | None) -> BridgeError:
+    """A bridge error for a native failure: a precise one where ``check`` finds the cause."""
+    tensors = _tensors_in(args)
+    devices = sorted({t.device for t in tensors})
+    if len(devices) > 1:
+        return DeviceError(
+            f"{op}: tensors on different devices ({', '.join(devices)}); move them to one with .to(device)"
+        )
+    if check is not None:
+        reason = check(*args)
+        if reason:
+            return ShapeError(f"{op}: {reason}")
+    builtin = next((b for b in (ValueError, TypeError, IndexError) if isinstance(exc, b)), RuntimeError)
+    inputs = ", ".join(describe(t) for t in tensors) or "no tensors"
+    backend = tensors[0].backend if tensors else current_backend().name
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return _op_error(builtin)(f"{op} failed on backend {backend!r} for {inputs}: {first_line}")
+
+
+def op(check: Callable | None = None) -> Callable:
+    """Decorate a public op: native failures become bridge errors naming the op and inputs."""
+
+    def decorate(fn: Callable) -> Callable:
+        name = fn.__name__.strip("_")
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except BridgeError:
+                raise
+            except Exception as exc:
+                raise diagnose(name, (*args, *kwargs.values()), exc, check) from exc
+
+        return wrapper
+
+    return decorate
+
+
+def broadcast_check(*args: Any) -> str | None:
+    """Why shapes of the tensors in ``args`` do not broadcast, or None."""
+    shapes = [
+        tuple(np.shape(a)) if not isinstance(a, Tensor) else a.shape
+        for a in args
+        if a is not None and not isinstance(a, (str, *SCALARS))
+    ]
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        return "shapes " + " and ".join(str(s) for s in shapes) + " do not broadcast"
+    return None
+
+
+def require(condition: bool, error: type[BridgeError], message: str) -> None:
+    if not condition:
+        raise error(message)
+
+
+def require_float_or_int(op: str, dtype: DType) -> None:
+    require(dtype.kind != "b", DTypeError, f"{op}: not defined for bool tensors")

@@ -1,0 +1,262 @@
+"""Indexing (NumPy rules, written once over ``slice`` and ``take``), functional updates,
+gathering and sorting."""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+import numpy as np
+
+from ..dtypes import bool_, default_float, int64
+from ..errors import DTypeError, InvalidArgumentError, ShapeError
+from ..tensor import Tensor
+from ._core import as_tensor, axis_index, op, require, to_native
+from .math import add, equal, less, multiply, where
+from .shape import broadcast_to, expand_dims, flip, moveaxis, reshape, transpose
+
+
+# --- getitem -----------------------------------------------------------------------------
+def _index_entry(x: Tensor, entry: Any) -> Any:
+    """An entry of a key as int, slice, None, Ellipsis, or an int64/bool Tensor."""
+    if entry is None or entry is Ellipsis or isinstance(entry, slice):
+        return entry
+    if isinstance(entry, (int, np.integer)) and not isinstance(entry, (bool, np.bool_)):
+        return int(entry)
+    if isinstance(entry, (bool, np.bool_)):
+        raise InvalidArgumentError("getitem: a Python bool is not a valid index; use a bool tensor mask")
+    index = entry if isinstance(entry, Tensor) else Tensor(to_native(entry, x._backend), x._backend)
+    if index._backend is not x._backend:
+        raise InvalidArgumentError(
+            f"getitem: index tensor of backend {index.backend!r} for a tensor of backend {x.backend!r}"
+        )
+    dtype = index.dtype
+    if dtype is bool_:
+        return index
+    if dtype.kind not in "iu":
+        raise DTypeError(f"getitem: index arrays must be integer or bool, got {dtype}")
+    return index if dtype is int64 else index.astype(int64)
+
+
+def _consumed(entry: Any) -> int:
+    if entry is None or entry is Ellipsis:
+        return 0
+    if isinstance(entry, Tensor) and entry.dtype is bool_:
+        return entry.ndim
+    return 1
+
+
+def _normalize_key(x: Tensor, key: Any) -> list[Any]:
+    """Key entries with Ellipsis expanded and masks replaced by their int64 coordinates."""
+    entries = [_index_entry(x, e) for e in (key if isinstance(key, tuple) else (key,))]
+    ellipses = [i for i, e in enumerate(entries) if e is Ellipsis]
+    require(len(ellipses) <= 1, InvalidArgumentError, "getitem: an index can only have one ellipsis")
+    used = builtins.sum(_consumed(e) for e in entries)
+    ndim = x.ndim
+    require(
+        used <= ndim,
+        InvalidArgumentError,
+        f"getitem: too many indices ({used}) for a tensor of shape {x.shape}",
+    )
+    if ellipses:
+        i = ellipses[0]
+        entries[i : i + 1] = [slice(None)] * (ndim - used)
+    key, axis = [], 0
+    for entry in entries:
+        if isinstance(entry, Tensor) and entry.dtype is bool_:
+            mask_shape = x.shape[axis : axis + entry.ndim]
+            require(
+                entry.shape == mask_shape,
+                ShapeError,
+                f"getitem: boolean mask of shape {entry.shape} does not match axes "
+                f"{axis}..{axis + entry.ndim - 1} of shape {x.shape}",
+            )
+            coords = Tensor(x._backend.argwhere(entry._native), x._backend)
+            key.extend(coords[:, i] for i in range(entry.ndim))
+            axis += entry.ndim
+            continue
+        if isinstance(entry, int):
+            n = x.shape[axis]
+            require(
+                -n <= entry < n,
+                _IndexOutOfRange,
+                f"getitem: index {entry} is out of bounds for axis {axis} of size {n}",
+            )
+            entry %= n
+        key.append(entry)
+        axis += _consumed(entry)
+    return key
+
+
+class _IndexOutOfRange(InvalidArgumentError, IndexError):
+    """An integer index outside its axis."""
+
+
+def _basic(x: Tensor, key: list[Any]) -> Tensor:
+    """Basic indexing; negative steps become a flip and a positive step."""
+    flips, plain, axis = [], [], 0
+    for entry in key:
+        if isinstance(entry, slice) and entry.step is not None and entry.step < 0:
+            n = x.shape[axis]
+            picked = range(*entry.indices(n))
+            if len(picked) == 0:
+                entry = slice(0, 0)
+            else:
+                first = n - 1 - picked[0]
+                entry = slice(first, first + (len(picked) - 1) * -entry.step + 1, -entry.step)
+            flips.append(axis)
+        plain.append(entry)
+        axis += entry is not None
+    native = x._native if not flips else flip(x, tuple(flips))._native
+    if builtins.all(isinstance(e, slice) and e == slice(None) for e in plain):
+        return Tensor(native, x._backend)
+    return Tensor(x._backend.slice(native, tuple(plain)), x._backend)
+
+
+@op()
+def getitem(x: Any, key: Any) -> Tensor:
+    """``x[key]`` with NumPy semantics: ints, slices, ``...``, ``None``, bool masks, int arrays."""
+    x = as_tensor("getitem", x)
+    key = _normalize_key(x, key)
+    if not builtins.any(isinstance(e, Tensor) for e in key):
+        return _basic(x, key)
+    # Advanced indexing: ints join the arrays, as in NumPy.
+    arrays = [
+        e if isinstance(e, Tensor) else Tensor(x._backend.full((), e, int64, x.device), x._backend)
+        for e in key
+        if isinstance(e, (Tensor, int))
+    ]
+    positions = [i for i, e in enumerate(key) if isinstance(e, (Tensor, int))]
+    adjacent = positions == list(range(positions[0], positions[0] + len(positions)))
+    basic_key, advanced_axes, out_axis = [], [], 0
+    for entry in key:
+        if isinstance(entry, (Tensor, int)):
+            advanced_axes.append(out_axis)
+            entry = slice(None)
+        basic_key.append(entry)
+        out_axis += 1
+    y = _basic(x, basic_key)
+    rest = [a for a in range(y.ndim) if a not in advanced_axes]
+    y = transpose(y, advanced_axes + rest)
+    sizes = y.shape[: len(arrays)]
+    shape = np.broadcast_shapes(*(a.shape for a in arrays))
+    linear = None
+    for index, size in zip(arrays, sizes):
+        index = where(less(index, 0), add(index, size), index)
+        linear = index if linear is None else add(multiply(linear, size), index)
+    flat = reshape(y, (-1,) + y.shape[len(arrays) :])
+    out = Tensor(x._backend.take(flat._native, broadcast_to(linear, shape)._native, 0), x._backend)
+    if adjacent and advanced_axes[0] > 0:
+        nb, start = len(shape), advanced_axes[0]
+        order = list(range(nb, nb + start)) + list(range(nb)) + list(range(nb + start, out.ndim))
+        out = transpose(out, order)
+    return out
+
+
+@op()
+def index_update(x: Any, key: Any, value: Any, accumulate: bool = False) -> Tensor:
+    """A new tensor: ``x`` with ``x[key]`` set to (or increased by) ``value``.
+
+    Backs ``x.at[key].set(value)`` and ``x.at[key].add(value)``; repeated indices accumulate
+    with ``add``."""
+    x = as_tensor("index_update", x)
+    backend = x._backend
+    positions = backend.reshape(backend.arange(0, x.size, 1, int64, x.device), x.shape)
+    selected = getitem(Tensor(positions, backend), key)
+    values = Tensor(to_native(value, backend, dtype=x.dtype), backend)
+    values = broadcast_to(values, selected.shape)
+    out = backend.scatter(
+        backend.reshape(x._native, (-1,)),
+        backend.reshape(selected._native, (-1,)),
+        backend.reshape(values._native, (-1,)),
+        accumulate,
+    )
+    return Tensor(backend.reshape(out, x.shape), backend)
+
+
+# --- gathering ---------------------------------------------------------------------------
+def _indices(x: Tensor, indices: Any, size: int) -> Tensor:
+    index = (
+        as_tensor("take", indices)
+        if isinstance(indices, Tensor)
+        else Tensor(to_native(indices, x._backend), x._backend)
+    )
+    if index.dtype.kind not in "iu":
+        raise DTypeError(f"take: indices must be integers, got {index.dtype}")
+    index = index.astype(int64)
+    return where(less(index, 0), add(index, size), index)
+
+
+@op()
+def take(x: Any, indices: Any, axis: int | None = None) -> Tensor:
+    """Elements of ``x`` at ``indices`` along ``axis`` (of the flattened ``x`` when None)."""
+    x = as_tensor("take", x)
+    if axis is None:
+        x, axis = reshape(x, (-1,)), 0
+    axis = axis_index("take", axis, x.ndim)
+    index = _indices(x, indices, x.shape[axis])
+    return Tensor(x._backend.take(x._native, index._native, axis), x._backend)
+
+
+@op()
+def take_along_axis(x: Any, indices: Any, axis: int) -> Tensor:
+    """Pick values along ``axis`` with an index tensor of the same rank (``numpy.take_along_axis``)."""
+    x = as_tensor("take_along_axis", x)
+    index = _indices(x, indices, 0)
+    require(
+        index.ndim == x.ndim,
+        ShapeError,
+        f"take_along_axis: indices of rank {index.ndim} for a tensor of rank {x.ndim}",
+    )
+    axis = axis_index("take_along_axis", axis, x.ndim)
+    n = x.shape[axis]
+    index = where(less(index, 0), add(index, n), index)
+    x, index = moveaxis(x, axis, -1), moveaxis(index, axis, -1)
+    batch = np.broadcast_shapes(x.shape[:-1], index.shape[:-1])
+    x = broadcast_to(x, batch + (n,))
+    index = broadcast_to(index, batch + index.shape[-1:])
+    rows = int(np.prod(batch, dtype=np.int64))
+    backend = x._backend
+    offsets = Tensor(backend.reshape(backend.arange(0, rows * n, n, int64, x.device), batch + (1,)), backend)
+    picked = take(reshape(x, (-1,)), add(index, offsets))
+    return moveaxis(picked, -1, axis)
+
+
+@op()
+def one_hot(x: Any, num_classes: int, dtype: Any = None) -> Tensor:
+    """One-hot encoding along a new last axis (default float dtype; out-of-range rows are zero)."""
+    x = as_tensor("one_hot", x)
+    require(x.dtype.kind in "iu", DTypeError, f"one_hot: needs integer class ids, got {x.dtype}")
+    classes = Tensor(x._backend.arange(0, int(num_classes), 1, x.dtype, x.device), x._backend)
+    return equal(expand_dims(x, -1), classes).astype(dtype or default_float)
+
+
+# --- sorting -----------------------------------------------------------------------------
+@op()
+def sort(x: Any, axis: int = -1) -> Tensor:
+    """Values sorted ascending along ``axis``."""
+    x = as_tensor("sort", x)
+    return Tensor(x._backend.sort(x._native, axis_index("sort", axis, x.ndim)), x._backend)
+
+
+@op()
+def argsort(x: Any, axis: int = -1) -> Tensor:
+    """Indices that sort ``x`` ascending along ``axis`` (stable: ties keep their order)."""
+    x = as_tensor("argsort", x)
+    return Tensor(x._backend.argsort(x._native, axis_index("argsort", axis, x.ndim)), x._backend)
+
+
+@op()
+def topk(x: Any, k: int) -> tuple[Tensor, Tensor]:
+    """The ``k`` largest values along the last axis, descending, and their int64 indices."""
+    x = as_tensor("topk", x)
+    require(
+        x.ndim >= 1 and 0 <= k <= x.shape[-1],
+        InvalidArgumentError,
+        f"topk: k={k} is outside [0, {x.shape[-1] if x.ndim else 0}] for shape {x.shape}",
+    )
+    values, indices = x._backend.topk(x._native, int(k))
+    return Tensor(values, x._backend), Tensor(indices, x._backend)
+
+
+__all__ = ["getitem", "index_update", "take", "take_along_axis", "one_hot", "sort", "argsort", "topk"]

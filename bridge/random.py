@@ -1,0 +1,190 @@
+"""Random numbers that are identical on every backend for the same seed.
+
+The generator is counter-based and written once over integer primitives: element ``i`` of a
+draw is ``hash(hash(i ^ k1) ^ k2)``, where ``k1, k2`` come from the seed and ``hash`` is
+Chris Wellons' ``triple32`` integer hash (32-bit arithmetic kept exact in int64). Integer
+arithmetic is exact on every framework, so uniform and integer draws match bit for bit; normal
+draws go through Box-Muller in float64 and are rounded to the requested dtype, which makes
+float32 (and narrower) draws match bit for bit in practice (float64 draws agree to a few ulp).
+
+Without ``seed=``, each call takes the next seed of a global stream set by :func:`seed`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import operator
+import os
+import threading
+from typing import Any
+
+from .dtypes import DType, as_dtype, bool_, default_float, float32, float64, int64
+from .errors import InvalidArgumentError
+from .ops import argsort, cos, log, sqrt, take
+from .ops._core import as_tensor
+from .ops.creation import arange
+from .ops.shape import _shape_tuple, reshape
+from .tensor import Tensor
+
+_MASK32 = 0xFFFFFFFF
+_ROUNDS = ((17, 0xED5AD4BB), (11, 0xAC4C1B51), (15, 0x31848BAB), (14, None))
+_MANTISSA_BITS = {"float16": 11, "bfloat16": 8, "float32": 24}
+
+_lock = threading.Lock()
+_global_seed = int.from_bytes(os.urandom(8), "little")
+_draws = itertools.count()
+
+
+def seed(value: int) -> None:
+    """Restart the global stream of seeds used by calls without ``seed=``."""
+    global _global_seed, _draws
+    with _lock:
+        _global_seed, _draws = operator.index(value), itertools.count()
+
+
+def _hash32(x: int) -> int:
+    for shift, factor in _ROUNDS:
+        x ^= x >> shift
+        if factor is not None:
+            x = (x * factor) & _MASK32
+    return x
+
+
+def _keys(seed: Any) -> tuple[int, int]:
+    if seed is None:
+        with _lock:
+            seed = _hash32(_global_seed & _MASK32) ^ (_global_seed >> 32) * 0x9E3779B1 + next(_draws)
+    try:
+        value = operator.index(seed)
+    except TypeError:
+        raise InvalidArgumentError(f"random: seed must be an int, got {seed!r}") from None
+    k1 = _hash32((value & _MASK32) ^ 0x9E3779B9)
+    k2 = _hash32(((value >> 32) & _MASK32) ^ k1 ^ 0x85EBCA6B)
+    return k1, k2
+
+
+def _mul32(x: Tensor, factor: int) -> Tensor:
+    """``(x * factor) mod 2**32`` for x < 2**32, with no intermediate above 2**49."""
+    low, high = x & 0xFFFF, x >> 16
+    return (low * factor + (((high * factor) & 0xFFFF) << 16)) & _MASK32
+
+
+def _hash(x: Tensor) -> Tensor:
+    for shift, factor in _ROUNDS:
+        x = x ^ (x >> shift)
+        if factor is not None:
+            x = _mul32(x, factor)
+    return x
+
+
+def _words(count: int, keys: tuple[int, int], backend: str | None, device: str | None) -> Tensor:
+    """``count`` uniformly distributed 32-bit words as int64."""
+    counter = arange(count, dtype=int64, backend=backend, device=device)
+    return _hash(_hash(counter ^ keys[0]) ^ keys[1])
+
+
+def _size(shape: tuple[int, ...]) -> int:
+    return math.prod(shape)
+
+
+def _unit(shape: tuple[int, ...], dtype: DType, seed: Any, backend: str | None, device: str | None) -> Tensor:
+    """Uniform values in [0, 1) with as many random bits as ``dtype`` can hold exactly."""
+    n = _size(shape)
+    words = _words(2 * n if dtype is float64 else n, _keys(seed), backend, device)
+    if dtype is float64:
+        pairs = reshape(words, (n, 2))
+        bits = (pairs[:, 0] >> 6) * (1 << 27) + (pairs[:, 1] >> 5)
+        return reshape(bits.astype(float64) * 2.0**-53, shape)
+    mantissa = _MANTISSA_BITS[dtype.name]
+    values = (words >> (32 - mantissa)).astype(float32) * 2.0**-mantissa
+    return reshape(values, shape).astype(dtype)
+
+
+def _float_dtype(dtype: Any) -> DType:
+    dtype = default_float if dtype is None else as_dtype(dtype)
+    if dtype.kind != "f":
+        raise InvalidArgumentError(f"random: needs a floating dtype, got {dtype}")
+    return dtype
+
+
+def uniform(
+    shape: Any,
+    minval: float = 0.0,
+    maxval: float = 1.0,
+    dtype: Any = None,
+    seed: Any = None,
+    backend: str | None = None,
+    device: str | None = None,
+) -> Tensor:
+    """Uniform floats in ``[minval, maxval)``."""
+    dtype = _float_dtype(dtype)
+    unit = _unit(_shape_tuple(shape), dtype, seed, backend, device)
+    return unit * (maxval - minval) + minval
+
+
+def normal(
+    shape: Any,
+    mean: float = 0.0,
+    stddev: float = 1.0,
+    dtype: Any = None,
+    seed: Any = None,
+    backend: str | None = None,
+    device: str | None = None,
+) -> Tensor:
+    """Normally distributed floats (Box-Muller in float64, rounded to ``dtype``)."""
+    dtype = _float_dtype(dtype)
+    shape = _shape_tuple(shape)
+    n = _size(shape)
+    pairs = reshape(_words(2 * n, _keys(seed), backend, device).astype(float64), (n, 2))
+    u1 = (pairs[:, 0] + 1.0) * 2.0**-32  # (0, 1]
+    u2 = pairs[:, 1] * 2.0**-32  # [0, 1)
+    z = sqrt(log(u1) * -2.0) * cos(u2 * (2.0 * math.pi))
+    if dtype is not float64:  # round through float32 everywhere: frameworks differ on float64 -> half
+        z = z.astype(float32)
+    return reshape(z, shape).astype(dtype) * stddev + mean
+
+
+def randint(
+    shape: Any,
+    minval: int,
+    maxval: int,
+    dtype: Any = int64,
+    seed: Any = None,
+    backend: str | None = None,
+    device: str | None = None,
+) -> Tensor:
+    """Uniform integers in ``[minval, maxval)``."""
+    span = int(maxval) - int(minval)
+    if not 0 < span <= 2**31:
+        raise InvalidArgumentError(
+            f"randint: needs minval < maxval with a range of at most 2**31, got [{minval}, {maxval})"
+        )
+    shape = _shape_tuple(shape)
+    words = _words(_size(shape), _keys(seed), backend, device)
+    values = ((words * span) >> 32) + int(minval)
+    return reshape(values, shape).astype(dtype)
+
+
+def permutation(x: Any, seed: Any = None, backend: str | None = None, device: str | None = None) -> Tensor:
+    """A random permutation of ``range(x)`` for an int, else ``x`` shuffled along axis 0."""
+    if isinstance(x, int):
+        x = arange(x, backend=backend, device=device)
+    x = as_tensor("permutation", x)
+    n = x.shape[0]
+    pairs = reshape(_words(2 * n, _keys(seed), x.backend, x.device), (n, 2))
+    order = argsort(pairs[:, 0] * (1 << 31) + (pairs[:, 1] >> 1))
+    return take(x, order, axis=0)
+
+
+def bernoulli(
+    p: Any = 0.5, shape: Any = None, seed: Any = None, backend: str | None = None, device: str | None = None
+) -> Tensor:
+    """Bool tensor, each element true with probability ``p`` (a float or a tensor)."""
+    if shape is None:
+        shape = as_tensor("bernoulli", p).shape if not isinstance(p, (int, float)) else ()
+    backend = p.backend if isinstance(p, Tensor) and backend is None else backend
+    return (uniform(shape, seed=seed, backend=backend, device=device) < p).astype(bool_)
+
+
+__all__ = ["seed", "uniform", "normal", "randint", "permutation", "bernoulli"]

@@ -1,0 +1,286 @@
+"""bridge primitives on TensorFlow."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from bridge.backend import Backend
+from bridge.dtypes import ALL_DTYPES, DType, int64
+
+_TO_TF = {d: tf.as_dtype(d.name) for d in ALL_DTYPES}
+_FROM_TF = {v: k for k, v in _TO_TF.items()}
+
+
+def _tf_device(name: str) -> str:
+    return "/CPU:0" if name == "cpu" else f"/GPU:{name.partition(':')[2]}"
+
+
+@functools.cache
+def _canonical(device: str) -> str:
+    kind, _, index = device.rpartition("device:")[2].partition(":")
+    return "cpu" if kind.upper() != "GPU" else f"gpu:{index or 0}"
+
+
+def _nhwc(fn):
+    """Run an NHWC-only TensorFlow kernel (CPU) on channels-first input too."""
+
+    @functools.wraps(fn)
+    def wrapper(self, x, *args):
+        *args, channels_last = args
+        if channels_last:
+            return fn(self, x, *args)
+        out = fn(self, tf.transpose(x, (0, 2, 3, 1)), *args)
+        return tf.transpose(out, (0, 3, 1, 2))
+
+    return wrapper
+
+
+class TensorFlowBackend(Backend):
+    name = "tensorflow"
+
+    def version(self) -> str:
+        return tf.__version__
+
+    def is_native(self, x: Any) -> bool:
+        return isinstance(x, (tf.Tensor, tf.Variable))
+
+    # --- dtypes, devices, conversion -----------------------------------------------------
+    def dtype_of(self, x: tf.Tensor) -> DType:
+        return _FROM_TF[x.dtype]
+
+    def cast(self, x, dtype):
+        return tf.cast(x, _TO_TF[dtype])
+
+    def shape(self, x) -> tuple[int, ...]:
+        return tuple(x.shape)
+
+    @functools.cache  # noqa: B019  (one backend instance per process)
+    def devices(self) -> list[str]:
+        gpus = [d for d in tf.config.list_logical_devices() if d.device_type == "GPU"]
+        return ["cpu"] + [_canonical(d.name) for d in gpus]
+
+    def default_device(self) -> str:
+        return self.devices()[1] if len(self.devices()) > 1 else "cpu"
+
+    def device(self, x) -> str:
+        return _canonical(x.device) if x.device else self.default_device()
+
+    def to_device(self, x, device):
+        with tf.device(_tf_device(device)):
+            return tf.identity(x)
+
+    def from_numpy(self, array: np.ndarray, dtype: DType, device: str):
+        with tf.device(_tf_device(device)):
+            return tf.constant(array, dtype=_TO_TF[dtype])
+
+    def to_numpy(self, x) -> np.ndarray:
+        return np.asarray(x.numpy())
+
+    def to_dlpack(self, x):
+        return tf.experimental.dlpack.to_dlpack(x)
+
+    def from_dlpack(self, obj):
+        capsule = obj.__dlpack__() if hasattr(obj, "__dlpack__") else obj
+        return tf.experimental.dlpack.from_dlpack(capsule)
+
+    # --- creation --------------------------------------------------------------------------
+    def full(self, shape, value, dtype, device):
+        with tf.device(_tf_device(device)):
+            return tf.fill(shape, tf.constant(value, dtype=_TO_TF[dtype]))
+
+    def arange(self, start, stop, step, dtype, device):
+        with tf.device(_tf_device(device)):
+            return tf.range(start, stop, step, dtype=_TO_TF[dtype])
+
+    # --- elementwise -----------------------------------------------------------------------
+    negative = staticmethod(tf.math.negative)
+    abs = staticmethod(tf.math.abs)
+    sign = staticmethod(tf.math.sign)
+    exp = staticmethod(tf.math.exp)
+    expm1 = staticmethod(tf.math.expm1)
+    log = staticmethod(tf.math.log)
+    log1p = staticmethod(tf.math.log1p)
+    sqrt = staticmethod(tf.math.sqrt)
+    rsqrt = staticmethod(tf.math.rsqrt)
+    sin = staticmethod(tf.math.sin)
+    cos = staticmethod(tf.math.cos)
+    tan = staticmethod(tf.math.tan)
+    tanh = staticmethod(tf.math.tanh)
+    sinh = staticmethod(tf.math.sinh)
+    cosh = staticmethod(tf.math.cosh)
+    arctan = staticmethod(tf.math.atan)
+    sigmoid = staticmethod(tf.math.sigmoid)
+    relu = staticmethod(tf.nn.relu)
+    erf = staticmethod(tf.math.erf)
+    floor = staticmethod(tf.math.floor)
+    ceil = staticmethod(tf.math.ceil)
+    round = staticmethod(tf.math.round)
+    isnan = staticmethod(tf.math.is_nan)
+    isinf = staticmethod(tf.math.is_inf)
+    isfinite = staticmethod(tf.math.is_finite)
+    logical_not = staticmethod(tf.math.logical_not)
+    invert = staticmethod(tf.bitwise.invert)
+
+    add = staticmethod(tf.math.add)
+    subtract = staticmethod(tf.math.subtract)
+    multiply = staticmethod(tf.math.multiply)
+    divide = staticmethod(tf.math.truediv)
+    floor_divide = staticmethod(tf.math.floordiv)
+    mod = staticmethod(tf.math.floormod)
+    power = staticmethod(tf.math.pow)
+    maximum = staticmethod(tf.math.maximum)
+    minimum = staticmethod(tf.math.minimum)
+    equal = staticmethod(tf.math.equal)
+    not_equal = staticmethod(tf.math.not_equal)
+    less = staticmethod(tf.math.less)
+    less_equal = staticmethod(tf.math.less_equal)
+    greater = staticmethod(tf.math.greater)
+    greater_equal = staticmethod(tf.math.greater_equal)
+    logical_and = staticmethod(tf.math.logical_and)
+    logical_or = staticmethod(tf.math.logical_or)
+    bitwise_and = staticmethod(tf.bitwise.bitwise_and)
+    bitwise_or = staticmethod(tf.bitwise.bitwise_or)
+    bitwise_xor = staticmethod(tf.bitwise.bitwise_xor)
+    left_shift = staticmethod(tf.bitwise.left_shift)
+    right_shift = staticmethod(tf.bitwise.right_shift)
+
+    def where(self, cond, x, y):
+        return tf.where(cond, x, y)
+
+    # --- reductions ------------------------------------------------------------------------
+    def sum(self, x, axis, keepdims):
+        return tf.reduce_sum(x, axis=axis, keepdims=keepdims)
+
+    def prod(self, x, axis, keepdims):
+        return tf.reduce_prod(x, axis=axis, keepdims=keepdims)
+
+    def max(self, x, axis, keepdims):
+        return tf.reduce_max(x, axis=axis, keepdims=keepdims)
+
+    def min(self, x, axis, keepdims):
+        return tf.reduce_min(x, axis=axis, keepdims=keepdims)
+
+    def all(self, x, axis, keepdims):
+        return tf.reduce_all(x, axis=axis, keepdims=keepdims)
+
+    def any(self, x, axis, keepdims):
+        return tf.reduce_any(x, axis=axis, keepdims=keepdims)
+
+    def argmax(self, x, axis):
+        return tf.math.argmax(x, axis=axis, output_type=tf.int64)
+
+    def argmin(self, x, axis):
+        return tf.math.argmin(x, axis=axis, output_type=tf.int64)
+
+    def cumsum(self, x, axis):
+        return tf.math.cumsum(x, axis=axis)
+
+    def cumprod(self, x, axis):
+        return tf.math.cumprod(x, axis=axis)
+
+    # --- linear algebra --------------------------------------------------------------------
+    def matmul(self, a, b):
+        if a.shape.rank >= 2 and b.shape.rank >= 2:
+            return tf.linalg.matmul(a, b)
+        vector_a, vector_b = a.shape.rank == 1, b.shape.rank == 1
+        out = tf.linalg.matmul(a[None] if vector_a else a, b[:, None] if vector_b else b)
+        if vector_b:
+            out = out[..., 0]
+        if vector_a:
+            out = out[..., 0] if vector_b else out[..., 0, :]
+        return out
+
+    inv = staticmethod(tf.linalg.inv)
+    solve = staticmethod(tf.linalg.solve)
+    det = staticmethod(tf.linalg.det)
+    cholesky = staticmethod(tf.linalg.cholesky)
+
+    def svdvals(self, a):
+        return tf.linalg.svd(a, compute_uv=False)
+
+    def einsum(self, subscripts, *operands):
+        return tf.einsum(subscripts, *operands)
+
+    # --- shape -----------------------------------------------------------------------------
+    def reshape(self, x, shape):
+        return tf.reshape(x, shape)
+
+    def transpose(self, x, axes):
+        return tf.transpose(x, axes)
+
+    def broadcast_to(self, x, shape):
+        return tf.broadcast_to(x, shape)
+
+    def concat(self, xs, axis):
+        return tf.concat(xs, axis)
+
+    def stack(self, xs, axis):
+        return tf.stack(xs, axis)
+
+    def tile(self, x, reps):
+        return tf.tile(x, reps)
+
+    def repeat(self, x, repeats, axis):
+        return tf.repeat(x, repeats, axis=axis)
+
+    def pad(self, x, widths, value):
+        return tf.pad(x, widths, constant_values=tf.constant(value, dtype=x.dtype))
+
+    def flip(self, x, axes):
+        return tf.reverse(x, axes)
+
+    def slice(self, x, key):
+        return x[key]
+
+    # --- gathering and scattering ----------------------------------------------------------
+    def take(self, x, indices, axis):
+        return tf.gather(x, indices, axis=axis)
+
+    def scatter(self, x, indices, updates, accumulate):
+        scatter = tf.tensor_scatter_nd_add if accumulate else tf.tensor_scatter_nd_update
+        return scatter(x, tf.expand_dims(indices, -1), updates)
+
+    def argwhere(self, x):
+        return tf.where(x)
+
+    def sort(self, x, axis):
+        return tf.sort(x, axis=axis)
+
+    def argsort(self, x, axis):
+        return tf.cast(tf.argsort(x, axis=axis, stable=True), tf.int64)
+
+    def topk(self, x, k):
+        values, indices = tf.math.top_k(x, k, sorted=True)
+        return values, tf.cast(indices, _TO_TF[int64])
+
+    # --- nn --------------------------------------------------------------------------------
+    def softmax(self, x, axis):
+        return tf.nn.softmax(x, axis=axis)
+
+    def log_softmax(self, x, axis):
+        return tf.nn.log_softmax(x, axis=axis)
+
+    def conv2d(self, x, kernel, strides, padding, dilation, channels_last):
+        return self._conv2d_nhwc(x, kernel, strides, padding, dilation, channels_last)
+
+    @_nhwc
+    def _conv2d_nhwc(self, x, kernel, strides, padding, dilation):
+        # TensorFlow rejects strides > 1 together with dilation > 1: stride by slicing instead.
+        dilated = dilation != (1, 1) and strides != (1, 1)
+        step = (1, 1) if dilated else strides
+        out = tf.nn.conv2d(
+            x, kernel, strides=(1, *step, 1), padding=[(0, 0), *padding, (0, 0)], dilations=(1, *dilation, 1)
+        )
+        return out[:, :: strides[0], :: strides[1], :] if dilated else out
+
+    @_nhwc
+    def max_pool2d(self, x, pool, strides):
+        return tf.nn.max_pool2d(x, pool, strides, "VALID")
+
+    @_nhwc
+    def avg_pool2d(self, x, pool, strides):
+        return tf.nn.avg_pool2d(x, pool, strides, "VALID")

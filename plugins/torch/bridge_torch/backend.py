@@ -1,0 +1,276 @@
+"""bridge primitives on PyTorch."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bridge.backend import Backend
+from bridge.dtypes import ALL_DTYPES, DType, bfloat16
+
+_TO_TORCH = {d: getattr(torch, "bool" if d.name == "bool" else d.name) for d in ALL_DTYPES}
+_FROM_TORCH = {v: k for k, v in _TO_TORCH.items()}
+
+
+def _device(name: str) -> torch.device:
+    return torch.device("cpu" if name == "cpu" else f"cuda:{name.partition(':')[2]}")
+
+
+def _canonical(device: torch.device) -> str:
+    return "cpu" if device.type == "cpu" else f"gpu:{device.index or 0}"
+
+
+class TorchBackend(Backend):
+    name = "torch"
+
+    def version(self) -> str:
+        return torch.__version__
+
+    def is_native(self, x: Any) -> bool:
+        return isinstance(x, torch.Tensor)
+
+    # --- dtypes, devices, conversion -----------------------------------------------------
+    def dtype_of(self, x: torch.Tensor) -> DType:
+        return _FROM_TORCH[x.dtype]
+
+    def cast(self, x: torch.Tensor, dtype: DType) -> torch.Tensor:
+        return x.to(_TO_TORCH[dtype])
+
+    def shape(self, x: torch.Tensor) -> tuple[int, ...]:
+        return tuple(x.shape)
+
+    def ndim(self, x: torch.Tensor) -> int:
+        return x.dim()
+
+    @functools.cache  # noqa: B019  (one backend instance per process)
+    def devices(self) -> list[str]:
+        return ["cpu"] + [f"gpu:{i}" for i in range(torch.cuda.device_count())]
+
+    def default_device(self) -> str:
+        return self.devices()[1] if len(self.devices()) > 1 else "cpu"
+
+    def device(self, x: torch.Tensor) -> str:
+        return _canonical(x.device)
+
+    def to_device(self, x: torch.Tensor, device: str) -> torch.Tensor:
+        return x.to(_device(device))
+
+    def from_numpy(self, array: np.ndarray, dtype: DType, device: str) -> torch.Tensor:
+        if dtype is bfloat16:
+            return torch.tensor(array.astype(np.float32), device=_device(device)).to(torch.bfloat16)
+        return torch.tensor(array, dtype=_TO_TORCH[dtype], device=_device(device))
+
+    def to_numpy(self, x: torch.Tensor) -> np.ndarray:
+        x = x.detach().cpu()
+        if x.dtype == torch.bfloat16:
+            return x.to(torch.float32).numpy().astype(bfloat16.numpy)
+        return x.numpy()
+
+    def to_dlpack(self, x: torch.Tensor) -> Any:
+        return x.detach()
+
+    def from_dlpack(self, obj: Any) -> torch.Tensor:
+        return torch.from_dlpack(obj)
+
+    # --- creation --------------------------------------------------------------------------
+    def full(self, shape, value, dtype, device):
+        return torch.full(shape, value, dtype=_TO_TORCH[dtype], device=_device(device))
+
+    def arange(self, start, stop, step, dtype, device):
+        return torch.arange(start, stop, step, dtype=_TO_TORCH[dtype], device=_device(device))
+
+    # --- elementwise -----------------------------------------------------------------------
+    negative = staticmethod(torch.neg)
+    abs = staticmethod(torch.abs)
+    sign = staticmethod(torch.sign)
+    exp = staticmethod(torch.exp)
+    expm1 = staticmethod(torch.expm1)
+    log = staticmethod(torch.log)
+    log1p = staticmethod(torch.log1p)
+    sqrt = staticmethod(torch.sqrt)
+    rsqrt = staticmethod(torch.rsqrt)
+    sin = staticmethod(torch.sin)
+    cos = staticmethod(torch.cos)
+    tan = staticmethod(torch.tan)
+    tanh = staticmethod(torch.tanh)
+    sinh = staticmethod(torch.sinh)
+    cosh = staticmethod(torch.cosh)
+    arctan = staticmethod(torch.atan)
+    sigmoid = staticmethod(torch.sigmoid)
+    relu = staticmethod(torch.relu)
+    erf = staticmethod(torch.erf)
+    floor = staticmethod(torch.floor)
+    ceil = staticmethod(torch.ceil)
+    round = staticmethod(torch.round)
+    isnan = staticmethod(torch.isnan)
+    isinf = staticmethod(torch.isinf)
+    isfinite = staticmethod(torch.isfinite)
+    logical_not = staticmethod(torch.logical_not)
+    invert = staticmethod(torch.bitwise_not)
+
+    add = staticmethod(torch.add)
+    subtract = staticmethod(torch.sub)
+    multiply = staticmethod(torch.mul)
+    divide = staticmethod(torch.div)
+    floor_divide = staticmethod(torch.floor_divide)
+    mod = staticmethod(torch.remainder)
+    power = staticmethod(torch.pow)
+    equal = staticmethod(torch.eq)
+    not_equal = staticmethod(torch.ne)
+    less = staticmethod(torch.lt)
+    less_equal = staticmethod(torch.le)
+    greater = staticmethod(torch.gt)
+    greater_equal = staticmethod(torch.ge)
+    logical_and = staticmethod(torch.logical_and)
+    logical_or = staticmethod(torch.logical_or)
+    bitwise_and = staticmethod(torch.bitwise_and)
+    bitwise_or = staticmethod(torch.bitwise_or)
+    bitwise_xor = staticmethod(torch.bitwise_xor)
+    left_shift = staticmethod(torch.bitwise_left_shift)
+    right_shift = staticmethod(torch.bitwise_right_shift)
+
+    def maximum(self, a, b):
+        return torch.maximum(a, b) if isinstance(b, torch.Tensor) else torch.clamp_min(a, b)
+
+    def minimum(self, a, b):
+        return torch.minimum(a, b) if isinstance(b, torch.Tensor) else torch.clamp_max(a, b)
+
+    def where(self, cond, x, y):
+        return torch.where(cond, x, y)
+
+    # --- reductions ------------------------------------------------------------------------
+    def sum(self, x, axis, keepdims):
+        if axis is None and not keepdims:
+            return torch.sum(x)
+        return torch.sum(x, dim=axis, keepdim=keepdims)
+
+    def prod(self, x, axis, keepdims):
+        if axis is None:
+            return torch.prod(x).reshape((1,) * x.dim() if keepdims else ())
+        for a in sorted(axis, reverse=True):
+            x = torch.prod(x, dim=a, keepdim=keepdims)
+        return x
+
+    def max(self, x, axis, keepdims):
+        return torch.amax(x, dim=() if axis is None else axis, keepdim=keepdims)
+
+    def min(self, x, axis, keepdims):
+        return torch.amin(x, dim=() if axis is None else axis, keepdim=keepdims)
+
+    def all(self, x, axis, keepdims):
+        return torch.all(x, dim=axis, keepdim=keepdims)
+
+    def any(self, x, axis, keepdims):
+        return torch.any(x, dim=axis, keepdim=keepdims)
+
+    def argmax(self, x, axis):
+        return torch.argmax(x, dim=axis)
+
+    def argmin(self, x, axis):
+        return torch.argmin(x, dim=axis)
+
+    def cumsum(self, x, axis):
+        return torch.cumsum(x, dim=axis)
+
+    def cumprod(self, x, axis):
+        return torch.cumprod(x, dim=axis)
+
+    # --- linear algebra --------------------------------------------------------------------
+    matmul = staticmethod(torch.matmul)
+    inv = staticmethod(torch.linalg.inv)
+    solve = staticmethod(torch.linalg.solve)
+    det = staticmethod(torch.linalg.det)
+    cholesky = staticmethod(torch.linalg.cholesky)
+    svdvals = staticmethod(torch.linalg.svdvals)
+
+    def einsum(self, subscripts, *operands):
+        return torch.einsum(subscripts, *operands)
+
+    # --- shape -----------------------------------------------------------------------------
+    def reshape(self, x, shape):
+        return torch.reshape(x, shape)
+
+    def transpose(self, x, axes):
+        return torch.permute(x, axes)
+
+    def broadcast_to(self, x, shape):
+        return torch.broadcast_to(x, shape)
+
+    def concat(self, xs, axis):
+        return torch.cat(xs, dim=axis)
+
+    def stack(self, xs, axis):
+        return torch.stack(xs, dim=axis)
+
+    def tile(self, x, reps):
+        return torch.tile(x, reps)
+
+    def repeat(self, x, repeats, axis):
+        return torch.repeat_interleave(x, repeats, dim=axis)
+
+    def pad(self, x, widths, value):
+        flat = [w for pair in reversed(widths) for w in pair]
+        return F.pad(x, flat, mode="constant", value=value)
+
+    def flip(self, x, axes):
+        return torch.flip(x, axes)
+
+    def slice(self, x, key):
+        return x[key]
+
+    # --- gathering and scattering ----------------------------------------------------------
+    def take(self, x, indices, axis):
+        picked = torch.index_select(x, axis, indices.reshape(-1))
+        return picked.reshape(x.shape[:axis] + indices.shape + x.shape[axis + 1 :])
+
+    def scatter(self, x, indices, updates, accumulate):
+        return x.index_put((indices,), updates, accumulate=accumulate)
+
+    def argwhere(self, x):
+        return torch.argwhere(x)
+
+    def sort(self, x, axis):
+        return torch.sort(x, dim=axis, stable=True).values
+
+    def argsort(self, x, axis):
+        return torch.argsort(x, dim=axis, stable=True)
+
+    def topk(self, x, k):
+        values, indices = torch.topk(x, k, dim=-1, largest=True, sorted=True)
+        return values, indices
+
+    # --- nn --------------------------------------------------------------------------------
+    def softmax(self, x, axis):
+        return torch.softmax(x, dim=axis)
+
+    def log_softmax(self, x, axis):
+        return torch.log_softmax(x, dim=axis)
+
+    def conv2d(self, x, kernel, strides, padding, dilation, channels_last):
+        if channels_last:
+            x = x.permute(0, 3, 1, 2)
+        (top, bottom), (left, right) = padding
+        if top == bottom and left == right:
+            pad = (top, left)
+        else:
+            x, pad = F.pad(x, (left, right, top, bottom)), (0, 0)
+        out = F.conv2d(x, kernel.permute(3, 2, 0, 1), stride=strides, padding=pad, dilation=dilation)
+        return out.permute(0, 2, 3, 1) if channels_last else out
+
+    def _pool(self, pool_fn, x, pool, strides, channels_last):
+        if channels_last:
+            return pool_fn(x.permute(0, 3, 1, 2), pool, strides).permute(0, 2, 3, 1)
+        return pool_fn(x, pool, strides)
+
+    def max_pool2d(self, x, pool, strides, channels_last):
+        return self._pool(F.max_pool2d, x, pool, strides, channels_last)
+
+    def avg_pool2d(self, x, pool, strides, channels_last):
+        return self._pool(F.avg_pool2d, x, pool, strides, channels_last)
+
+
+__all__ = ["TorchBackend"]

@@ -1,0 +1,215 @@
+"""A forward-only reference backend on NumPy, registered in-process by the test suite.
+
+It proves that a third-party backend works without editing bridge: it implements the Backend
+contract and runs the same op tests as the built-in plugins. NumPy has no autodiff, so it claims
+only the forward ops.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from bridge.backend import Backend
+from bridge.dtypes import DType, as_dtype
+
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def _a(x: Any) -> np.ndarray:
+    return np.asarray(x)
+
+
+def _elementwise(fn):
+    """An op returning an array (never a NumPy scalar), silent on overflow as the frameworks are."""
+
+    def run(*args):
+        with np.errstate(all="ignore"):
+            return _a(fn(*args))
+
+    return staticmethod(run)
+
+
+def _binary(fn):
+    """A binary op; a Python scalar operand takes the array's dtype, as in the frameworks."""
+    return _elementwise(lambda a, b: fn(a, b if isinstance(b, np.ndarray) else np.asarray(b, a.dtype)))
+
+
+class NumpyBackend(Backend):
+    name = "numpy"
+
+    def version(self) -> str:
+        return np.__version__
+
+    def is_native(self, x: Any) -> bool:
+        return isinstance(x, np.ndarray)
+
+    def dtype_of(self, x):
+        return as_dtype(x.dtype)
+
+    def cast(self, x, dtype: DType):
+        return x.astype(dtype.numpy)
+
+    def shape(self, x):
+        return x.shape
+
+    def devices(self):
+        return ["cpu"]
+
+    def default_device(self):
+        return "cpu"
+
+    def device(self, x):
+        return "cpu"
+
+    def to_device(self, x, device):
+        return x
+
+    def from_numpy(self, array, dtype, device):
+        return np.array(array, dtype=dtype.numpy)
+
+    def to_numpy(self, x):
+        return x.copy()
+
+    def to_dlpack(self, x):
+        return x
+
+    def from_dlpack(self, obj):
+        return np.from_dlpack(obj).copy()
+
+    def full(self, shape, value, dtype, device):
+        return np.full(shape, value, dtype=dtype.numpy)
+
+    def arange(self, start, stop, step, dtype, device):
+        return np.arange(start, stop, step, dtype=dtype.numpy)
+
+    negative = _elementwise(np.negative)
+    abs = _elementwise(np.abs)
+    sign = _elementwise(np.sign)
+    exp = _elementwise(np.exp)
+    expm1 = _elementwise(np.expm1)
+    log = _elementwise(np.log)
+    log1p = _elementwise(np.log1p)
+    sqrt = _elementwise(np.sqrt)
+    rsqrt = _elementwise(lambda x: 1 / np.sqrt(x))
+    sin = _elementwise(np.sin)
+    cos = _elementwise(np.cos)
+    tan = _elementwise(np.tan)
+    tanh = _elementwise(np.tanh)
+    sinh = _elementwise(np.sinh)
+    cosh = _elementwise(np.cosh)
+    arctan = _elementwise(np.arctan)
+    sigmoid = _elementwise(lambda x: np.exp(-np.logaddexp(0, -x.astype(np.float64))).astype(x.dtype))
+    relu = _elementwise(lambda x: np.maximum(x, 0).astype(x.dtype))
+    erf = _elementwise(lambda x: np.asarray(_erf(x), dtype=x.dtype))
+    floor = _elementwise(np.floor)
+    ceil = _elementwise(np.ceil)
+    round = _elementwise(np.round)
+    isnan = _elementwise(np.isnan)
+    isinf = _elementwise(np.isinf)
+    isfinite = _elementwise(np.isfinite)
+    logical_not = _elementwise(np.logical_not)
+    invert = _elementwise(np.invert)
+
+    add = _binary(np.add)
+    subtract = _binary(np.subtract)
+    multiply = _binary(np.multiply)
+    divide = _binary(np.true_divide)
+    floor_divide = _binary(np.floor_divide)
+    mod = _binary(np.mod)
+    power = _binary(np.power)
+    maximum = _binary(np.maximum)
+    minimum = _binary(np.minimum)
+    equal = _binary(np.equal)
+    not_equal = _binary(np.not_equal)
+    less = _binary(np.less)
+    less_equal = _binary(np.less_equal)
+    greater = _binary(np.greater)
+    greater_equal = _binary(np.greater_equal)
+    logical_and = _binary(np.logical_and)
+    logical_or = _binary(np.logical_or)
+    bitwise_and = _binary(np.bitwise_and)
+    bitwise_or = _binary(np.bitwise_or)
+    bitwise_xor = _binary(np.bitwise_xor)
+    left_shift = _binary(np.left_shift)
+    right_shift = _binary(np.right_shift)
+    where = _elementwise(lambda c, x, y: np.where(c, x, y))
+
+    sum = _elementwise(lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype))
+    prod = _elementwise(lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims, dtype=x.dtype))
+    max = _elementwise(lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims))
+    min = _elementwise(lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims))
+    all = _elementwise(lambda x, axis, keepdims: np.all(x, axis=axis, keepdims=keepdims))
+    any = _elementwise(lambda x, axis, keepdims: np.any(x, axis=axis, keepdims=keepdims))
+    argmax = _elementwise(lambda x, axis: np.argmax(x, axis=axis).astype(np.int64))
+    argmin = _elementwise(lambda x, axis: np.argmin(x, axis=axis).astype(np.int64))
+    cumsum = _elementwise(lambda x, axis: np.cumsum(x, axis=axis, dtype=x.dtype))
+    cumprod = _elementwise(lambda x, axis: np.cumprod(x, axis=axis, dtype=x.dtype))
+
+    matmul = _elementwise(np.matmul)
+    einsum = _elementwise(np.einsum)
+    inv = _elementwise(np.linalg.inv)
+    solve = _elementwise(np.linalg.solve)
+    det = _elementwise(np.linalg.det)
+    cholesky = _elementwise(np.linalg.cholesky)
+    svdvals = _elementwise(lambda a: np.linalg.svd(a, compute_uv=False))
+
+    reshape = _elementwise(np.reshape)
+    transpose = _elementwise(np.transpose)
+    broadcast_to = _elementwise(lambda x, shape: np.broadcast_to(x, shape).copy())
+    concat = _elementwise(lambda xs, axis: np.concatenate(xs, axis))
+    stack = _elementwise(lambda xs, axis: np.stack(xs, axis))
+    tile = _elementwise(np.tile)
+    repeat = _elementwise(lambda x, repeats, axis: np.repeat(x, repeats, axis))
+    pad = _elementwise(lambda x, widths, value: np.pad(x, widths, constant_values=value))
+    flip = _elementwise(lambda x, axes: np.flip(x, axes))
+    slice = _elementwise(lambda x, key: x[key].copy())
+
+    take = _elementwise(lambda x, indices, axis: np.take(x, indices, axis))
+    argwhere = _elementwise(lambda x: np.argwhere(x).astype(np.int64))
+    sort = _elementwise(lambda x, axis: np.sort(x, axis, kind="stable"))
+    argsort = _elementwise(lambda x, axis: np.argsort(x, axis, kind="stable").astype(np.int64))
+
+    def scatter(self, x, indices, updates, accumulate):
+        out = x.copy()
+        if accumulate:
+            np.add.at(out, indices, updates)
+        else:
+            out[indices] = updates
+        return out
+
+    def topk(self, x, k):
+        keys = -x.astype(np.float64)
+        order = np.argsort(keys, axis=-1, kind="stable")[..., :k].astype(np.int64)
+        return np.take_along_axis(x, order, -1), order
+
+    @staticmethod
+    def _nhwc(x, channels_last):
+        return x if channels_last else np.transpose(x, (0, 2, 3, 1))
+
+    @staticmethod
+    def _back(x, channels_last):
+        return x if channels_last else np.transpose(x, (0, 3, 1, 2))
+
+    def conv2d(self, x, kernel, strides, padding, dilation, channels_last):
+        x = np.pad(self._nhwc(x, channels_last), ((0, 0), *padding, (0, 0)))
+        kh, kw = kernel.shape[:2]
+        span = ((kh - 1) * dilation[0] + 1, (kw - 1) * dilation[1] + 1)
+        windows = sliding_window_view(x, span, axis=(1, 2))[:, :: strides[0], :: strides[1]]
+        windows = windows[..., :: dilation[0], :: dilation[1]]  # (n, oh, ow, c, kh, kw)
+        out = np.einsum("nhwcij,ijco->nhwo", windows, kernel).astype(x.dtype)
+        return self._back(out, channels_last)
+
+    def _pool(self, reduce, x, pool, strides, channels_last):
+        windows = sliding_window_view(self._nhwc(x, channels_last), pool, axis=(1, 2))
+        out = reduce(windows[:, :: strides[0], :: strides[1]], axis=(-2, -1)).astype(x.dtype)
+        return self._back(out, channels_last)
+
+    def max_pool2d(self, x, pool, strides, channels_last):
+        return self._pool(np.max, x, pool, strides, channels_last)
+
+    def avg_pool2d(self, x, pool, strides, channels_last):
+        return self._pool(np.mean, x, pool, strides, channels_last)
