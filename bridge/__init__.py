@@ -4,10 +4,9 @@
 that backend is used.
 """
 
-from . import linalg, ops, random
+from . import _plugins, linalg, ops, random
 from ._dispatch import device, devices, get_backend, set_backend, use_backend
 from ._plugins import BackendInfo, hookimpl, register_backend
-from ._plugins import installed_backends as _installed_backends
 from .backend import Backend
 from .dtypes import (
     DType,
@@ -56,10 +55,8 @@ __version__ = "0.1.0"
 
 def backends() -> dict[str, str]:
     """Installed backends: name -> framework version (read without importing the framework)."""
-    from ._plugins import backend_infos, framework_version
-
-    infos = backend_infos()
-    return {name: framework_version(infos[name]) for name in _installed_backends()}
+    infos = _plugins.backend_infos()
+    return {name: _plugins.framework_version(infos[name]) for name in _plugins.installed_backends()}
 
 
 __all__ = [

@@ -19,16 +19,21 @@ import numpy as np
 from .errors import DTypeError
 
 
-class DType:
-    """A bridge dtype. Compares equal to its name: ``x.dtype == "float32"``."""
+class DType(str):
+    """A bridge dtype: a string subclass, so ``x.dtype == "float32"`` holds and hashing is fast.
 
-    __slots__ = ("name", "kind", "bits", "numpy")
+    Each dtype is a singleton; ``kind`` is "b" bool, "i" signed, "u" unsigned or "f" float."""
 
-    def __init__(self, name: str, kind: str, bits: int, numpy_dtype: Any) -> None:
-        self.name = name
-        self.kind = kind  # "b" bool, "i" signed, "u" unsigned, "f" float
+    def __new__(cls, name: str, kind: str, bits: int, numpy_dtype: Any) -> DType:
+        self = super().__new__(cls, name)
+        self.kind = kind
         self.bits = bits
         self.numpy = np.dtype(numpy_dtype)
+        return self
+
+    @property
+    def name(self) -> str:
+        return str.__str__(self)
 
     @property
     def is_floating(self) -> bool:
@@ -40,19 +45,6 @@ class DType:
 
     def __repr__(self) -> str:
         return f"bridge.{self.name}"
-
-    def __str__(self) -> str:
-        return self.name
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, DType):
-            return self is other
-        if isinstance(other, str):
-            return other == self.name
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self.name)
 
     def __reduce__(self) -> tuple:
         return (as_dtype, (self.name,))

@@ -151,6 +151,10 @@ class Tensor:
         return (self[i] for i in range(len(self)))
 
     def __bool__(self) -> bool:
+        if self.size != 1:
+            raise ShapeError(
+                f"the truth value of a tensor of shape {self.shape} is ambiguous; use ops.any or ops.all"
+            )
         return bool(self.item())
 
     def __float__(self) -> float:
@@ -213,6 +217,9 @@ def bind_ops(ops: Any) -> None:
     def reflected(fn):
         return lambda self, other: fn(other, self)
 
+    def identity_with_none(fn):  # ``x == None`` is False, as for torch tensors
+        return lambda self, other: NotImplemented if other is None else fn(self, other)
+
     for dunder, fn, has_reflected in [
         ("add", ops.add, True),
         ("sub", ops.subtract, True),
@@ -234,7 +241,7 @@ def bind_ops(ops: Any) -> None:
         ("gt", ops.greater, False),
         ("ge", ops.greater_equal, False),
     ]:
-        setattr(Tensor, f"__{dunder}__", fn)
+        setattr(Tensor, f"__{dunder}__", identity_with_none(fn) if dunder in ("eq", "ne") else fn)
         if has_reflected:
             setattr(Tensor, f"__r{dunder}__", reflected(fn))
 

@@ -90,6 +90,14 @@ def test_numpy_interop(backend):
 def test_item_of_a_larger_tensor_is_a_shape_error(backend):
     with pytest.raises(br.ShapeError, match=r"\(2,\)"):
         br.tensor([1.0, 2.0]).item()
+    with pytest.raises(br.ShapeError, match="ambiguous"):
+        bool(br.tensor([1.0, 2.0]))
+
+
+def test_comparison_with_none_is_identity(backend):
+    x = br.tensor([1.0])
+    assert (x == None) is False and (x != None) is True  # noqa: E711
+    assert x in [None, x] and [None, x].index(x) == 1
 
 
 def test_repr_shows_values_dtype_device_and_backend(backend):

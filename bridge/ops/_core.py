@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,8 +31,8 @@ def is_tensor(x: Any) -> bool:
 
 
 # --- backends ----------------------------------------------------------------------------
-def mismatch(op: str, tensors: Sequence[Tensor]) -> BackendMismatchError:
-    names = sorted({t.backend for t in tensors})
+def mismatch(op: str, backends: Iterable[str]) -> BackendMismatchError:
+    names = sorted(set(backends))
     return BackendMismatchError(
         f"{op}: tensors from different backends ({' and '.join(names)}); convert one first, "
         f"e.g. bridge.convert(x, {names[0]!r})"
@@ -47,7 +47,7 @@ def backend_of(op: str, *args: Any) -> Backend:
             if found is None:
                 found = x._backend
             elif x._backend is not found:
-                raise mismatch(op, [t for t in args if isinstance(t, Tensor)])
+                raise mismatch(op, [t.backend for t in args if isinstance(t, Tensor)])
     if found is not None:
         return found
     for x in args:
@@ -70,11 +70,13 @@ def numpy_array(data: Any, dtype: DType | None = None) -> np.ndarray:
     return array.astype(dtype.numpy, copy=False)
 
 
-def to_native(x: Any, backend: Backend, dtype: DType | None = None, device: str | None = None) -> Any:
+def to_native(
+    x: Any, backend: Backend, dtype: DType | None = None, device: str | None = None, op: str = "convert"
+) -> Any:
     """``x`` (Tensor, native tensor of any backend, NumPy or Python data) on ``backend``."""
     if isinstance(x, Tensor):
         if x._backend is not backend:
-            raise mismatch("convert", [x, Tensor(None, backend)])
+            raise mismatch(op, [x.backend, backend.name])
         native = x._native
     elif backend.is_native(x):
         native = x

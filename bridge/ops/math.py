@@ -70,7 +70,7 @@ def _operands(name: str, x1: Any, x2: Any):
         da = backend.dtype_of(a)
         if isinstance(x2, Tensor):
             if x2._backend is not backend:
-                raise mismatch(name, [x1, x2])
+                raise mismatch(name, [x1.backend, x2.backend])
             b = x2._native
             db = backend.dtype_of(b)
             if da is db:
@@ -90,7 +90,7 @@ def _operands(name: str, x1: Any, x2: Any):
                 _PYTHON_TYPE[dtype.kind](x2),
                 dtype,
             )
-        return _operands(name, x1, Tensor(to_native(x2, backend), backend))
+        return _operands(name, x1, Tensor(to_native(x2, backend, op=name), backend))
     if isinstance(x2, Tensor):
         backend, b, a, dtype = _operands(name, x2, x1)
         if not isinstance(a, SCALARS):
