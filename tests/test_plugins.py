@@ -157,3 +157,9 @@ def test_a_registered_backend_instance_is_used_as_is(scratch_registry):
 
 def test_scratch_registrations_do_not_leak():
     assert {"partial", "ghost", "numpy-instance"}.isdisjoint(br.backends())
+
+
+def test_the_numpy_reference_backend_runs_the_op_suite():
+    from bridge.testing import parity_backends
+
+    assert {"numpy", "torch", "tensorflow"} <= set(parity_backends())

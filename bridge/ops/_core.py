@@ -117,9 +117,13 @@ def as_tensor(op: str, x: Any) -> Tensor:
 
 
 def tensor_args(op: str, *args: Any) -> tuple[Backend, list[Any]]:
-    """Natives of one backend for ``args`` (all tensors or data of that backend)."""
+    """Natives of one backend for ``args``; data that is not yet a tensor joins the device of
+    the first Tensor among them."""
     backend = backend_of(op, *args)
-    return backend, [to_native(x, backend) for x in args]
+    device = next((x.device for x in args if isinstance(x, Tensor)), None)
+    return backend, [
+        x._native if isinstance(x, Tensor) else to_native(x, backend, device=device, op=op) for x in args
+    ]
 
 
 def promote_natives(backend: Backend, natives: Sequence[Any], dtype: DType | None = None):

@@ -25,7 +25,11 @@ def _index_entry(x: Tensor, entry: Any) -> Any:
         return int(entry)
     if isinstance(entry, (bool, np.bool_)):
         raise InvalidArgumentError("getitem: a Python bool is not a valid index; use a bool tensor mask")
-    index = entry if isinstance(entry, Tensor) else Tensor(to_native(entry, x._backend), x._backend)
+    index = (
+        entry
+        if isinstance(entry, Tensor)
+        else Tensor(to_native(entry, x._backend, device=x.device), x._backend)
+    )
     if index._backend is not x._backend:
         raise InvalidArgumentError(
             f"getitem: index tensor of backend {index.backend!r} for a tensor of backend {x.backend!r}"
@@ -163,7 +167,7 @@ def index_update(x: Any, key: Any, value: Any, accumulate: bool = False) -> Tens
     backend = x._backend
     positions = backend.reshape(backend.arange(0, x.size, 1, int64, x.device), x.shape)
     selected = getitem(Tensor(positions, backend), key)
-    values = Tensor(to_native(value, backend, dtype=x.dtype), backend)
+    values = Tensor(to_native(value, backend, dtype=x.dtype, device=x.device), backend)
     values = broadcast_to(values, selected.shape)
     out = backend.scatter(
         backend.reshape(x._native, (-1,)),
@@ -177,9 +181,9 @@ def index_update(x: Any, key: Any, value: Any, accumulate: bool = False) -> Tens
 # --- gathering ---------------------------------------------------------------------------
 def _indices(x: Tensor, indices: Any, size: int) -> Tensor:
     index = (
-        as_tensor("take", indices)
+        indices
         if isinstance(indices, Tensor)
-        else Tensor(to_native(indices, x._backend), x._backend)
+        else Tensor(to_native(indices, x._backend, device=x.device), x._backend)
     )
     if index.dtype.kind not in "iu":
         raise DTypeError(f"take: indices must be integers, got {index.dtype}")

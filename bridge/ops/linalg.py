@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import InvalidArgumentError, ShapeError
 from ..tensor import Tensor
-from ._core import as_tensor, axes_tuple, backend_of, floating, op, promote_natives, require, to_native
+from ._core import as_tensor, axes_tuple, backend_of, floating, op, promote_natives, require, tensor_args
 from .math import abs, multiply, power, sqrt
 from .reduction import max, min, sum
 from .shape import expand_dims, moveaxis, reshape, transpose
@@ -43,8 +43,8 @@ def matmul(x1: Any, x2: Any) -> Tensor:
         if backend.dtype_of(a) is not backend.dtype_of(b):
             (a, b), _ = promote_natives(backend, [a, b])
     else:
-        backend = backend_of("matmul", x1, x2)
-        (a, b), _ = promote_natives(backend, [to_native(x1, backend), to_native(x2, backend)])
+        backend, natives = tensor_args("matmul", x1, x2)
+        (a, b), _ = promote_natives(backend, natives)
     return Tensor(backend.matmul(a, b), backend)
 
 
@@ -90,8 +90,8 @@ def tensordot(x1: Any, x2: Any, axes: Any = 2) -> Tensor:
 @op()
 def einsum(subscripts: str, *operands: Any) -> Tensor:
     """Einstein summation, as ``numpy.einsum`` (explicit or implicit output, ``...``)."""
-    backend = backend_of("einsum", *operands)
-    natives, _ = promote_natives(backend, [to_native(x, backend) for x in operands])
+    backend, natives = tensor_args("einsum", *operands)
+    natives, _ = promote_natives(backend, natives)
     return Tensor(backend.einsum(subscripts, *natives), backend)
 
 

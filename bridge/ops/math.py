@@ -23,6 +23,7 @@ from ._core import (
     floating,
     mismatch,
     op,
+    tensor_args,
     to_native,
 )
 
@@ -90,7 +91,7 @@ def _operands(name: str, x1: Any, x2: Any):
                 _PYTHON_TYPE[dtype.kind](x2),
                 dtype,
             )
-        return _operands(name, x1, Tensor(to_native(x2, backend, op=name), backend))
+        return _operands(name, x1, Tensor(to_native(x2, backend, device=x1.device, op=name), backend))
     if isinstance(x2, Tensor):
         backend, b, a, dtype = _operands(name, x2, x1)
         if not isinstance(a, SCALARS):
@@ -262,8 +263,9 @@ def astype(x: Any, dtype: Any) -> Tensor:
 @op(check=broadcast_check)
 def where(condition: Any, x1: Any, x2: Any) -> Tensor:
     """Elements of ``x1`` where ``condition`` holds, else of ``x2`` (all three broadcast)."""
-    backend = backend_of("where", condition, x1, x2)
-    cond = to_native(condition, backend, dtype=bool_)
+    backend, (cond,) = tensor_args("where", condition)
+    if backend.dtype_of(cond) is not bool_:
+        cond = backend.cast(cond, bool_)
     _, a, b, _ = _operands("where", *_tensorize_one(backend, x1, x2))
     if isinstance(b, SCALARS):
         b = _scalar_native(backend, b, backend.dtype_of(a), a)

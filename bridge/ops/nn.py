@@ -6,7 +6,7 @@ from typing import Any
 
 from ..errors import InvalidArgumentError, ShapeError
 from ..tensor import Tensor
-from ._core import as_tensor, axis_index, floating, op, promote_natives, require, to_native
+from ._core import as_tensor, axis_index, floating, op, promote_natives, require, tensor_args
 from .math import divide, exp, isfinite, log, subtract, where
 from .reduction import max, sum
 from .shape import pad
@@ -113,7 +113,8 @@ def conv2d(
 
     ``x`` is (N, H, W, C) for channels_last or (N, C, H, W) for channels_first; ``kernel`` is
     (kh, kw, in_channels, out_channels) as in Keras; ``padding`` "valid" or "same"."""
-    x, kernel = as_tensor("conv2d", x), as_tensor("conv2d", kernel)
+    backend, (x, kernel) = tensor_args("conv2d", x, kernel)
+    x, kernel = Tensor(x, backend), Tensor(kernel, backend)
     channels_last = _channels_last("conv2d", data_format)
     require(x.ndim == 4, ShapeError, f"conv2d: input must be 4-D ({data_format}), got shape {x.shape}")
     require(
@@ -131,7 +132,7 @@ def conv2d(
     strides, dilation = _pair("conv2d", "strides", strides), _pair("conv2d", "dilation", dilation)
     pads = _padding("conv2d", padding, _spatial(x, channels_last), kernel.shape[:2], strides, dilation)
     backend = x._backend
-    (a, k), _ = promote_natives(backend, [floating(backend, x._native), to_native(kernel, backend)])
+    (a, k), _ = promote_natives(backend, [floating(backend, x._native), kernel._native])
     return Tensor(backend.conv2d(a, k, strides, pads, dilation, channels_last), backend)
 
 

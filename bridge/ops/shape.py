@@ -14,10 +14,10 @@ from ._core import (
     as_tensor,
     axes_tuple,
     axis_index,
-    backend_of,
     op,
     promote_natives,
     require,
+    tensor_args,
     to_native,
 )
 
@@ -131,8 +131,8 @@ def _join_check(xs: Any, axis: int = 0) -> str | None:
 
 def _joined(op_name: str, xs: Sequence[Any]):
     require(len(xs) > 0, ShapeError, f"{op_name}: needs at least one tensor")
-    backend = backend_of(op_name, *xs)
-    natives, _ = promote_natives(backend, [to_native(t, backend) for t in xs])
+    backend, natives = tensor_args(op_name, *xs)
+    natives, _ = promote_natives(backend, natives)
     return backend, natives
 
 
@@ -201,7 +201,7 @@ def repeat(x: Any, repeats: Any, axis: int | None = None) -> Tensor:
     if not isinstance(repeats, (int, np.integer)):
         from ..dtypes import int64
 
-        repeats = to_native(repeats, backend, dtype=int64)
+        repeats = to_native(repeats, backend, dtype=int64, device=x.device)
     else:
         repeats = int(repeats)
     return Tensor(backend.repeat(x._native, repeats, axis), backend)
