@@ -185,7 +185,8 @@ class Backend(ABC):
 
     @abstractmethod
     def slice(self, x: Native, key: tuple) -> Native:
-        """Basic indexing: ints, slices with positive steps, ``None``; one entry per axis or fewer."""
+        """Basic indexing with a tuple of ints (negative ones count from the end), slices with
+        positive steps, ``None`` and at most one ``Ellipsis``."""
 
     # --- gathering and scattering ----------------------------------------------------------
     @abstractmethod

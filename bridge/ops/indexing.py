@@ -96,6 +96,9 @@ class _IndexOutOfRange(InvalidArgumentError, IndexError):
     """An integer index outside its axis."""
 
 
+_PLAIN = (int, type(None), type(Ellipsis))
+
+
 def _basic(x: Tensor, key: list[Any]) -> Tensor:
     """Basic indexing; negative steps become a flip and a positive step."""
     flips, plain, axis = [], [], 0
@@ -121,6 +124,16 @@ def _basic(x: Tensor, key: list[Any]) -> Tensor:
 def getitem(x: Any, key: Any) -> Tensor:
     """``x[key]`` with NumPy semantics: ints, slices, ``...``, ``None``, bool masks, int arrays."""
     x = as_tensor("getitem", x)
+    entries = key if isinstance(key, tuple) else (key,)
+    if builtins.all(
+        type(e) in _PLAIN or (type(e) is slice and (e.step is None or e.step > 0)) for e in entries
+    ):
+        try:  # the common case: the framework's own basic indexing, checked only when it fails
+            return Tensor(x._backend.slice(x._native, entries), x._backend)
+        except Exception:
+            pass  # out-of-range ints and the like: the general path below says what is wrong
+    if isinstance(key, Tensor) and key.dtype.kind in "iu" and key._backend is x._backend:
+        return take(x, key, axis=0)
     key = _normalize_key(x, key)
     if not builtins.any(isinstance(e, Tensor) for e in key):
         return _basic(x, key)
