@@ -7,6 +7,7 @@ that backend is used.
 from . import _plugins, linalg, ops, random
 from ._dispatch import device, devices, get_backend, set_backend, use_backend
 from ._plugins import BackendInfo, hookimpl, register_backend
+from .autodiff import GradientTape, custom_gradient, grad, jacobian, stop_gradient, value_and_grad
 from .backend import Backend
 from .dtypes import (
     DType,
@@ -32,7 +33,9 @@ from .errors import (
     InvalidArgumentError,
     ShapeError,
     UnknownBackendError,
+    UnsupportedFeatureError,
 )
+from .jit import jit
 from .ops.creation import (
     arange,
     asarray,
@@ -48,6 +51,7 @@ from .ops.creation import (
     zeros_like,
 )
 from .tensor import Tensor
+from .variable import Variable
 
 bool = bool_  # noqa: A001  (br.bool, as the issue and NumPy users spell it)
 __version__ = "0.1.0"
@@ -60,6 +64,15 @@ def backends() -> dict[str, str]:
 
 
 __all__ = [
+    "Variable",
+    "GradientTape",
+    "grad",
+    "value_and_grad",
+    "jacobian",
+    "stop_gradient",
+    "custom_gradient",
+    "jit",
+    "UnsupportedFeatureError",
     "Backend",
     "BackendInfo",
     "Tensor",

@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from .dtypes import DType
+from .errors import UnsupportedFeatureError
 
 Native = Any
 
@@ -40,6 +41,41 @@ def missing_primitives(backend: object) -> list[str]:
 #: Optional fast paths (attribute set to None when absent): softmax(x, axis), log_softmax(x, axis).
 OPTIONAL = ("softmax", "log_softmax")
 
+#: Optional features, each a group of methods below; a backend lists those it provides in
+#: ``features``, and calling into one it lacks raises UnsupportedFeatureError.
+FEATURES = ("variables", "autodiff", "jit")
+
+
+def _unsupported(feature: str, method: str):
+    def method_of_a_missing_feature(self: Backend, *args: Any, **kwargs: Any) -> Any:
+        raise UnsupportedFeatureError(
+            f"{method}: backend {self.name!r} does not support {feature} "
+            f"(it provides: {', '.join(sorted(self.features)) or 'no optional features'})"
+        )
+
+    method_of_a_missing_feature.__name__ = method
+    return method_of_a_missing_feature
+
+
+class Tape(ABC):
+    """A backend's gradient recorder, entered as a context manager (see ``Backend.tape``)."""
+
+    @abstractmethod
+    def __enter__(self) -> Tape: ...
+
+    @abstractmethod
+    def __exit__(self, *exc_info: Any) -> None: ...
+
+    @abstractmethod
+    def watch(self, x: Native) -> Native:
+        """Record operations on ``x`` from now on; returns the native to use from now on
+        (torch: a leaf that requires grad; TensorFlow: ``x`` itself)."""
+
+    @abstractmethod
+    def gradient(self, target: Native, sources: list[Native], create_graph: bool) -> list[Native | None]:
+        """Gradients of the scalar ``target``; None for a source it does not depend on.
+        ``create_graph``: the gradients themselves will be differentiated (an outer tape is on)."""
+
 
 class Backend(ABC):
     """Base class of a backend. Subclasses also bind every name in UNARY, BINARY and REDUCTIONS
@@ -47,6 +83,7 @@ class Backend(ABC):
     axes)."""
 
     name: str
+    features: frozenset[str] = frozenset()
     softmax = None
     log_softmax = None
 
@@ -236,3 +273,31 @@ class Backend(ABC):
         self, x: Native, pool: tuple[int, int], strides: tuple[int, int], channels_last: bool
     ) -> Native:
         """Average pooling over valid windows only."""
+
+    # --- variables (feature "variables") ---------------------------------------------------
+    #: ``variable(value, trainable, name)``: a framework variable (torch.nn.Parameter,
+    #: tf.Variable) holding a copy of ``value``.
+    variable = _unsupported("variables", "variable")
+    #: ``is_variable(x)``: whether a native is such a variable.
+    is_variable = _unsupported("variables", "is_variable")
+    #: ``assign(var, value)``, ``assign_add``, ``assign_sub``: in place, value of the same
+    #: dtype and shape; not recorded for gradients.
+    assign = _unsupported("variables", "assign")
+    assign_add = _unsupported("variables", "assign_add")
+    assign_sub = _unsupported("variables", "assign_sub")
+    #: ``read(var)``: the current value as a (differentiable) tensor, not aliasing the variable.
+    read = _unsupported("variables", "read")
+
+    # --- autodiff (feature "autodiff") -----------------------------------------------------
+    #: ``tape(persistent, watch_accessed_variables) -> Tape``: the framework's own autograd.
+    tape = _unsupported("autodiff", "tape")
+    #: ``stop_gradient(x)``: ``x`` with no gradient flowing back.
+    stop_gradient = _unsupported("autodiff", "stop_gradient")
+    #: ``custom_gradient(forward, *xs)``: ``forward(*xs)`` returns ``(y, grad_fn)``; the result is
+    #: ``y``, differentiated with ``grad_fn(dy) -> list of input gradients``.
+    custom_gradient = _unsupported("autodiff", "custom_gradient")
+
+    # --- jit (feature "jit") ---------------------------------------------------------------
+    #: ``jit(fn, **options)``: ``fn`` (natives in, natives out, pytrees allowed) compiled by the
+    #: framework (tf.function, torch.compile), options passed through.
+    jit = _unsupported("jit", "jit")

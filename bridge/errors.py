@@ -45,3 +45,7 @@ class BackendOpError(BridgeError, RuntimeError):
 
 class InvalidArgumentError(BridgeError, ValueError):
     """An argument value the op does not accept (an unknown mode, a negative size, ...)."""
+
+
+class UnsupportedFeatureError(BridgeError, RuntimeError):
+    """The backend does not provide a feature (autodiff, variables, jit) an op needs."""

@@ -40,6 +40,7 @@ def _binary(fn):
 
 class NumpyBackend(Backend):
     name = "numpy"
+    features = frozenset({"variables"})
 
     def version(self) -> str:
         return np.__version__
@@ -213,3 +214,21 @@ class NumpyBackend(Backend):
 
     def avg_pool2d(self, x, pool, strides, channels_last):
         return self._pool(np.mean, x, pool, strides, channels_last)
+
+    def variable(self, value, trainable, name):
+        return value.copy()
+
+    def is_variable(self, x):
+        return False
+
+    def assign(self, var, value):
+        var[...] = value
+
+    def assign_add(self, var, value):
+        var += value
+
+    def assign_sub(self, var, value):
+        var -= value
+
+    def read(self, var):
+        return var.copy()

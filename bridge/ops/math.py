@@ -307,7 +307,9 @@ def leaky_relu(x: Any, negative_slope: float = 0.2) -> Tensor:
 def elu(x: Any, alpha: float = 1.0) -> Tensor:
     """Exponential linear unit."""
     x = _float_tensor("elu", x)
-    return where(x > 0, x, expm1(minimum(x, 0.0)) * alpha)
+    positive = x > 0
+    # expm1 sees only the non-positive part: no overflow, and a gradient of 1 at 0 everywhere
+    return where(positive, x, expm1(where(positive, 0.0, x)) * alpha)
 
 
 @op()
@@ -329,9 +331,10 @@ def silu(x: Any) -> Tensor:
 
 @op()
 def softplus(x: Any) -> Tensor:
-    """``log(1 + exp(x))``, computed without overflow."""
+    """``log(1 + exp(x))``, computed without overflow, with the exact gradient at 0."""
     x = _float_tensor("softplus", x)
-    return relu(x) + log1p(exp(-abs(x)))
+    peak = relu(x)  # log(exp(x - m) + exp(-m)) + m is the same for every m; its gradient too
+    return log(exp(x - peak) + exp(-peak)) + peak
 
 
 __all__ = [

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .._dispatch import use_backend
-from .._plugins import installed_backends
+from .._plugins import installed_backends, load_backend
 from ..ops.creation import tensor
 from ..tensor import Tensor
 
@@ -22,9 +22,11 @@ from ..tensor import Tensor
 selected_backends: list[str] | None = None
 
 
-def parity_backends() -> list[str]:
-    """The backends parity checks run on."""
-    return list(selected_backends) if selected_backends is not None else installed_backends()
+def parity_backends(requires: Sequence[str] = ()) -> list[str]:
+    """The backends parity checks run on: those chosen (default: all installed) that provide
+    the ``requires`` features ("variables", "autodiff", "jit")."""
+    chosen = list(selected_backends) if selected_backends is not None else installed_backends()
+    return [name for name in chosen if set(requires) <= load_backend(name).features]
 
 
 def to_numpy_tree(tree: Any) -> Any:
@@ -82,14 +84,16 @@ def assert_parity(
     rtol: float = 1e-5,
     atol: float = 1e-6,
     backends: Sequence[str] | None = None,
+    requires: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Run ``fn`` on each backend and check that all agree (values and dtypes), and agree with
     ``reference`` (a NumPy function, given float64 copies of float inputs) when it is given.
 
     NumPy arrays among ``inputs`` become tensors of each backend; other inputs pass unchanged.
+    ``requires`` limits the backends to those with these features (e.g. ``("autodiff",)``).
     Returns each backend's result as NumPy arrays, by backend name.
     """
-    names = list(backends) if backends is not None else parity_backends()
+    names = list(backends) if backends is not None else parity_backends(requires)
     if not names:
         raise AssertionError("assert_parity: no backend to run on")
     results = {}

@@ -1,7 +1,8 @@
 """The bridge pytest plugin (entry point ``pytest11``), active wherever bridge is installed.
 
 - ``--bridge-backends=torch,tensorflow`` chooses the backends (default: every installed one);
-- the ``backend`` fixture runs a test once per chosen backend, with that backend current.
+- the ``backend`` fixture runs a test once per chosen backend, with that backend current;
+  ``@pytest.mark.bridge_requires("autodiff")`` limits it to backends with those features.
 """
 
 from __future__ import annotations
@@ -25,26 +26,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "bridge_requires(*features): run the `backend` fixture only on backends with these features",
+    )
     option = config.getoption("--bridge-backends", default=None)
     if option:
         testing.selected_backends = [name.strip() for name in option.split(",") if name.strip()]
 
 
-def _chosen(config: pytest.Config) -> list[str]:
+def _chosen(requires: tuple[str, ...]) -> list[str]:
     installed = installed_backends()
-    chosen = testing.parity_backends()
+    chosen = list(testing.selected_backends) if testing.selected_backends is not None else installed
     unknown = [name for name in chosen if name not in installed]
     if unknown:
         raise pytest.UsageError(
             f"--bridge-backends names {', '.join(unknown)}, not installed "
             f"(installed: {', '.join(installed) or 'none'})"
         )
-    return chosen
+    return testing.parity_backends(requires)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
-        metafunc.parametrize("backend", _chosen(metafunc.config), indirect=True)
+        requires = tuple(f for mark in metafunc.definition.iter_markers("bridge_requires") for f in mark.args)
+        metafunc.parametrize("backend", _chosen(requires), indirect=True)
 
 
 @pytest.fixture

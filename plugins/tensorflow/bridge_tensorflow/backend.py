@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from bridge.backend import Backend
+from bridge.backend import Backend, Tape
 from bridge.dtypes import ALL_DTYPES, DType, int64
 
 _TO_TF = {d: tf.as_dtype(d.name) for d in ALL_DTYPES}
@@ -47,8 +47,30 @@ def _nhwc(fn):
     return wrapper
 
 
+class TensorFlowTape(Tape):
+    """tf.GradientTape behind the Tape interface."""
+
+    def __init__(self, persistent: bool, watch_accessed_variables: bool) -> None:
+        self._tape = tf.GradientTape(persistent=persistent, watch_accessed_variables=watch_accessed_variables)
+
+    def __enter__(self) -> TensorFlowTape:
+        self._tape.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._tape.__exit__(*exc_info)
+
+    def watch(self, x):
+        self._tape.watch(x)
+        return x
+
+    def gradient(self, target, sources, create_graph):
+        return self._tape.gradient(target, sources)
+
+
 class TensorFlowBackend(Backend):
     name = "tensorflow"
+    features = frozenset({"variables", "autodiff", "jit"})
 
     def version(self) -> str:
         return tf.__version__
@@ -285,11 +307,14 @@ class TensorFlowBackend(Backend):
 
     @_nhwc
     def _conv2d_nhwc(self, x, kernel, strides, padding, dilation):
-        # TensorFlow rejects strides > 1 together with dilation > 1: stride by slicing instead.
+        # tf.nn.convolution handles dilation on CPU (space-to-batch, gradients included) but
+        # takes no explicit padding and refuses strides > 1 with dilation > 1: pad first, and
+        # stride by slicing in that case.
+        if any(w for pair in padding for w in pair):
+            x = tf.pad(x, [(0, 0), *padding, (0, 0)])
         dilated = dilation != (1, 1) and strides != (1, 1)
-        step = (1, 1) if dilated else strides
-        out = tf.nn.conv2d(
-            x, kernel, strides=(1, *step, 1), padding=[(0, 0), *padding, (0, 0)], dilations=(1, *dilation, 1)
+        out = tf.nn.convolution(
+            x, kernel, strides=(1, 1) if dilated else strides, padding="VALID", dilations=dilation
         )
         return out[:, :: strides[0], :: strides[1], :] if dilated else out
 
@@ -300,3 +325,43 @@ class TensorFlowBackend(Backend):
     @_nhwc
     def avg_pool2d(self, x, pool, strides):
         return tf.nn.avg_pool2d(x, pool, strides, "VALID")
+
+    # --- variables -------------------------------------------------------------------------
+    def variable(self, value, trainable, name):
+        return tf.Variable(value, trainable=trainable, name=name)
+
+    def is_variable(self, x):
+        return isinstance(x, tf.Variable)
+
+    def assign(self, var, value):
+        var.assign(value)
+
+    def assign_add(self, var, value):
+        var.assign_add(value)
+
+    def assign_sub(self, var, value):
+        var.assign_sub(value)
+
+    def read(self, var):
+        return tf.identity(var)
+
+    # --- autodiff --------------------------------------------------------------------------
+    def tape(self, persistent, watch_accessed_variables):
+        return TensorFlowTape(persistent, watch_accessed_variables)
+
+    def stop_gradient(self, x):
+        return tf.stop_gradient(x)
+
+    def custom_gradient(self, forward, *xs):
+        @tf.custom_gradient
+        def differentiated(*inputs):
+            y, grad_fn = forward(*inputs)
+            return y, lambda dy: list(grad_fn(dy))
+
+        return differentiated(*xs)
+
+    # --- jit -------------------------------------------------------------------------------
+    def jit(self, fn, **options):
+        # AutoGraph rewrites `if`/`while` on tf.Tensors; bridge code branches on bridge Tensors,
+        # which it cannot see, so it is off unless asked for.
+        return tf.function(fn, **{"autograph": False, **options})

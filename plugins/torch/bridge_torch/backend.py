@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bridge.backend import Backend
+from bridge.backend import Backend, Tape
 from bridge.dtypes import ALL_DTYPES, DType, bfloat16
 
 _TO_TORCH = {d: getattr(torch, "bool" if d.name == "bool" else d.name) for d in ALL_DTYPES}
@@ -24,8 +24,67 @@ def _canonical(device: torch.device) -> str:
     return "cpu" if device.type == "cpu" else f"gpu:{device.index or 0}"
 
 
+class TorchTape(Tape):
+    """torch.autograd behind the Tape interface: watching makes a leaf that requires grad."""
+
+    def __init__(self, persistent: bool, watch_accessed_variables: bool) -> None:
+        self.persistent = persistent
+        self.watch_accessed_variables = watch_accessed_variables
+        self.watched: set[int] = set()
+        self._grad_mode = torch.enable_grad()
+
+    def __enter__(self) -> TorchTape:
+        self._grad_mode.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._grad_mode.__exit__(*exc_info)
+
+    def watch(self, x: torch.Tensor) -> torch.Tensor:
+        if not x.requires_grad:
+            x = x.detach().requires_grad_(True)
+        self.watched.add(id(x))
+        return x
+
+    def _differentiable(self, x: torch.Tensor) -> bool:
+        if not x.requires_grad:
+            return False
+        unwatched_variable = isinstance(x, torch.nn.Parameter) and id(x) not in self.watched
+        return self.watch_accessed_variables or not unwatched_variable
+
+    def gradient(self, target, sources, create_graph):
+        wanted = [i for i, s in enumerate(sources) if self._differentiable(s)]
+        grads: list[torch.Tensor | None] = [None] * len(sources)
+        if not target.requires_grad or not wanted:
+            return grads
+        found = torch.autograd.grad(
+            target,
+            [sources[i] for i in wanted],
+            allow_unused=True,
+            retain_graph=self.persistent or create_graph,
+            create_graph=create_graph,
+        )
+        for i, g in zip(wanted, found):
+            grads[i] = g
+        return grads
+
+
+class _CustomGradient(torch.autograd.Function):
+    """``forward(*xs) -> (y, grad_fn)`` as an autograd Function (double backward included)."""
+
+    @staticmethod
+    def forward(ctx, forward, *xs):
+        y, ctx.grad_fn = forward(*xs)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        return (None, *ctx.grad_fn(dy))
+
+
 class TorchBackend(Backend):
     name = "torch"
+    features = frozenset({"variables", "autodiff", "jit"})
 
     def version(self) -> str:
         return torch.__version__
@@ -271,6 +330,44 @@ class TorchBackend(Backend):
 
     def avg_pool2d(self, x, pool, strides, channels_last):
         return self._pool(F.avg_pool2d, x, pool, strides, channels_last)
+
+    # --- variables -------------------------------------------------------------------------
+    def variable(self, value, trainable, name):
+        return torch.nn.Parameter(
+            value.detach().clone(), requires_grad=trainable and value.is_floating_point()
+        )
+
+    def is_variable(self, x):
+        return isinstance(x, torch.nn.Parameter)
+
+    def assign(self, var, value):
+        with torch.no_grad():
+            var.copy_(value)
+
+    def assign_add(self, var, value):
+        with torch.no_grad():
+            var.add_(value)
+
+    def assign_sub(self, var, value):
+        with torch.no_grad():
+            var.sub_(value)
+
+    def read(self, var):
+        return var.clone()
+
+    # --- autodiff --------------------------------------------------------------------------
+    def tape(self, persistent, watch_accessed_variables):
+        return TorchTape(persistent, watch_accessed_variables)
+
+    def stop_gradient(self, x):
+        return x.detach()
+
+    def custom_gradient(self, forward, *xs):
+        return _CustomGradient.apply(forward, *xs)
+
+    # --- jit -------------------------------------------------------------------------------
+    def jit(self, fn, **options):
+        return torch.compile(fn, **options)
 
 
 __all__ = ["TorchBackend"]

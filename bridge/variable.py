@@ -1,0 +1,90 @@
+"""Variables: mutable tensors backed by the framework's own (torch.nn.Parameter, tf.Variable)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import DTypeError, ShapeError
+from .ops.creation import tensor
+from .tensor import Tensor
+
+
+class Variable(Tensor):
+    """A tensor whose value changes in place; usable wherever a Tensor is.
+
+    Trainable variables are watched by ``GradientTape`` automatically and receive gradients."""
+
+    __slots__ = ("_trainable", "_name")
+
+    def __init__(
+        self, value: Any, trainable: bool = True, name: str | None = None, dtype: Any = None
+    ) -> None:
+        initial = tensor(value, dtype=dtype) if not isinstance(value, Tensor) or dtype else value
+        backend = initial._backend
+        super().__init__(backend.variable(initial._native, bool(trainable), name), backend)
+        self._trainable = bool(trainable)
+        self._name = name
+
+    @classmethod
+    def _wrap(cls, native: Any, backend: Any, trainable: bool, name: str | None) -> Variable:
+        """A Variable around an existing framework variable (no copy)."""
+        variable = cls.__new__(cls)
+        Tensor.__init__(variable, native, backend)
+        variable._trainable, variable._name = trainable, name
+        return variable
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @property
+    def name(self) -> str | None:
+        return self._name
+
+    @property
+    def value(self) -> Tensor:
+        """The current value, as a Tensor that later assignments do not change."""
+        return Tensor(self._backend.read(self._native), self._backend)
+
+    def _checked(self, op: str, value: Any) -> Any:
+        if isinstance(value, Tensor):
+            if value.dtype is not self.dtype:
+                raise DTypeError(
+                    f"{op}: variable {self._label()} has dtype {self.dtype}, value has {value.dtype}; "
+                    f"cast it with .astype({str(self.dtype)!r})"
+                )
+            value = tensor(value, device=self.device)
+        else:
+            value = tensor(value, dtype=self.dtype, device=self.device, backend=self.backend)
+            if value.ndim == 0 and self.ndim:
+                value = Tensor(self._backend.broadcast_to(value._native, self.shape), self._backend)
+        if value.backend != self.backend:
+            raise DTypeError(f"{op}: value of backend {value.backend!r} for a {self.backend!r} variable")
+        if value.shape != self.shape:
+            raise ShapeError(
+                f"{op}: variable {self._label()} has shape {self.shape}, value has {value.shape}"
+            )
+        return value._native
+
+    def _label(self) -> str:
+        return repr(self._name) if self._name else f"of shape {self.shape}"
+
+    def assign(self, value: Any) -> Variable:
+        """Set the value in place (same shape and dtype; Python numbers and NumPy data are cast)."""
+        self._backend.assign(self._native, self._checked("assign", value))
+        return self
+
+    def assign_add(self, value: Any) -> Variable:
+        self._backend.assign_add(self._native, self._checked("assign_add", value))
+        return self
+
+    def assign_sub(self, value: Any) -> Variable:
+        self._backend.assign_sub(self._native, self._checked("assign_sub", value))
+        return self
+
+    def __repr__(self) -> str:
+        name = f"name={self._name!r}, " if self._name else ""
+        return f"Variable({name}{Tensor.__repr__(self.value)[len('Tensor(') :]}"
+
+
+__all__ = ["Variable"]
