@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import math
 
-import bridge as br
 import numpy as np
 import pytest
-from bridge.testing import assert_parity
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+
+import bridge as br
+from bridge.testing import assert_parity
 
 from .test_nn_ops import conv2d_loop, pool_loop
 
