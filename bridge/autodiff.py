@@ -12,7 +12,7 @@ from typing import Any
 from . import _tree
 from ._dispatch import current_backend
 from .errors import BridgeError, DTypeError, InvalidArgumentError, ShapeError
-from .ops import reshape, stack, sum, zeros_like
+from .ops import reshape, stack, zeros_like
 from .ops._core import as_tensor, mismatch
 from .tensor import Tensor
 from .variable import Variable
@@ -87,28 +87,21 @@ class GradientTape:
                 "use GradientTape(persistent=True) to take several gradients"
             )
         self._used = True
-        total = _scalar_total(target)
+        targets = [as_tensor("gradient", t) for t in _tree.leaves(target)]
+        if not targets:
+            raise InvalidArgumentError("GradientTape.gradient: the target holds no tensor")
         found = _tree.leaves(sources)
         for x in found:
             _floating_leaf("GradientTape.gradient", x, "every source")
         natives = [self._native(x) for x in found]
-        grads = self._tape.gradient(self._native(total), natives, create_graph=_recording.get() > 0)
+        grads = self._tape.gradient(
+            [self._native(t) for t in targets], natives, create_graph=_recording.get() > 0
+        )
         out = [
             Tensor(g, self._backend) if g is not None else zeros_like(Tensor(n, self._backend))
             for g, n in zip(grads, natives)
         ]
         return _tree.replace_leaves(sources, out)
-
-
-def _scalar_total(target: Any) -> Tensor:
-    total = None
-    for leaf in _tree.leaves(target):
-        leaf = as_tensor("gradient", leaf)
-        part = leaf if leaf.ndim == 0 else sum(leaf)
-        total = part if total is None else total + part
-    if total is None:
-        raise InvalidArgumentError("gradient: the target holds no tensor")
-    return total
 
 
 def _argnums(op: str, argnums: int | Sequence[int], count: int) -> tuple[int, ...]:

@@ -72,9 +72,11 @@ class Tape(ABC):
         (torch: a leaf that requires grad; TensorFlow: ``x`` itself)."""
 
     @abstractmethod
-    def gradient(self, target: Native, sources: list[Native], create_graph: bool) -> list[Native | None]:
-        """Gradients of the scalar ``target``; None for a source it does not depend on.
-        ``create_graph``: the gradients themselves will be differentiated (an outer tape is on)."""
+    def gradient(
+        self, targets: list[Native], sources: list[Native], create_graph: bool
+    ) -> list[Native | None]:
+        """Gradients of the sum of all elements of ``targets``; None for a source they do not
+        depend on. ``create_graph``: the gradients will be differentiated (an outer tape is on)."""
 
 
 class Backend(ABC):

@@ -64,8 +64,8 @@ class TensorFlowTape(Tape):
         self._tape.watch(x)
         return x
 
-    def gradient(self, target, sources, create_graph):
-        return self._tape.gradient(target, sources)
+    def gradient(self, targets, sources, create_graph):
+        return self._tape.gradient(targets, sources)
 
 
 class TensorFlowBackend(Backend):
@@ -111,7 +111,8 @@ class TensorFlowBackend(Backend):
             return tf.constant(array, dtype=_TO_TF[dtype])
 
     def to_numpy(self, x) -> np.ndarray:
-        return np.asarray(x.numpy())
+        """A copy, never a view of the tensor's buffer."""
+        return np.array(x.numpy())
 
     def to_dlpack(self, x):
         return tf.experimental.dlpack.to_dlpack(x)

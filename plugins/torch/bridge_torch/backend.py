@@ -52,14 +52,16 @@ class TorchTape(Tape):
         unwatched_variable = isinstance(x, torch.nn.Parameter) and id(x) not in self.watched
         return self.watch_accessed_variables or not unwatched_variable
 
-    def gradient(self, target, sources, create_graph):
+    def gradient(self, targets, sources, create_graph):
         wanted = [i for i, s in enumerate(sources) if self._differentiable(s)]
+        targets = [t for t in targets if t.requires_grad]
         grads: list[torch.Tensor | None] = [None] * len(sources)
-        if not target.requires_grad or not wanted:
+        if not targets or not wanted:
             return grads
         found = torch.autograd.grad(
-            target,
+            targets,
             [sources[i] for i in wanted],
+            grad_outputs=[torch.ones_like(t) for t in targets],
             allow_unused=True,
             retain_graph=self.persistent or create_graph,
             create_graph=create_graph,
@@ -124,10 +126,11 @@ class TorchBackend(Backend):
         return torch.tensor(array, dtype=_TO_TORCH[dtype], device=_device(device))
 
     def to_numpy(self, x: torch.Tensor) -> np.ndarray:
-        x = x.detach().cpu()
+        """A copy: ``Tensor.numpy()`` must not alias a variable updated in place later."""
+        x = x.detach()
         if x.dtype == torch.bfloat16:
-            return x.to(torch.float32).numpy().astype(bfloat16.numpy)
-        return x.numpy()
+            return x.to(torch.float32).cpu().numpy().astype(bfloat16.numpy)
+        return x.cpu().numpy().copy() if x.device.type == "cpu" else x.cpu().numpy()
 
     def to_dlpack(self, x: torch.Tensor) -> Any:
         return x.detach()
