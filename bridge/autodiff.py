@@ -11,9 +11,10 @@ from typing import Any
 
 from . import _tree
 from ._dispatch import current_backend
+from ._plugins import load_backend
 from .errors import BridgeError, DTypeError, InvalidArgumentError, ShapeError
 from .ops import reshape, stack, zeros_like
-from .ops._core import as_tensor, mismatch
+from .ops._core import as_tensor, backend_of, mismatch
 from .tensor import Tensor
 from .variable import Variable
 
@@ -39,18 +40,21 @@ class GradientTape:
     """Records operations for differentiation, as ``tf.GradientTape``, on every backend.
 
     Trainable Variables used inside are watched automatically (``watch_accessed_variables``);
-    other tensors with ``watch``. On torch, ``watch(x)`` makes ``x`` a leaf that requires grad."""
+    other tensors with ``watch``. On torch, ``watch(x)`` makes ``x`` a leaf that requires grad.
+    The tape records on ``backend`` (default: the current backend when it is entered)."""
 
-    def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True) -> None:
+    def __init__(
+        self, persistent: bool = False, watch_accessed_variables: bool = True, *, backend: str | None = None
+    ) -> None:
         self.persistent = persistent
         self.watch_accessed_variables = watch_accessed_variables
         self._tape = None
-        self._backend = None
+        self._backend = load_backend(backend) if backend is not None else None
         self._used = False
         self._token = None
 
     def __enter__(self) -> GradientTape:
-        self._backend = current_backend()
+        self._backend = self._backend or current_backend()
         self._tape = self._backend.tape(self.persistent, self.watch_accessed_variables)
         self._tape.__enter__()
         self._token = _recording.set(_recording.get() + 1)
@@ -112,6 +116,11 @@ def _argnums(op: str, argnums: int | Sequence[int], count: int) -> tuple[int, ..
     return tuple(n % count for n in nums)
 
 
+def _backend_of_leaves(op: str, tree: Any) -> str:
+    """The backend of the tensors in ``tree`` (the current one if it holds none)."""
+    return backend_of(op, *_tree.leaves(tree)).name
+
+
 def _watched_copy(op: str, tape: GradientTape, tree: Any, position: int) -> Any:
     """``tree`` with each tensor replaced by a watched one (the caller's tensors are untouched)."""
 
@@ -133,7 +142,7 @@ def value_and_grad(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool
     def value_and_grad_fn(*args: Any, **kwargs: Any) -> Any:
         op = f"value_and_grad({getattr(fn, '__name__', 'fn')})"
         nums = _argnums(op, argnums, len(args))
-        with GradientTape() as tape:
+        with GradientTape(backend=_backend_of_leaves(op, [args[n] for n in nums])) as tape:
             watched = list(args)
             for n in nums:
                 watched[n] = _watched_copy(op, tape, args[n], n)
@@ -175,7 +184,7 @@ def jacobian(fn: Callable, argnums: int = 0) -> Callable:
     def jacobian_fn(*args: Any, **kwargs: Any) -> Tensor:
         op = f"jacobian({getattr(fn, '__name__', 'fn')})"
         (n,) = _argnums(op, argnums, len(args))
-        with GradientTape(persistent=True) as tape:
+        with GradientTape(persistent=True, backend=_backend_of_leaves(op, args[n])) as tape:
             watched = list(args)
             watched[n] = _watched_copy(op, tape, _floating_leaf(op, args[n], f"argument {n}"), n)
             out = as_tensor(op, fn(*watched, **kwargs))

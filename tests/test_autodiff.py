@@ -261,3 +261,18 @@ def test_numpy_of_a_variable_is_a_snapshot(backend):
     array = t.numpy()
     array[0] = 6.0  # writing to the array never changes the tensor
     assert t.numpy()[0] == 5.0
+
+
+def test_gradients_follow_the_arguments_backend_not_the_current_one():
+    with br.use_backend("tensorflow"):
+        x = br.tensor([1.0, 2.0])
+    with br.use_backend("torch"):
+        g = br.grad(lambda t: br.ops.sum(t**2))(x)
+        j = br.jacobian(lambda t: t * 3)(x)
+        with br.GradientTape(backend="tensorflow") as tape:
+            tape.watch(x)
+            y = br.ops.sum(x * x * x)
+        dy = tape.gradient(y, x)
+    assert g.backend == j.backend == dy.backend == "tensorflow"
+    np.testing.assert_allclose(g.numpy(), [2.0, 4.0])
+    np.testing.assert_allclose(dy.numpy(), [3.0, 12.0])

@@ -1,0 +1,40 @@
+"""The example programs run, and say the same thing on every backend."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def run_example(name: str, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_tensor_demo_shows_the_backends_agree():
+    out = run_example("tensor_demo.py")
+    assert "torch and tensorflow agree." in out
+    assert "DIFFERENT" not in out
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+def test_low_level_course_path_is_identical_on_both_backends(jit):
+    flags = ["--jit"] if jit else []
+    outputs = {b: run_example("low_level.py", "--backend", b, *flags) for b in ("torch", "tensorflow")}
+    for out in outputs.values():
+        assert "analytic" in out and "accuracy 0.9" in out
+    same = {b: out.replace(b, "BACKEND").split("\n", 1)[1] for b, out in outputs.items()}  # no version line
+    assert same["torch"] == same["tensorflow"]
