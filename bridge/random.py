@@ -23,7 +23,7 @@ from .dtypes import DType, as_dtype, bool_, default_float, float32, float64, int
 from .errors import InvalidArgumentError
 from .ops import argsort, cos, log, sqrt, take
 from .ops._core import as_tensor
-from .ops.creation import arange
+from .ops.creation import arange, full
 from .ops.shape import _shape_tuple, reshape
 from .tensor import Tensor
 
@@ -43,34 +43,41 @@ def seed(value: int) -> None:
         _global_seed, _draws = operator.index(value), itertools.count()
 
 
-def _hash32(x: int) -> int:
-    for shift, factor in _ROUNDS:
-        x ^= x >> shift
-        if factor is not None:
-            x = (x * factor) & _MASK32
-    return x
+def seed_from_stream() -> int:
+    """The next seed of the global stream (what calls without ``seed=`` use)."""
+    with _lock:
+        return _global_seed * 0x9E3779B1 + next(_draws) * 0x85EBCA77
 
 
-def _keys(seed: Any) -> tuple[int, int]:
+def _keys(seed: Any) -> tuple[Any, Any]:
+    """Two 32-bit keys from a seed: ints give ints; int tensors and generators give tensors, so
+    the draw can run inside br.jit with a seed that changes from call to call."""
     if seed is None:
-        with _lock:
-            seed = _hash32(_global_seed & _MASK32) ^ (_global_seed >> 32) * 0x9E3779B1 + next(_draws)
-    try:
-        value = operator.index(seed)
-    except TypeError:
-        raise InvalidArgumentError(f"random: seed must be an int, got {seed!r}") from None
-    k1 = _hash32((value & _MASK32) ^ 0x9E3779B9)
-    k2 = _hash32(((value >> 32) & _MASK32) ^ k1 ^ 0x85EBCA6B)
+        seed = seed_from_stream()
+    if isinstance(seed, SeedGenerator):
+        seed = seed.next()
+    if isinstance(seed, Tensor):
+        if seed.dtype.kind not in "iu":
+            raise InvalidArgumentError(f"random: a seed tensor must hold an integer, got {seed.dtype}")
+        value = seed.astype(int64)
+    else:
+        try:
+            value = operator.index(seed)
+        except TypeError:
+            raise InvalidArgumentError(f"random: seed must be an int, got {seed!r}") from None
+    k1 = _hash((value & _MASK32) ^ 0x9E3779B9)
+    k2 = _hash(((value >> 32) & _MASK32) ^ k1 ^ 0x85EBCA6B)
     return k1, k2
 
 
-def _mul32(x: Tensor, factor: int) -> Tensor:
-    """``(x * factor) mod 2**32`` for x < 2**32, with no intermediate above 2**49."""
+def _mul32(x: Any, factor: int) -> Any:
+    """``(x * factor) mod 2**32`` for x < 2**32, with no intermediate above 2**49 (ints or
+    int64 tensors alike)."""
     low, high = x & 0xFFFF, x >> 16
     return (low * factor + (((high * factor) & 0xFFFF) << 16)) & _MASK32
 
 
-def _hash(x: Tensor) -> Tensor:
+def _hash(x: Any) -> Any:
     for shift, factor in _ROUNDS:
         x = x ^ (x >> shift)
         if factor is not None:
@@ -78,8 +85,10 @@ def _hash(x: Tensor) -> Tensor:
     return x
 
 
-def _words(count: int, keys: tuple[int, int], backend: str | None, device: str | None) -> Tensor:
+def _words(count: int, keys: tuple[Any, Any], backend: str | None, device: str | None) -> Tensor:
     """``count`` uniformly distributed 32-bit words as int64."""
+    if backend is None and isinstance(keys[0], Tensor):
+        backend, device = keys[0].backend, device or keys[0].device
     counter = arange(count, dtype=int64, backend=backend, device=device)
     return _hash(_hash(counter ^ keys[0]) ^ keys[1])
 
@@ -187,4 +196,34 @@ def bernoulli(
     return (uniform(shape, seed=seed, backend=backend, device=device) < p).astype(bool_)
 
 
-__all__ = ["seed", "uniform", "normal", "randint", "permutation", "bernoulli"]
+class SeedGenerator:
+    """A stream of seeds kept in a Variable: each ``next()`` gives a new int64 seed tensor, also
+    inside ``br.jit`` (where a Python seed would be fixed at trace time). Pass it as ``seed=``."""
+
+    def __init__(
+        self, seed: int | None = None, backend: str | None = None, device: str | None = None
+    ) -> None:
+        from .variable import Variable
+
+        self._keys = _keys(seed_from_stream() if seed is None else operator.index(seed))
+        self.state = Variable(
+            full((), 0, int64, device=device, backend=backend), trainable=False, name="seed_state"
+        )
+
+    def next(self) -> Tensor:
+        count = self.state.value
+        self.state.assign_add(1)
+        low = count & _MASK32
+        return (_hash(low ^ self._keys[0]) << 30) ^ _hash(low ^ self._keys[1])
+
+
+__all__ = [
+    "SeedGenerator",
+    "seed_from_stream",
+    "seed",
+    "uniform",
+    "normal",
+    "randint",
+    "permutation",
+    "bernoulli",
+]

@@ -86,3 +86,32 @@ def test_random_argument_errors(backend):
         br.random.randint((2,), 5, 5)
     with pytest.raises(br.InvalidArgumentError, match="seed"):
         br.random.uniform((2,), seed=1.5)
+
+
+def test_seed_generators_give_a_fresh_seed_per_draw_identically_everywhere():
+    def draws():
+        generator = br.random.SeedGenerator(7)
+        return [br.random.uniform((3,), seed=generator) for _ in range(3)]
+
+    results = next(iter(assert_parity(draws, rtol=0, atol=0).values()))
+    assert not np.array_equal(results[0], results[1]) and not np.array_equal(results[1], results[2])
+    other = assert_parity(lambda: br.random.uniform((3,), seed=br.random.SeedGenerator(8)))
+    assert not np.array_equal(next(iter(other.values())), results[0])
+
+
+@pytest.mark.bridge_requires("jit", "variables")
+def test_seed_generators_advance_inside_jit(backend):
+    generator = br.random.SeedGenerator(3)
+    draw = br.jit(lambda x: br.ops.dropout(x, 0.5, seed=generator), torch={"backend": "aot_eager"})
+    x = br.ones((64,))
+    masks = [draw(x).numpy() for _ in range(3)]
+    assert not np.array_equal(masks[0], masks[1]) and not np.array_equal(masks[1], masks[2])
+    eager = br.random.SeedGenerator(3)
+    np.testing.assert_array_equal(masks[0], br.ops.dropout(x, 0.5, seed=eager).numpy())
+
+
+def test_seed_tensors(backend):
+    a = br.random.normal((4,), seed=br.tensor(11)).numpy()
+    np.testing.assert_array_equal(a, br.random.normal((4,), seed=11).numpy())
+    with pytest.raises(br.InvalidArgumentError, match="integer"):
+        br.random.normal((4,), seed=br.tensor(1.5))
