@@ -9,8 +9,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
 from ..dtypes import DType, bool_, default_float, result_type, weak_result_type
 from ..errors import DTypeError
 from ..tensor import Tensor
@@ -60,7 +58,7 @@ _ON_BOOLS = {
 
 
 def _scalar_native(backend, value, dtype: DType, like) -> Any:
-    return backend.from_numpy(np.asarray(value, dtype.numpy), dtype, backend.device(like))
+    return backend.full((), _PYTHON_TYPE[dtype.kind](value), dtype, backend.device(like))
 
 
 def _operands(name: str, x1: Any, x2: Any):
