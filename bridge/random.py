@@ -21,7 +21,7 @@ from typing import Any
 
 from .dtypes import DType, as_dtype, bool_, default_float, float32, float64, int64
 from .errors import InvalidArgumentError
-from .ops import argsort, cos, log, sqrt, take
+from .ops import abs, argmax, argsort, clip, cos, log, sqrt, take, take_along_axis
 from .ops._core import as_tensor
 from .ops.creation import arange, full
 from .ops.shape import _shape_tuple, reshape
@@ -29,6 +29,7 @@ from .tensor import Tensor
 
 _MASK32 = 0xFFFFFFFF
 _ROUNDS = ((17, 0xED5AD4BB), (11, 0xAC4C1B51), (15, 0x31848BAB), (14, None))
+_ROUNDS_OF_REDRAWS = 4
 _MANTISSA_BITS = {"float16": 11, "bfloat16": 8, "float32": 24}
 
 _lock = threading.Lock()
@@ -154,6 +155,25 @@ def normal(
     return reshape(z, shape).astype(dtype) * stddev + mean
 
 
+def truncated_normal(
+    shape: Any,
+    mean: float = 0.0,
+    stddev: float = 1.0,
+    dtype: Any = None,
+    seed: Any = None,
+    backend: str | None = None,
+    device: str | None = None,
+) -> Tensor:
+    """Normal values redrawn until within two standard deviations of the mean (as Keras)."""
+    shape = _shape_tuple(shape)
+    n = _size(shape)
+    candidates = normal((_ROUNDS_OF_REDRAWS, n), dtype=float32, seed=seed, backend=backend, device=device)
+    inside = abs(candidates) <= 2.0
+    first = argmax(inside, axis=0, keepdims=True)  # the first draw inside, per element
+    z = clip(take_along_axis(candidates, first, 0), -2.0, 2.0)  # all 4 outside: p = 2e-6
+    return reshape(z, shape).astype(_float_dtype(dtype)) * stddev + mean
+
+
 def randint(
     shape: Any,
     minval: int,
@@ -218,6 +238,7 @@ class SeedGenerator:
 
 
 __all__ = [
+    "truncated_normal",
     "SeedGenerator",
     "seed_from_stream",
     "seed",

@@ -1,0 +1,152 @@
+"""Convolution and pooling layers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import activations, initializers, ops, regularizers
+from ..errors import ShapeError
+from ..tensor import Tensor
+from .layer import Layer
+
+
+def _pair(value: Any) -> tuple[int, int]:
+    return (int(value), int(value)) if isinstance(value, int) else tuple(int(v) for v in value)
+
+
+def _require_4d(layer: Layer, shape: tuple[int, ...]) -> None:
+    if len(shape) != 4:
+        layout = (
+            "(batch, height, width, channels)"
+            if layer.data_format == "channels_last"
+            else "(batch, channels, height, width)"
+        )
+        raise ShapeError(f"{layer.name}: {type(layer).__name__} needs 4-D inputs {layout}, got shape {shape}")
+
+
+class Conv2D(Layer):
+    """2-D convolution with a ``(kh, kw, in, filters)`` kernel, plus bias and activation."""
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: Any,
+        strides: Any = 1,
+        padding: str = "valid",
+        data_format: str = "channels_last",
+        dilation_rate: Any = 1,
+        activation: Any = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.filters, self.kernel_size = int(filters), _pair(kernel_size)
+        self.strides, self.dilation_rate = _pair(strides), _pair(dilation_rate)
+        self.padding, self.data_format = padding, data_format
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+
+    def build(self, input_shape: tuple[int, ...]) -> None:
+        _require_4d(self, input_shape)
+        channels = input_shape[-1] if self.data_format == "channels_last" else input_shape[1]
+        self.kernel = self.add_weight(
+            "kernel",
+            (*self.kernel_size, channels, self.filters),
+            self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+        )
+        if self.use_bias:
+            self.bias = self.add_weight(
+                "bias", (self.filters,), self.bias_initializer, regularizer=self.bias_regularizer
+            )
+
+    def call(self, x: Tensor) -> Tensor:
+        _require_4d(self, x.shape)
+        y = ops.conv2d(x, self.kernel, self.strides, self.padding, self.data_format, self.dilation_rate)
+        if self.use_bias:
+            y = y + (self.bias if self.data_format == "channels_last" else ops.reshape(self.bias, (-1, 1, 1)))
+        return self.activation(y)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "data_format": self.data_format,
+            "dilation_rate": self.dilation_rate,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+        }
+
+
+class _Pool2D(Layer):
+    def __init__(
+        self,
+        pool_size: Any = 2,
+        strides: Any = None,
+        padding: str = "valid",
+        data_format: str = "channels_last",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.pool_size = _pair(pool_size)
+        self.strides = None if strides is None else _pair(strides)
+        self.padding, self.data_format = padding, data_format
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "pool_size": self.pool_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "data_format": self.data_format,
+        }
+
+
+class MaxPool2D(_Pool2D):
+    """Maximum over ``pool_size`` windows."""
+
+    def call(self, x: Tensor) -> Tensor:
+        _require_4d(self, x.shape)
+        return ops.max_pool2d(x, self.pool_size, self.strides, self.padding, self.data_format)
+
+
+class AvgPool2D(_Pool2D):
+    """Mean over ``pool_size`` windows."""
+
+    def call(self, x: Tensor) -> Tensor:
+        _require_4d(self, x.shape)
+        return ops.avg_pool2d(x, self.pool_size, self.strides, self.padding, self.data_format)
+
+
+class GlobalAveragePooling2D(Layer):
+    """Mean over the spatial axes."""
+
+    def __init__(self, data_format: str = "channels_last", keepdims: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.data_format, self.keepdims = data_format, keepdims
+
+    def call(self, x: Tensor) -> Tensor:
+        _require_4d(self, x.shape)
+        axes = (1, 2) if self.data_format == "channels_last" else (2, 3)
+        return ops.mean(x, axis=axes, keepdims=self.keepdims)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
+
+
+MaxPooling2D, AveragePooling2D = MaxPool2D, AvgPool2D

@@ -1,0 +1,176 @@
+"""Core layers: Dense, Dropout, Activation, Flatten, Reshape, Embedding."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import activations, initializers, ops, random, regularizers
+from ..dtypes import int64
+from ..errors import InvalidArgumentError, ShapeError
+from ..tensor import Tensor
+from .layer import Layer
+
+
+class Dense(Layer):
+    """``activation(x @ kernel + bias)`` over the last axis."""
+
+    def __init__(
+        self,
+        units: int,
+        activation: Any = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if int(units) <= 0:
+            raise InvalidArgumentError(f"Dense: units must be positive, got {units}")
+        self.units = int(units)
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+
+    def build(self, input_shape: tuple[int, ...]) -> None:
+        if len(input_shape) < 1:
+            raise ShapeError(f"{self.name}: Dense needs inputs of rank >= 1, got shape {input_shape}")
+        self.kernel = self.add_weight(
+            "kernel",
+            (input_shape[-1], self.units),
+            self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+        )
+        if self.use_bias:
+            self.bias = self.add_weight(
+                "bias", (self.units,), self.bias_initializer, regularizer=self.bias_regularizer
+            )
+
+    def call(self, x: Tensor) -> Tensor:
+        features = self.kernel.shape[0]
+        if x.ndim < 1 or x.shape[-1] != features:
+            raise ShapeError(
+                f"{self.name}: Dense was built for inputs with {features} features (last axis), "
+                f"got shape {x.shape}"
+            )
+        y = x @ self.kernel
+        if self.use_bias:
+            y = y + self.bias
+        return self.activation(y)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+        }
+
+
+class Dropout(Layer):
+    """In training, zero inputs with probability ``rate`` and scale the rest by ``1/(1-rate)``.
+
+    The masks come from a seed generator: the same ``seed`` gives the same masks on every backend,
+    call after call (also under ``br.jit``)."""
+
+    def __init__(self, rate: float, seed: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not 0 <= rate < 1:
+            raise InvalidArgumentError(f"Dropout: rate must be in [0, 1), got {rate}")
+        self.rate, self.seed = float(rate), seed
+
+    def build(self, input_shape: tuple[int, ...]) -> None:
+        self.seed_generator = random.SeedGenerator(self.seed)
+
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
+        if not training or self.rate == 0:
+            return x
+        return ops.dropout(x, self.rate, seed=self.seed_generator)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+class Activation(Layer):
+    """Apply an activation, given by name or as a callable."""
+
+    def __init__(self, activation: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+
+    def call(self, x: Tensor) -> Tensor:
+        return self.activation(x)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "activation": activations.serialize(self.activation)}
+
+
+class Flatten(Layer):
+    """Flatten every axis but the first (the batch)."""
+
+    def call(self, x: Tensor) -> Tensor:
+        return ops.reshape(x, (x.shape[0], -1) if x.ndim else (1,))
+
+
+class Reshape(Layer):
+    """Reshape every sample to ``target_shape`` (one entry may be -1)."""
+
+    def __init__(self, target_shape: tuple[int, ...], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.target_shape = tuple(int(n) for n in target_shape)
+
+    def call(self, x: Tensor) -> Tensor:
+        return ops.reshape(x, (x.shape[0], *self.target_shape))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "target_shape": self.target_shape}
+
+
+class Embedding(Layer):
+    """Rows of an ``(input_dim, output_dim)`` table, picked by integer ids."""
+
+    def __init__(
+        self,
+        input_dim: int,
+        output_dim: int,
+        embeddings_initializer: Any = "uniform",
+        embeddings_regularizer: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.input_dim, self.output_dim = int(input_dim), int(output_dim)
+        self.embeddings_initializer = initializers.get(embeddings_initializer)
+        self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+
+    def build(self, input_shape: tuple[int, ...]) -> None:
+        self.embeddings = self.add_weight(
+            "embeddings",
+            (self.input_dim, self.output_dim),
+            self.embeddings_initializer,
+            regularizer=self.embeddings_regularizer,
+        )
+
+    def _standardize(self, x: Any) -> Any:
+        return x if isinstance(x, Tensor) else super()._standardize(x)
+
+    def call(self, x: Tensor) -> Tensor:
+        if x.dtype.kind not in "iu":
+            raise InvalidArgumentError(f"{self.name}: Embedding needs integer ids, got {x.dtype}")
+        return ops.take(self.embeddings, x.astype(int64), axis=0)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "input_dim": self.input_dim,
+            "output_dim": self.output_dim,
+            "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
+            "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
+        }

@@ -1,0 +1,232 @@
+"""``Layer``: Keras' build/call shape, written once over bridge ops.
+
+Sublayers and Variables assigned as attributes (also inside lists, tuples and dicts) are tracked
+automatically; weights live on the backend and device of the first input the layer sees."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import itertools
+import re
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from .. import initializers, regularizers
+from .._dispatch import device as on_device
+from .._dispatch import use_backend
+from ..dtypes import as_dtype, default_float
+from ..errors import BridgeError, InvalidArgumentError, ShapeError
+from ..ops._core import as_tensor
+from ..ops.creation import tensor
+from ..tensor import Tensor
+from ..variable import Variable
+
+_name_counts: defaultdict[str, itertools.count] = defaultdict(itertools.count)
+
+
+def _unique_name(cls: type) -> str:
+    base = re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", cls.__name__).lower()
+    number = next(_name_counts[base])
+    return base if number == 0 else f"{base}_{number}"
+
+
+class NotBuiltError(BridgeError, RuntimeError):
+    """A layer's weights were asked for before its first call (or ``build``)."""
+
+
+@functools.cache
+def _accepts_training(call: Any) -> bool:
+    parameters = inspect.signature(call).parameters
+    return "training" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+
+
+def _walk(value: Any):
+    """Layers and Variables inside an attribute value (lists, tuples, dicts followed)."""
+    if isinstance(value, (Layer, Variable)):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _walk(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _walk(item)
+
+
+class Layer:
+    """Subclass and define ``build(input_shape)`` (create weights with ``add_weight``) and
+    ``call(x, training=False)``; calling the layer builds it once, on its first input."""
+
+    def __init__(self, name: str | None = None, trainable: bool = True, dtype: Any = None) -> None:
+        self.name = name or _unique_name(type(self))
+        self.dtype = as_dtype(dtype) if dtype is not None else default_float
+        self.built = False
+        self._trainable = trainable
+        self._regularized: list[tuple[Variable, Any]] = []
+
+    # --- building and calling --------------------------------------------------------------
+    def build(self, input_shape: tuple[int, ...]) -> None:
+        """Create the weights, knowing the input shape. The default creates none."""
+
+    def call(self, x: Any, training: bool = False) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define call()")
+
+    def __call__(self, x: Any, *args: Any, training: bool = False, **kwargs: Any) -> Any:
+        x = self._standardize(x)
+        if not self.built:
+            first = x if isinstance(x, Tensor) else next(t for t in _flat(x) if isinstance(t, Tensor))
+            with use_backend(first.backend), on_device(first.device):
+                self.build(_shapes(x))
+            self.built = True
+        if _accepts_training(type(self).call):
+            kwargs["training"] = training
+        return self.call(x, *args, **kwargs)
+
+    def _standardize(self, x: Any) -> Any:
+        """Inputs as tensors; floating inputs in the layer's dtype (as Keras' autocast)."""
+        if isinstance(x, (list, tuple)):
+            return type(x)(self._standardize(item) for item in x)
+        x = as_tensor(self.name, x) if not isinstance(x, Tensor) else x
+        if x.dtype.kind == "f" and x.dtype is not self.dtype:
+            x = x.astype(self.dtype)
+        return x
+
+    # --- weights ---------------------------------------------------------------------------
+    def add_weight(
+        self,
+        name: str,
+        shape: Any,
+        initializer: Any = "glorot_uniform",
+        trainable: bool = True,
+        dtype: Any = None,
+        regularizer: Any = None,
+    ) -> Variable:
+        """A new Variable of this layer, drawn by ``initializer`` (a name, object or callable)."""
+        dtype = as_dtype(dtype) if dtype is not None else self.dtype
+        value = initializers.get(initializer)(tuple(int(n) for n in shape), dtype=dtype)
+        variable = Variable(tensor(value, dtype=dtype), trainable=trainable, name=f"{self.name}/{name}")
+        regularizer = regularizers.get(regularizer)
+        if regularizer is not None:
+            self._regularized.append((variable, regularizer))
+        own = self.__dict__.setdefault("_own_weights", [])
+        own.append(variable)
+        return variable
+
+    def _tracked(self) -> tuple[list[Variable], list[Layer]]:
+        """Own Variables (add_weight order first) and direct sublayers, deduplicated."""
+        variables, layers, seen = [], [], set()
+        for item in itertools.chain(
+            self.__dict__.get("_own_weights", []), *map(_walk, self.__dict__.values())
+        ):
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
+            (layers if isinstance(item, Layer) else variables).append(item)
+        return variables, layers
+
+    def _split(self, frozen: bool = False) -> tuple[list[Variable], list[Variable]]:
+        """(trainable, non-trainable) Variables of this layer and its sublayers; a frozen layer's
+        are all non-trainable."""
+        frozen = frozen or not self._trainable
+        variables, layers = self._tracked()
+        trainable = [v for v in variables if v.trainable and not frozen]
+        fixed = [v for v in variables if not (v.trainable and not frozen)]
+        for layer in layers:
+            more_trainable, more_fixed = layer._split(frozen)
+            trainable += more_trainable
+            fixed += more_fixed
+        return _unique(trainable), _unique(fixed)
+
+    @property
+    def weights(self) -> list[Variable]:
+        """All Variables: trainable ones first, each group in creation and assignment order."""
+        trainable, fixed = self._split()
+        return _unique(trainable + fixed)
+
+    @property
+    def trainable_weights(self) -> list[Variable]:
+        return self._split()[0]
+
+    @property
+    def non_trainable_weights(self) -> list[Variable]:
+        return self._split()[1]
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        """``False`` freezes the layer and its sublayers: their weights leave trainable_weights."""
+        self._trainable = bool(value)
+
+    @property
+    def layers(self) -> list[Layer]:
+        """Direct sublayers, in the order they were assigned."""
+        return self._tracked()[1]
+
+    @property
+    def losses(self) -> list[Tensor]:
+        """Regularization penalties of this layer's weights and its sublayers'."""
+        own = [regularizer(variable) for variable, regularizer in self._regularized]
+        return own + [loss for layer in self.layers for loss in layer.losses]
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [w.numpy() for w in self.weights]
+
+    def set_weights(self, values: list[Any]) -> None:
+        """Assign NumPy arrays to ``weights``, in order (counts and shapes must match)."""
+        weights = self.weights
+        if len(values) != len(weights):
+            raise InvalidArgumentError(
+                f"set_weights: layer {self.name!r} has {len(weights)} weights, got {len(values)} values"
+            )
+        for weight, value in zip(weights, values):
+            shape = tuple(np.shape(value))
+            if shape != weight.shape:
+                raise ShapeError(
+                    f"set_weights: weight {weight.name!r} has shape {weight.shape}, value has {shape}"
+                )
+        for weight, value in zip(weights, values):
+            weight.assign(np.asarray(value))
+
+    def count_params(self) -> int:
+        if not self.built:
+            raise NotBuiltError(
+                f"count_params: layer {self.name!r} is not built yet; call it on an input first"
+            )
+        return int(sum(w.size for w in self.weights))
+
+    def to(self, device: str) -> Layer:
+        """Move every weight to ``device`` (``"cpu"``, ``"gpu:0"``), keeping the Variables."""
+        for weight in self.weights:
+            backend = weight._backend
+            moved = backend.to_device(backend.read(weight._native), device)
+            weight._native = backend.variable(moved, weight.trainable, weight.name)
+        return self
+
+    # --- configuration ---------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this layer (weights not included)."""
+        return {"name": self.name, "trainable": self._trainable, "dtype": self.dtype.name}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name!r}, built={self.built}>"
+
+
+def _unique(variables: list[Variable]) -> list[Variable]:
+    return list({id(v): v for v in variables}.values())
+
+
+def _flat(x: Any) -> list[Any]:
+    return [leaf for item in x for leaf in _flat(item)] if isinstance(x, (list, tuple)) else [x]
+
+
+def _shapes(x: Any) -> Any:
+    return type(x)(_shapes(item) for item in x) if isinstance(x, (list, tuple)) else x.shape
