@@ -4,7 +4,20 @@
 that backend is used.
 """
 
-from . import _plugins, linalg, ops, random
+from . import (  # noqa: E402
+    _plugins,
+    activations,
+    data,
+    initializers,
+    linalg,
+    losses,
+    metrics,
+    nn,
+    ops,
+    optim,
+    random,
+    regularizers,
+)
 from ._dispatch import device, devices, get_backend, set_backend, use_backend
 from ._plugins import BackendInfo, hookimpl, register_backend
 from .autodiff import GradientTape, custom_gradient, grad, jacobian, stop_gradient, value_and_grad
@@ -64,6 +77,14 @@ def backends() -> dict[str, str]:
 
 
 __all__ = [
+    "nn",
+    "optim",
+    "losses",
+    "metrics",
+    "data",
+    "initializers",
+    "regularizers",
+    "activations",
     "Variable",
     "GradientTape",
     "grad",

@@ -112,6 +112,10 @@ class Backend(ABC):
     def ndim(self, x: Native) -> int:
         return len(self.shape(x))
 
+    def tracing(self) -> bool:
+        """Whether code runs under the framework's compiler (values are symbolic)."""
+        return False
+
     @abstractmethod
     def devices(self) -> list[str]:
         """Canonical names of the devices present, ``"cpu"`` first."""

@@ -49,3 +49,7 @@ class InvalidArgumentError(BridgeError, ValueError):
 
 class UnsupportedFeatureError(BridgeError, RuntimeError):
     """The backend does not provide a feature (autodiff, variables, jit) an op needs."""
+
+
+class NonFiniteError(BridgeError, FloatingPointError):
+    """A NaN or infinity where training needs finite numbers (a loss, a gradient)."""

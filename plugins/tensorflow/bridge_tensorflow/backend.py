@@ -366,3 +366,6 @@ class TensorFlowBackend(Backend):
         # AutoGraph rewrites `if`/`while` on tf.Tensors; bridge code branches on bridge Tensors,
         # which it cannot see, so it is off unless asked for.
         return tf.function(fn, **{"autograph": False, **options})
+
+    def tracing(self):
+        return not tf.executing_eagerly()

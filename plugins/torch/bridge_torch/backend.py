@@ -372,5 +372,8 @@ class TorchBackend(Backend):
     def jit(self, fn, **options):
         return torch.compile(fn, **options)
 
+    def tracing(self):
+        return torch.compiler.is_compiling()
+
 
 __all__ = ["TorchBackend"]
