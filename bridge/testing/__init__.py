@@ -111,4 +111,108 @@ def assert_parity(
     return results
 
 
-__all__ = ["assert_parity", "parity_backends", "to_numpy_tree"]
+def _numeric_gradients(
+    loss: Callable[[list[np.ndarray]], float], arrays: list[np.ndarray], step: float = 1e-6
+):
+    """Central differences of ``loss`` for every element of every array (float64)."""
+    grads = []
+    for k, array in enumerate(arrays):
+        grad = np.zeros(array.shape)
+        for index in np.ndindex(array.shape):
+            shifted = [a.astype(np.float64, copy=True) for a in arrays]
+            shifted[k][index] += step
+            upper = loss(shifted)
+            shifted[k][index] -= 2 * step
+            grad[index] = (upper - loss(shifted)) / (2 * step)
+        grads.append(grad)
+    return grads
+
+
+def assert_layer_parity(
+    make_layer: Callable[[], Any],
+    x: np.ndarray,
+    reference: Callable[..., np.ndarray] | None = None,
+    training: bool = False,
+    seed: int = 0,
+    rtol: float = 1e-5,
+    atol: float = 1e-6,
+    backends: Sequence[str] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Check a layer the way bridge checks its own: built by ``make_layer()`` on every backend
+    after ``br.random.seed(seed)``, it must have the same initial weights, outputs, and gradients
+    (of ``sum(output * c)`` for a fixed random ``c``) with respect to the input and every
+    trainable weight, on all backends.
+
+    With ``reference(x, weights, training)`` (NumPy, weights in ``layer.weights`` order), outputs
+    must match it and gradients must match its float64 finite differences (use float64 layers,
+    ``dtype="float64"``, for tight tolerances). Returns each backend's ``output``, ``weights``
+    (as after the call), ``input_grad`` and ``weight_grads`` as NumPy arrays."""
+    from .. import random
+    from ..autodiff import GradientTape
+    from ..ops.math import multiply
+    from ..ops.reduction import sum as total
+
+    names = list(backends) if backends is not None else parity_backends(("autodiff", "variables"))
+    x = np.asarray(x)
+    cotangent = None
+    results: dict[str, dict[str, Any]] = {}
+    for name in names:
+        with use_backend(name):
+            random.seed(seed)
+            layer = make_layer()
+            inputs = tensor(x)
+            differentiable = inputs.dtype.kind == "f"  # integer inputs (ids) get no gradient
+            with GradientTape() as tape:
+                if differentiable:
+                    tape.watch(inputs)
+                output = layer(inputs, training=training)
+                if cotangent is None:
+                    cotangent = np.random.default_rng(seed).standard_normal(output.shape)
+                target = total(multiply(output, tensor(cotangent, dtype=output.dtype)))
+            weights = [w.numpy() for w in layer.weights]  # after the call (moving averages updated)
+            trainable = layer.trainable_weights
+            sources = [inputs, trainable] if differentiable else [trainable]
+            grads = tape.gradient(target, sources)
+            weight_grads = grads[-1]
+            results[name] = {
+                "output": output.numpy(),
+                "weights": weights,
+                "input_grad": grads[0].numpy() if differentiable else None,
+                "weight_grads": [g.numpy() for g in weight_grads],
+                "trainable_count": len(trainable),
+            }
+    first = names[0]
+    for name in names[1:]:
+        _compare(f"layer on {name} against {first}", results[name], results[first], rtol, atol, dtypes=True)
+    if reference is not None:
+        ours = results[first]
+        weights = [w.astype(np.float64) for w in ours["weights"]]
+        count = ours["trainable_count"]
+        floating = x.dtype.kind == "f"
+        x_ref = x.astype(np.float64) if floating else x
+        expected = reference(x_ref, weights, training)
+        _compare(
+            "layer output against the NumPy reference", ours["output"], expected, rtol, atol, dtypes=False
+        )
+
+        def loss(arrays: list[np.ndarray]) -> float:
+            inputs, trained = (arrays[0], arrays[1:]) if floating else (x_ref, arrays)
+            return float(np.sum(reference(inputs, trained + weights[count:], training) * cotangent))
+
+        numeric = _numeric_gradients(loss, ([x_ref] if floating else []) + weights[:count])
+        for name in names:
+            found = [
+                g for g in [results[name]["input_grad"], *results[name]["weight_grads"]] if g is not None
+            ]
+            _compare(
+                f"layer gradients on {name} against finite differences",
+                found,
+                numeric,
+                rtol,
+                atol,
+                dtypes=False,
+            )
+    return results
+
+
+__all__ = ["assert_parity", "assert_layer_parity", "parity_backends", "to_numpy_tree"]

@@ -65,7 +65,9 @@ class TensorFlowTape(Tape):
         return x
 
     def gradient(self, targets, sources, create_graph):
-        return self._tape.gradient(targets, sources)
+        grads = self._tape.gradient(targets, sources)
+        # gathers give IndexedSlices (sparse rows): bridge gradients are dense tensors
+        return [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
 
 
 class TensorFlowBackend(Backend):

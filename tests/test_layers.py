@@ -1,0 +1,285 @@
+"""Every layer on every backend: same initial weights, outputs and gradients (inputs and
+weights), against NumPy references and their finite differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import bridge as br
+from bridge import nn
+from bridge.testing import assert_layer_parity
+
+from .test_nn_ops import conv2d_loop, pool_loop
+
+RNG = np.random.default_rng(3)
+F64 = {"dtype": "float64"}
+
+
+def _x(*shape):
+    return RNG.standard_normal(shape)
+
+
+def _relu(v):
+    return np.maximum(v, 0)
+
+
+class Scale(nn.Layer):
+    """A custom low-level layer written only with bridge ops."""
+
+    def build(self, input_shape):
+        self.alpha = self.add_weight("alpha", shape=(input_shape[-1],), initializer="random_normal")
+
+    def call(self, x, training=False):
+        return x * self.alpha + br.ops.tanh(x)
+
+
+def _batch_norm(x, weights, training):
+    gamma, beta, moving_mean, moving_variance = weights
+    if training:
+        mean, variance = x.mean(axis=0), x.var(axis=0)
+    else:
+        mean, variance = moving_mean, moving_variance
+    return (x - mean) / np.sqrt(variance + 1e-3) * gamma + beta
+
+
+def _layer_norm(x, weights, training):
+    gamma, beta = weights
+    mean, variance = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
+    return (x - mean) / np.sqrt(variance + 1e-3) * gamma + beta
+
+
+CASES = {
+    "dense": (
+        lambda: nn.Dense(3, activation="tanh", **F64),
+        _x(2, 4),
+        lambda x, w, t: np.tanh(x @ w[0] + w[1]),
+    ),
+    "dense_no_bias_3d": (
+        lambda: nn.Dense(2, use_bias=False, kernel_initializer="he_normal", **F64),
+        _x(2, 3, 4),
+        lambda x, w, t: x @ w[0],
+    ),
+    "custom_scale": (lambda: Scale(**F64), _x(3, 4), lambda x, w, t: x * w[0] + np.tanh(x)),
+    "activation": (
+        lambda: nn.Activation("gelu", **F64),
+        _x(2, 3),
+        lambda x, w, t: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3))),
+    ),
+    "flatten": (lambda: nn.Flatten(**F64), _x(2, 3, 2), lambda x, w, t: x.reshape(2, -1)),
+    "reshape": (lambda: nn.Reshape((3, 2), **F64), _x(2, 6), lambda x, w, t: x.reshape(2, 3, 2)),
+    "conv2d": (
+        lambda: nn.Conv2D(3, 2, strides=(2, 1), padding="same", activation="relu", **F64),
+        _x(2, 5, 4, 2),
+        lambda x, w, t: _relu(conv2d_loop(x, w[0], (2, 1), "same", (1, 1)) + w[1]),
+    ),
+    "conv2d_channels_first": (
+        lambda: nn.Conv2D(2, (2, 3), data_format="channels_first", **F64),
+        _x(1, 2, 4, 5),
+        lambda x, w, t: (
+            conv2d_loop(x.transpose(0, 2, 3, 1), w[0], (1, 1), "valid", (1, 1)) + w[1]
+        ).transpose(0, 3, 1, 2),
+    ),
+    "max_pool2d": (
+        lambda: nn.MaxPool2D(2, **F64),
+        _x(2, 4, 4, 3),
+        lambda x, w, t: pool_loop(x, (2, 2), (2, 2), "valid", np.max),
+    ),
+    "avg_pool2d": (
+        lambda: nn.AvgPool2D(3, strides=1, padding="same", **F64),
+        _x(1, 4, 5, 2),
+        lambda x, w, t: pool_loop(x, (3, 3), (1, 1), "same", np.mean),
+    ),
+    "global_average_pooling2d": (
+        lambda: nn.GlobalAveragePooling2D(**F64),
+        _x(2, 3, 4, 5),
+        lambda x, w, t: x.mean(axis=(1, 2)),
+    ),
+    "batch_normalization_training": (lambda: nn.BatchNormalization(**F64), _x(6, 3), _batch_norm),
+    "batch_normalization_inference": (lambda: nn.BatchNormalization(**F64), _x(6, 3), _batch_norm),
+    "layer_normalization": (lambda: nn.LayerNormalization(**F64), _x(4, 5), _layer_norm),
+    "sequential": (
+        lambda: nn.Sequential([nn.Dense(4, activation="relu", **F64), nn.Dense(2, **F64)], **F64),
+        _x(3, 5),
+        lambda x, w, t: _relu(x @ w[0] + w[1]) @ w[2] + w[3],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_layer_parity(name):
+    make, x, reference = CASES[name]
+    training = name.endswith("_training")
+    assert_layer_parity(make, x, reference=reference, training=training, rtol=1e-6, atol=1e-7)
+
+
+def test_embedding_and_dropout_parity():
+    ids = np.array([[0, 3, 3], [1, 2, 0]])
+    results = assert_layer_parity(lambda: nn.Embedding(4, 2, **F64), ids, reference=lambda x, w, t: w[0][x])
+    assert results["torch"]["input_grad"] is None
+    out = assert_layer_parity(lambda: nn.Dropout(0.5, seed=3), np.ones((8, 8), np.float32), training=True)
+    mask = out["torch"]["output"]
+    assert set(np.unique(mask)) == {0.0, 2.0}
+    np.testing.assert_array_equal(out["torch"]["input_grad"] != 0, mask != 0)
+
+
+def test_the_same_seed_gives_the_same_initial_weights_everywhere():
+    weights = {}
+    for backend in ("torch", "tensorflow"):
+        with br.use_backend(backend):
+            br.random.seed(42)
+            net = nn.Sequential(
+                [
+                    nn.Conv2D(4, 3, kernel_initializer="glorot_normal", bias_initializer="random_uniform"),
+                    nn.Flatten(),
+                    nn.Dense(8, kernel_initializer="orthogonal"),
+                    nn.Dense(3, kernel_initializer="lecun_normal"),
+                    nn.Dense(2, kernel_initializer="he_uniform"),
+                ]
+            )
+            net(np.ones((1, 5, 5, 2), np.float32))
+            weights[backend] = net.get_weights()
+    assert len(weights["torch"]) == 8
+    for a, b in zip(weights["torch"], weights["tensorflow"]):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "name, stats",
+    [
+        (
+            "glorot_uniform",
+            lambda w, fi, fo: (np.abs(w).max() <= np.sqrt(6 / (fi + fo)), w.std(), np.sqrt(2 / (fi + fo))),
+        ),
+        (
+            "glorot_normal",
+            lambda w, fi, fo: (
+                np.abs(w).max() <= 2 * np.sqrt(2 / (fi + fo)) / 0.8796 + 1e-6,
+                w.std(),
+                np.sqrt(2 / (fi + fo)),
+            ),
+        ),
+        ("he_uniform", lambda w, fi, fo: (np.abs(w).max() <= np.sqrt(6 / fi), w.std(), np.sqrt(2 / fi))),
+        ("he_normal", lambda w, fi, fo: (True, w.std(), np.sqrt(2 / fi))),
+        ("lecun_normal", lambda w, fi, fo: (True, w.std(), np.sqrt(1 / fi))),
+        ("random_normal", lambda w, fi, fo: (True, w.std(), 0.05)),
+        ("random_uniform", lambda w, fi, fo: (np.abs(w).max() <= 0.05, w.std(), 0.1 / np.sqrt(12))),
+    ],
+)
+def test_initializer_distributions(name, stats, backend):
+    fan_in, fan_out = 300, 200
+    w = br.initializers.get(name)((fan_in, fan_out)).numpy().astype(np.float64)
+    bounded, std, expected = stats(w, fan_in, fan_out)
+    assert bounded and abs(std / expected - 1) < 0.03, (std, expected)
+    assert abs(w.mean()) < 0.01
+
+
+def test_constant_zeros_ones_orthogonal(backend):
+    assert (br.initializers.get("zeros")((2, 3)).numpy() == 0).all()
+    assert (br.initializers.get("ones")((2,)).numpy() == 1).all()
+    assert (br.initializers.Constant(0.5)((2,)).numpy() == 0.5).all()
+    q = br.initializers.Orthogonal(gain=2.0, seed=1)((5, 3)).numpy().astype(np.float64)
+    np.testing.assert_allclose(q.T @ q, 4 * np.eye(3), atol=1e-5)
+    assert br.initializers.get({"class_name": "RandomNormal", "config": {"stddev": 2.0}}).stddev == 2.0
+
+
+def test_tracking_weights_freezing_and_counts(backend):
+    class Block(nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.inner = [nn.Dense(3), {"norm": nn.BatchNormalization()}]
+            self.extra = br.Variable(br.zeros((2,)), name="extra")
+
+        def call(self, x, training=False):
+            return self.inner[1]["norm"](self.inner[0](x), training=training)
+
+    block = Block()
+    with pytest.raises(nn.NotBuiltError, match="not built"):
+        block.count_params()
+    block(np.ones((2, 4), np.float32))
+    names = [w.name.split("/")[-1] for w in block.weights]
+    assert names == ["extra", "kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance"]
+    assert len(block.trainable_weights) == 5 and len(block.non_trainable_weights) == 2
+    assert block.count_params() == 2 + 12 + 3 + 3 * 4
+    block.inner[0].trainable = False
+    assert len(block.trainable_weights) == 3 and len(block.non_trainable_weights) == 4
+    block.trainable = False
+    assert block.trainable_weights == [] and len(block.weights) == 7
+    assert block.layers[0] is block.inner[0] and len(block.layers) == 2
+
+
+def test_get_and_set_weights(backend):
+    layer = nn.Dense(2)
+    layer(np.ones((1, 3), np.float32))
+    values = [np.arange(6, dtype=np.float32).reshape(3, 2), np.array([1.0, -1.0], np.float32)]
+    layer.set_weights(values)
+    np.testing.assert_array_equal(layer(np.ones((1, 3), np.float32)).numpy(), [[7.0, 8.0]])
+    with pytest.raises(br.InvalidArgumentError, match="2 weights, got 1"):
+        layer.set_weights(values[:1])
+    with pytest.raises(br.ShapeError, match=r"\(3, 2\), value has \(2, 3\)"):
+        layer.set_weights([values[0].T, values[1]])
+    np.testing.assert_array_equal(layer.get_weights()[0], values[0])  # unchanged by the failed call
+
+
+def test_config_round_trip(backend):
+    net = nn.Sequential(
+        [
+            nn.Dense(4, activation="relu", kernel_regularizer="l2"),
+            nn.Dropout(0.2, seed=1),
+            nn.LayerNormalization(),
+            Scale(),
+            nn.Dense(1),
+        ]
+    )
+    config = nn.serialize(net)
+    clone = nn.deserialize(config, custom_objects={"Scale": Scale})
+    assert nn.serialize(clone) == config
+    assert isinstance(clone.layers[3], Scale) and clone.layers[0].activation is br.ops.relu
+
+
+def test_regularization_losses(backend):
+    layer = nn.Dense(2, kernel_regularizer=br.regularizers.L1L2(l1=0.1, l2=0.5), bias_regularizer="l2")
+    layer(np.ones((1, 3), np.float32))
+    kernel, bias = layer.get_weights()
+    expected = 0.1 * np.abs(kernel).sum() + 0.5 * (kernel**2).sum() + 0.01 * (bias**2).sum()
+    np.testing.assert_allclose(float(sum(layer.losses)), expected, rtol=1e-6)
+    outer = nn.Sequential([layer])
+    assert len(outer.losses) == 2
+
+
+def test_batch_normalization_moving_statistics(backend):
+    layer = nn.BatchNormalization(momentum=0.5)
+    x = RNG.standard_normal((8, 3)).astype(np.float32) * 3 + 1
+    layer(x, training=True)
+    np.testing.assert_allclose(layer.moving_mean.numpy(), 0.5 * x.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(layer.moving_variance.numpy(), 0.5 + 0.5 * x.var(0), rtol=1e-5)
+    before = layer.get_weights()
+    layer(x, training=False)  # inference uses, and does not move, the averages
+    for a, b in zip(before, layer.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_layer_errors(backend):
+    dense = nn.Dense(3)
+    dense(np.ones((2, 4), np.float32))
+    with pytest.raises(br.ShapeError, match=r"built for inputs with 4 features.*\(2, 5\)"):
+        dense(np.ones((2, 5), np.float32))
+    with pytest.raises(br.ShapeError, match=r"Conv2D needs 4-D inputs.*\(5, 5, 3\)"):
+        nn.Conv2D(2, 3)(np.ones((5, 5, 3), np.float32))
+    with pytest.raises(
+        br.InvalidArgumentError, match="unknown activation 'rellu'; known activations: elu, gelu"
+    ):
+        nn.Dense(2, activation="rellu")
+    with pytest.raises(br.InvalidArgumentError, match="unknown initializer 'glorot'.*glorot_normal"):
+        nn.Dense(2, kernel_initializer="glorot")
+    with pytest.raises(br.InvalidArgumentError, match="unknown regularizer"):
+        nn.Dense(2, kernel_regularizer="l3")
+
+
+def test_layer_to_device_keeps_the_variables(backend):
+    layer = nn.Dense(2)
+    layer(np.ones((1, 3), np.float32))
+    kernel = layer.kernel
+    layer.to("cpu")
+    assert layer.kernel is kernel and kernel.device == "cpu"
+    assert layer(np.ones((1, 3), np.float32)).shape == (1, 2)
