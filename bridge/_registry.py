@@ -8,15 +8,19 @@ from typing import Any
 from .errors import InvalidArgumentError
 
 
+def _normal(name: str) -> str:
+    return name.lower().replace("_", "").replace("-", "")
+
+
 def lookup(kind: str, identifier: Any, known: Mapping[str, Any]) -> Any:
-    """``known[identifier]`` for a name (case and ``_`` insensitive); anything else unchanged."""
+    """``known[identifier]`` for a name, ignoring case, ``_`` and ``-`` (so ``"MeanSquaredError"``
+    finds ``"mean_squared_error"``); anything but a string comes back unchanged."""
     if not isinstance(identifier, str):
         return identifier
-    key = identifier.lower().replace("-", "_")
-    if key not in known:
-        names = ", ".join(sorted(known))
-        raise InvalidArgumentError(f"unknown {kind} {identifier!r}; known {kind}s: {names}")
-    return known[key]
+    table = {_normal(name): value for name, value in known.items()}
+    if _normal(identifier) not in table:
+        raise InvalidArgumentError(f"unknown {kind} {identifier!r}; known: {', '.join(sorted(known))}")
+    return table[_normal(identifier)]
 
 
 def from_config(kind: str, config: Mapping[str, Any], classes: Mapping[str, Callable]) -> Any:

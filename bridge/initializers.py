@@ -215,7 +215,7 @@ INITIALIZERS: dict[str, type[Initializer]] = {
     "orthogonal": Orthogonal,
     "variance_scaling": VarianceScaling,
 }
-_CLASSES = {cls.__name__.lower(): cls for cls in set(INITIALIZERS.values())}
+_CLASSES = {cls.__name__: cls for cls in set(INITIALIZERS.values())}
 
 
 def get(identifier: Any) -> Initializer:

@@ -190,17 +190,12 @@ def _log_probabilities(y_pred: Tensor, from_logits: bool) -> Tensor:
 LOSSES: dict[str, type[Loss]] = {
     "mse": MeanSquaredError,
     "mean_squared_error": MeanSquaredError,
-    "meansquarederror": MeanSquaredError,
     "mae": MeanAbsoluteError,
     "mean_absolute_error": MeanAbsoluteError,
-    "meanabsoluteerror": MeanAbsoluteError,
     "huber": Huber,
     "binary_crossentropy": BinaryCrossentropy,
-    "binarycrossentropy": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
-    "categoricalcrossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-    "sparsecategoricalcrossentropy": SparseCategoricalCrossentropy,
 }
 
 

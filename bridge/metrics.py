@@ -113,7 +113,9 @@ class BinaryAccuracy(MeanMetricWrapper):
 
     def __init__(self, threshold: float = 0.5, name: str | None = "binary_accuracy") -> None:
         self.threshold = threshold
-        super().__init__(lambda t, p: _matches(t.astype(float32), (p > threshold).astype(float32)), name)
+        super().__init__(
+            lambda t, p: ops.mean(_matches(t.astype(float32), (p > threshold).astype(float32)), axis=-1), name
+        )
 
 
 class CategoricalAccuracy(MeanMetricWrapper):

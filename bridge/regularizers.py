@@ -44,7 +44,7 @@ class L2(L1L2):
         return {"l2": self.l2}
 
 
-REGULARIZERS = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
+REGULARIZERS = {"l1": L1, "l2": L2, "l1_l2": L1L2}
 
 
 def get(identifier: Any) -> Any:

@@ -12,7 +12,7 @@ from .normalization import BatchNormalization, LayerNormalization
 from .sequential import Sequential
 
 LAYERS: dict[str, type[Layer]] = {
-    cls.__name__.lower(): cls
+    cls.__name__: cls
     for cls in (
         Dense,
         Dropout,
@@ -38,7 +38,7 @@ def serialize(layer: Layer) -> dict[str, Any]:
 
 def deserialize(config: dict[str, Any], custom_objects: dict[str, type] | None = None) -> Layer:
     """A new layer (unbuilt) from ``serialize``'s output; custom layer classes by name."""
-    known = {**LAYERS, **{name.lower(): cls for name, cls in (custom_objects or {}).items()}}
+    known = {**LAYERS, **(custom_objects or {})}
     cls = lookup("layer", config["class_name"], known)
     if cls is Sequential:
         return Sequential.from_config(config["config"], custom_objects)
