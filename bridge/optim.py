@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from . import ops
-from .dtypes import float32, int64
+from .dtypes import float32, float64, int64
 from .errors import InvalidArgumentError, NonFiniteError
 from .tensor import Tensor
 from .variable import Variable
@@ -144,7 +144,7 @@ class Optimizer(ABC):
             )
             if not callable(self._learning_rate):
                 lr = ops.full(
-                    (), float(self._learning_rate), dtype=float32, backend=first.backend, device=first.device
+                    (), float(self._learning_rate), dtype=float64, backend=first.backend, device=first.device
                 )
                 self._lr_variable = Variable(lr, trainable=False, name=f"{self.name}/learning_rate")
         for variable in variables:

@@ -1,0 +1,298 @@
+"""Optimizers: a NumPy float64 reference of each rule, torch.optim and keras.optimizers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import bridge as br
+from bridge import optim
+from bridge.testing import assert_parity
+
+RNG = np.random.default_rng(11)
+STEPS = 6
+START = [RNG.standard_normal((3, 2)), RNG.standard_normal((2,))]
+GRADS = [[RNG.standard_normal(w.shape) for w in START] for _ in range(STEPS)]
+
+
+def run_bridge(make_optimizer, dtype="float32"):
+    """Final weights after STEPS updates with the fixed gradients, on the current backend."""
+    opt = make_optimizer()
+    variables = [br.Variable(br.tensor(w, dtype=dtype)) for w in START]
+    for grads in GRADS:
+        opt.apply([br.tensor(g, dtype=dtype) for g in grads], variables)
+    return [v.numpy() for v in variables]
+
+
+# --- NumPy references, written from the published update rules ----------------------------
+def numpy_sgd(lr, momentum=0.0, nesterov=False, weight_decay=0.0):
+    ws = [w.copy() for w in START]
+    ms = [np.zeros_like(w) for w in ws]
+    for grads in GRADS:
+        for w, m, g in zip(ws, ms, grads):
+            w -= w * lr * weight_decay
+            if momentum:
+                m[...] = momentum * m - lr * g
+                w += momentum * m - lr * g if nesterov else m
+            else:
+                w -= lr * g
+    return ws
+
+
+def numpy_adam(lr, b1=0.9, b2=0.999, eps=1e-7, amsgrad=False, weight_decay=0.0):
+    ws = [w.copy() for w in START]
+    ms, vs, vmax = ([np.zeros_like(w) for w in ws] for _ in range(3))
+    for t, grads in enumerate(GRADS, start=1):
+        for w, m, v, vm, g in zip(ws, ms, vs, vmax, grads):
+            w -= w * lr * weight_decay
+            m[...] = b1 * m + (1 - b1) * g
+            v[...] = b2 * v + (1 - b2) * g * g
+            vm[...] = np.maximum(vm, v)
+            w -= lr * np.sqrt(1 - b2**t) / (1 - b1**t) * m / (np.sqrt(vm if amsgrad else v) + eps)
+    return ws
+
+
+def numpy_rmsprop(lr, rho=0.9, momentum=0.0, eps=1e-7, centered=False):
+    ws = [w.copy() for w in START]
+    vs, ms, gs = ([np.zeros_like(w) for w in ws] for _ in range(3))
+    for grads in GRADS:
+        for w, v, m, mg, g in zip(ws, vs, ms, gs, grads):
+            v[...] = rho * v + (1 - rho) * g * g
+            denominator = v + eps
+            if centered:
+                mg[...] = rho * mg + (1 - rho) * g
+                denominator = denominator - mg * mg
+            increment = lr * g / np.sqrt(denominator)
+            if momentum:
+                m[...] = momentum * m + increment
+                w -= m
+            else:
+                w -= increment
+    return ws
+
+
+def numpy_adagrad(lr, initial=0.1, eps=1e-7):
+    ws = [w.copy() for w in START]
+    accs = [np.full_like(w, initial) for w in ws]
+    for grads in GRADS:
+        for w, a, g in zip(ws, accs, grads):
+            a += g * g
+            w -= lr * g / np.sqrt(a + eps)
+    return ws
+
+
+CASES = {
+    "sgd": (lambda: optim.SGD(0.1), lambda: numpy_sgd(0.1)),
+    "sgd_momentum": (lambda: optim.SGD(0.1, momentum=0.9), lambda: numpy_sgd(0.1, 0.9)),
+    "sgd_nesterov": (lambda: optim.SGD(0.1, momentum=0.8, nesterov=True), lambda: numpy_sgd(0.1, 0.8, True)),
+    "sgd_weight_decay": (
+        lambda: optim.SGD(0.1, weight_decay=0.01),
+        lambda: numpy_sgd(0.1, weight_decay=0.01),
+    ),
+    "adam": (lambda: optim.Adam(0.01), lambda: numpy_adam(0.01)),
+    "adam_amsgrad": (
+        lambda: optim.Adam(0.01, beta_1=0.8, amsgrad=True),
+        lambda: numpy_adam(0.01, 0.8, amsgrad=True),
+    ),
+    "adamw": (lambda: optim.AdamW(0.01, weight_decay=0.1), lambda: numpy_adam(0.01, weight_decay=0.1)),
+    "rmsprop": (lambda: optim.RMSprop(0.01), lambda: numpy_rmsprop(0.01)),
+    "rmsprop_momentum_centered": (
+        lambda: optim.RMSprop(0.01, momentum=0.9, centered=True),
+        lambda: numpy_rmsprop(0.01, momentum=0.9, centered=True),
+    ),
+    "adagrad": (lambda: optim.Adagrad(0.1), lambda: numpy_adagrad(0.1)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_optimizers_match_a_numpy_reference(name):
+    make, reference = CASES[name]
+    assert_parity(
+        lambda: run_bridge(make), reference=lambda: reference(), rtol=2e-6, atol=1e-6, requires=("variables",)
+    )
+
+
+# --- the frameworks' own optimizers ---------------------------------------------------------
+def run_torch(make):
+    import torch
+
+    params = [torch.tensor(w, dtype=torch.float64, requires_grad=True) for w in START]
+    opt = make(params)
+    for grads in GRADS:
+        for p, g in zip(params, grads):
+            p.grad = torch.tensor(g)
+        opt.step()
+    return [p.detach().numpy() for p in params]
+
+
+TORCH = {
+    # bridge follows Keras; these settings are where torch.optim defines the same update
+    "sgd_momentum": (
+        lambda: optim.SGD(0.1, momentum=0.9),
+        lambda p: __import__("torch").optim.SGD(p, 0.1, 0.9),
+    ),
+    "sgd_nesterov": (
+        lambda: optim.SGD(0.1, momentum=0.9, nesterov=True),
+        lambda p: __import__("torch").optim.SGD(p, 0.1, 0.9, nesterov=True),
+    ),
+    "adam": (
+        lambda: optim.Adam(0.01, epsilon=1e-12),
+        lambda p: __import__("torch").optim.Adam(p, 0.01, eps=1e-12),
+    ),
+    "adamw": (
+        lambda: optim.AdamW(0.01, weight_decay=0.1, epsilon=1e-12),
+        lambda p: __import__("torch").optim.AdamW(p, 0.01, eps=1e-12, weight_decay=0.1),
+    ),
+    "adam_amsgrad": (
+        lambda: optim.Adam(0.01, epsilon=1e-12, amsgrad=True),
+        lambda p: __import__("torch").optim.Adam(p, 0.01, eps=1e-12, amsgrad=True),
+    ),
+    "rmsprop": (
+        lambda: optim.RMSprop(0.01, rho=0.99, epsilon=1e-14),
+        lambda p: __import__("torch").optim.RMSprop(p, 0.01, alpha=0.99, eps=1e-14),
+    ),
+    "rmsprop_centered_momentum": (
+        lambda: optim.RMSprop(0.01, rho=0.9, momentum=0.5, centered=True, epsilon=1e-14),
+        lambda p: __import__("torch").optim.RMSprop(
+            p, 0.01, alpha=0.9, eps=1e-14, momentum=0.5, centered=True
+        ),
+    ),
+    "adagrad": (
+        lambda: optim.Adagrad(0.1, initial_accumulator_value=0.1, epsilon=1e-14),
+        lambda p: __import__("torch").optim.Adagrad(p, 0.1, initial_accumulator_value=0.1, eps=1e-14),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TORCH))
+def test_optimizers_match_torch_optim(name):
+    ours, theirs = TORCH[name]
+    with br.use_backend("torch"):
+        result = run_bridge(ours, dtype="float64")
+    for a, b in zip(result, run_torch(theirs)):  # float64; epsilon placement differs by ~1e-8
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-9)
+
+
+def run_keras(make):
+    import keras
+
+    variables = [keras.Variable(w.astype(np.float32)) for w in START]
+    opt = make(keras)
+    for grads in GRADS:
+        opt.apply([g.astype(np.float32) for g in grads], variables)
+    return [np.asarray(v.numpy()) for v in variables]
+
+
+KERAS = {
+    "sgd_nesterov": (
+        lambda: optim.SGD(0.1, momentum=0.9, nesterov=True),
+        lambda k: k.optimizers.SGD(0.1, momentum=0.9, nesterov=True),
+    ),
+    "adam_amsgrad": (lambda: optim.Adam(0.01, amsgrad=True), lambda k: k.optimizers.Adam(0.01, amsgrad=True)),
+    "adamw": (
+        lambda: optim.AdamW(0.01, weight_decay=0.1),
+        lambda k: k.optimizers.AdamW(0.01, weight_decay=0.1),
+    ),
+    "rmsprop": (
+        lambda: optim.RMSprop(0.01, momentum=0.5, centered=True),
+        lambda k: k.optimizers.RMSprop(0.01, momentum=0.5, centered=True),
+    ),
+    "adagrad": (lambda: optim.Adagrad(0.1), lambda k: k.optimizers.Adagrad(0.1)),
+    "sgd_clipnorm": (lambda: optim.SGD(0.1, clipnorm=0.5), lambda k: k.optimizers.SGD(0.1, clipnorm=0.5)),
+    "adam_global_clipnorm": (
+        lambda: optim.Adam(0.01, global_clipnorm=0.5),
+        lambda k: k.optimizers.Adam(0.01, global_clipnorm=0.5),
+    ),
+    "sgd_clipvalue": (lambda: optim.SGD(0.1, clipvalue=0.3), lambda k: k.optimizers.SGD(0.1, clipvalue=0.3)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(KERAS))
+def test_optimizers_match_keras(name):
+    ours, theirs = KERAS[name]
+    with br.use_backend("tensorflow"):
+        result = run_bridge(ours)
+    for a, b in zip(result, run_keras(theirs)):
+        np.testing.assert_allclose(a, b, rtol=2e-6, atol=2e-7)
+
+
+def test_schedules_match_keras():
+    import keras
+
+    pairs = [
+        (optim.ExponentialDecay(0.1, 10, 0.5), keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5)),
+        (
+            optim.ExponentialDecay(0.1, 3, 0.5, staircase=True),
+            keras.optimizers.schedules.ExponentialDecay(0.1, 3, 0.5, staircase=True),
+        ),
+        (optim.CosineDecay(0.1, 20, alpha=0.1), keras.optimizers.schedules.CosineDecay(0.1, 20, alpha=0.1)),
+        (
+            optim.PiecewiseConstantDecay([3, 7], [0.1, 0.01, 0.001]),
+            keras.optimizers.schedules.PiecewiseConstantDecay([3, 7], [0.1, 0.01, 0.001]),
+        ),
+    ]
+    for ours, theirs in pairs:
+        for step in (0, 1, 3, 4, 7, 8, 25):
+            for backend in ("torch", "tensorflow"):
+                value = float(ours(br.tensor(step, backend=backend)))
+                assert value == pytest.approx(float(theirs(step)), rel=1e-6), (type(ours).__name__, step)
+
+
+@pytest.mark.bridge_requires("variables")
+def test_schedule_and_callable_learning_rates_follow_iterations(backend):
+    opt = optim.SGD(optim.PiecewiseConstantDecay([1], [1.0, 0.5]))
+    w = br.Variable(br.tensor([0.0]))
+    for _ in range(3):
+        opt.apply([br.tensor([1.0])], [w])
+    assert w.numpy()[0] == pytest.approx(-2.5) and int(opt.iterations.numpy()) == 3  # steps 0, 1: 1.0
+    opt2 = optim.SGD(lambda step: 0.1 * (step.astype("float32") + 1))
+    opt2.apply_gradients(zip([br.tensor([1.0])], [w]))
+    assert w.numpy()[0] == pytest.approx(-2.6)
+
+
+@pytest.mark.bridge_requires("variables")
+def test_learning_rate_can_be_changed(backend):
+    opt = optim.SGD(0.5)
+    w = br.Variable(br.tensor([1.0]))
+    opt.apply([br.tensor([1.0])], [w])
+    opt.learning_rate = 0.25
+    assert opt.learning_rate == 0.25
+    opt.apply([br.tensor([1.0])], [w])
+    assert w.numpy()[0] == pytest.approx(0.25)
+    assert len(opt.variables) == 2 and opt.get_config()["learning_rate"] == 0.25
+
+
+@pytest.mark.bridge_requires("variables")
+def test_optimizer_errors_leave_variables_unchanged(backend):
+    opt = optim.Adam(0.1)
+    w, b = br.Variable(br.tensor([1.0, 2.0]), name="w"), br.Variable(br.tensor([0.5]), name="b")
+    with pytest.raises(br.InvalidArgumentError, match="1 gradients for 2 variables"):
+        opt.apply([br.tensor([1.0, 1.0])], [w, b])
+    opt.apply([br.tensor([1.0, 1.0]), br.tensor([1.0])], [w, b])
+    before = [w.numpy(), b.numpy()]
+    with pytest.raises(br.NonFiniteError, match=r"step 2 produced non-finite gradients for b") as info:
+        opt.apply([br.tensor([1.0, 1.0]), br.tensor([float("nan")])], [w, b])
+    assert isinstance(info.value, FloatingPointError)
+    np.testing.assert_array_equal(w.numpy(), before[0])
+    np.testing.assert_array_equal(b.numpy(), before[1])
+    assert int(opt.iterations.numpy()) == 1
+    with pytest.raises(br.InvalidArgumentError, match="unknown optimizer"):
+        optim.get("adamm")
+
+
+@pytest.mark.bridge_requires("jit", "variables", "autodiff")
+def test_optimizer_steps_under_jit_match_eager(backend):
+    def train(jit):
+        br.random.seed(0)
+        w = br.Variable(br.random.normal((3,), seed=1))
+        opt = optim.Adam(0.1)
+
+        def step():
+            loss, g = br.value_and_grad(lambda v: br.ops.sum(v**2))(w)
+            opt.apply([g], [w])
+            return loss
+
+        step = br.jit(step, enabled=jit, torch={"backend": "aot_eager"})
+        return [float(step()) for _ in range(4)]
+
+    np.testing.assert_allclose(train(True), train(False), rtol=1e-6)
