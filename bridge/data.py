@@ -81,7 +81,7 @@ def train_test_split(
             f"train_test_split: test_size={test_size!r} leaves no train or no test sample of {n}"
         )
     order = _order(n, shuffle, seed)
-    test, train = order[:n_test], order[n_test:]
+    train, test = order[: n - n_test], order[n - n_test :]  # as scikit-learn: the test part last
     return [part for a in arrays for part in (_take(a, train), _take(a, test))]
 
 

@@ -38,3 +38,11 @@ def test_low_level_course_path_is_identical_on_both_backends(jit):
         assert "analytic" in out and "accuracy 0.9" in out
     same = {b: out.replace(b, "BACKEND").split("\n", 1)[1] for b, out in outputs.items()}  # no version line
     assert same["torch"] == same["tensorflow"]
+
+
+def test_custom_training_loop_learns_the_same_on_both_backends():
+    outputs = {b: run_example("custom_training_loop.py", "--backend", b) for b in ("torch", "tensorflow")}
+    same = {b: out.replace(b, "BACKEND") for b, out in outputs.items()}
+    assert same["torch"] == same["tensorflow"]
+    accuracy = float(outputs["torch"].strip().splitlines()[-1].split()[-1])
+    assert accuracy > 0.9
