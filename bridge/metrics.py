@@ -180,6 +180,13 @@ class _Confusion(Metric):
         state["false_positives"].assign_add(ops.sum(predicted * (1.0 - actual) * weight))
         state["false_negatives"].assign_add(ops.sum((1.0 - predicted) * actual * weight))
 
+    def _share(self, other: str) -> Tensor:
+        """true positives / (true positives + ``other``), 0 when both are 0."""
+        if not self._state:
+            return ops.tensor(0.0)
+        tp, rest = self._state["true_positives"], self._state[other]
+        return ops.where(tp + rest > 0, tp / ops.maximum(tp + rest, 1e-12), 0.0)
+
 
 class Precision(_Confusion):
     """true positives / predicted positives."""
@@ -188,10 +195,7 @@ class Precision(_Confusion):
         super().__init__(thresholds, name)
 
     def result(self) -> Tensor:
-        if not self._state:
-            return ops.tensor(0.0)
-        tp, fp = self._state["true_positives"], self._state["false_positives"]
-        return ops.where(tp + fp > 0, tp / ops.maximum(tp + fp, 1e-12), 0.0)
+        return self._share("false_positives")
 
 
 class Recall(_Confusion):
@@ -201,10 +205,7 @@ class Recall(_Confusion):
         super().__init__(thresholds, name)
 
     def result(self) -> Tensor:
-        if not self._state:
-            return ops.tensor(0.0)
-        tp, fn = self._state["true_positives"], self._state["false_negatives"]
-        return ops.where(tp + fn > 0, tp / ops.maximum(tp + fn, 1e-12), 0.0)
+        return self._share("false_negatives")
 
 
 METRICS: dict[str, type[Metric]] = {

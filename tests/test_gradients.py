@@ -15,6 +15,7 @@ import bridge as br
 from bridge.testing import assert_parity
 
 from .test_nn_ops import conv2d_loop, pool_loop
+from .test_reductions import _logsumexp
 
 RNG = np.random.default_rng(7)
 _erf = np.vectorize(math.erf, otypes=[np.float64])
@@ -129,12 +130,6 @@ def test_binary_gradients_with_broadcasting(name, data):
     a = data.draw(hnp.arrays(np.float64, shapes.input_shapes[0], elements=left))
     b = data.draw(hnp.arrays(np.float64, shapes.input_shapes[1], elements=right))
     check_gradients(getattr(br.ops, name), reference, a, b)
-
-
-def _logsumexp(x, axis=None, keepdims=False):
-    peak = np.max(x, axis=axis, keepdims=True)
-    out = np.log(np.sum(np.exp(x - peak), axis=axis, keepdims=True)) + peak
-    return out if keepdims else np.squeeze(out, axis=axis)
 
 
 REDUCTIONS = {

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import activations, initializers, ops, regularizers
+from .. import ops
 from ..errors import ShapeError
 from ..tensor import Tensor
-from .layer import Layer
+from .layer import KernelLayer, Layer
 
 
 def _pair(value: Any) -> tuple[int, int]:
@@ -24,7 +24,7 @@ def _require_4d(layer: Layer, shape: tuple[int, ...]) -> None:
         raise ShapeError(f"{layer.name}: {type(layer).__name__} needs 4-D inputs {layout}, got shape {shape}")
 
 
-class Conv2D(Layer):
+class Conv2D(KernelLayer):
     """2-D convolution with a ``(kh, kw, in, filters)`` kernel, plus bias and activation."""
 
     def __init__(
@@ -36,37 +36,17 @@ class Conv2D(Layer):
         data_format: str = "channels_last",
         dilation_rate: Any = 1,
         activation: Any = None,
-        use_bias: bool = True,
-        kernel_initializer: Any = "glorot_uniform",
-        bias_initializer: Any = "zeros",
-        kernel_regularizer: Any = None,
-        bias_regularizer: Any = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(activation, **kwargs)
         self.filters, self.kernel_size = int(filters), _pair(kernel_size)
         self.strides, self.dilation_rate = _pair(strides), _pair(dilation_rate)
         self.padding, self.data_format = padding, data_format
-        self.activation = activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
 
     def build(self, input_shape: tuple[int, ...]) -> None:
         _require_4d(self, input_shape)
         channels = input_shape[-1] if self.data_format == "channels_last" else input_shape[1]
-        self.kernel = self.add_weight(
-            "kernel",
-            (*self.kernel_size, channels, self.filters),
-            self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-        )
-        if self.use_bias:
-            self.bias = self.add_weight(
-                "bias", (self.filters,), self.bias_initializer, regularizer=self.bias_regularizer
-            )
+        self._add_kernel_and_bias((*self.kernel_size, channels, self.filters), self.filters)
 
     def call(self, x: Tensor) -> Tensor:
         _require_4d(self, x.shape)
@@ -84,12 +64,6 @@ class Conv2D(Layer):
             "padding": self.padding,
             "data_format": self.data_format,
             "dilation_rate": self.dilation_rate,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
         }
 
 

@@ -8,47 +8,22 @@ from .. import activations, initializers, ops, random, regularizers
 from ..dtypes import int64
 from ..errors import InvalidArgumentError, ShapeError
 from ..tensor import Tensor
-from .layer import Layer
+from .layer import KernelLayer, Layer
 
 
-class Dense(Layer):
+class Dense(KernelLayer):
     """``activation(x @ kernel + bias)`` over the last axis."""
 
-    def __init__(
-        self,
-        units: int,
-        activation: Any = None,
-        use_bias: bool = True,
-        kernel_initializer: Any = "glorot_uniform",
-        bias_initializer: Any = "zeros",
-        kernel_regularizer: Any = None,
-        bias_regularizer: Any = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, units: int, activation: Any = None, **kwargs: Any) -> None:
+        super().__init__(activation, **kwargs)
         if int(units) <= 0:
             raise InvalidArgumentError(f"Dense: units must be positive, got {units}")
         self.units = int(units)
-        self.activation = activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
 
     def build(self, input_shape: tuple[int, ...]) -> None:
         if len(input_shape) < 1:
             raise ShapeError(f"{self.name}: Dense needs inputs of rank >= 1, got shape {input_shape}")
-        self.kernel = self.add_weight(
-            "kernel",
-            (input_shape[-1], self.units),
-            self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-        )
-        if self.use_bias:
-            self.bias = self.add_weight(
-                "bias", (self.units,), self.bias_initializer, regularizer=self.bias_regularizer
-            )
+        self._add_kernel_and_bias((input_shape[-1], self.units), self.units)
 
     def call(self, x: Tensor) -> Tensor:
         features = self.kernel.shape[0]
@@ -63,16 +38,7 @@ class Dense(Layer):
         return self.activation(y)
 
     def get_config(self) -> dict[str, Any]:
-        return {
-            **super().get_config(),
-            "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-        }
+        return {**super().get_config(), "units": self.units}
 
 
 class Dropout(Layer):

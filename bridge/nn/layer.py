@@ -230,3 +230,50 @@ def _flat(x: Any) -> list[Any]:
 
 def _shapes(x: Any) -> Any:
     return type(x)(_shapes(item) for item in x) if isinstance(x, (list, tuple)) else x.shape
+
+
+class KernelLayer(Layer):
+    """A layer with a kernel, an optional bias and an activation (Dense, Conv2D): the arguments,
+    weights and configuration they share."""
+
+    def __init__(
+        self,
+        activation: Any = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        from .. import activations
+
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+
+    def _add_kernel_and_bias(self, kernel_shape: tuple[int, ...], units: int) -> None:
+        self.kernel = self.add_weight(
+            "kernel", kernel_shape, self.kernel_initializer, regularizer=self.kernel_regularizer
+        )
+        if self.use_bias:
+            self.bias = self.add_weight(
+                "bias", (units,), self.bias_initializer, regularizer=self.bias_regularizer
+            )
+
+    def get_config(self) -> dict[str, Any]:
+        from .. import activations
+
+        return {
+            **super().get_config(),
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+        }

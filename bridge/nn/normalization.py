@@ -13,7 +13,51 @@ def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
     return tuple(sorted(a % ndim for a in (axis if isinstance(axis, (list, tuple)) else (axis,))))
 
 
-class BatchNormalization(Layer):
+class _Normalization(Layer):
+    """What both normalizations share: an optional learned scale (gamma) and shift (beta)."""
+
+    def __init__(
+        self,
+        axis: Any,
+        epsilon: float,
+        center: bool,
+        scale: bool,
+        beta_initializer: Any,
+        gamma_initializer: Any,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.axis, self.epsilon, self.center, self.scale = axis, float(epsilon), center, scale
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+
+    def _add_scale_and_shift(self, size: tuple[int, ...]) -> None:
+        if self.scale:
+            self.gamma = self.add_weight("gamma", size, self.gamma_initializer)
+        if self.center:
+            self.beta = self.add_weight("beta", size, self.beta_initializer)
+
+    def _normalize(self, x: Tensor, mean: Tensor, variance: Tensor, shape: tuple[int, ...]) -> Tensor:
+        y = (x - mean) * ops.rsqrt(variance + self.epsilon)
+        if self.scale:
+            y = y * ops.reshape(self.gamma, shape)
+        if self.center:
+            y = y + ops.reshape(self.beta, shape)
+        return y
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "axis": self.axis,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "beta_initializer": initializers.serialize(self.beta_initializer),
+            "gamma_initializer": initializers.serialize(self.gamma_initializer),
+        }
+
+
+class BatchNormalization(_Normalization):
     """Normalize with the batch's statistics in training (and update moving averages of them);
     with the moving averages in inference. Keras' definitions and defaults."""
 
@@ -30,20 +74,14 @@ class BatchNormalization(Layer):
         moving_variance_initializer: Any = "ones",
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.axis, self.momentum, self.epsilon = axis, float(momentum), float(epsilon)
-        self.center, self.scale = center, scale
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
+        super().__init__(axis, epsilon, center, scale, beta_initializer, gamma_initializer, **kwargs)
+        self.momentum = float(momentum)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
 
     def build(self, input_shape: tuple[int, ...]) -> None:
         size = (input_shape[self.axis],)
-        if self.scale:
-            self.gamma = self.add_weight("gamma", size, self.gamma_initializer)
-        if self.center:
-            self.beta = self.add_weight("beta", size, self.beta_initializer)
+        self._add_scale_and_shift(size)
         self.moving_mean = self.add_weight("moving_mean", size, self.moving_mean_initializer, trainable=False)
         self.moving_variance = self.add_weight(
             "moving_variance", size, self.moving_variance_initializer, trainable=False
@@ -64,29 +102,18 @@ class BatchNormalization(Layer):
         else:
             mean = ops.reshape(self.moving_mean, shape)
             variance = ops.reshape(self.moving_variance, shape)
-        y = (x - mean) * ops.rsqrt(variance + self.epsilon)
-        if self.scale:
-            y = y * ops.reshape(self.gamma, shape)
-        if self.center:
-            y = y + ops.reshape(self.beta, shape)
-        return y
+        return self._normalize(x, mean, variance, shape)
 
     def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
-            "axis": self.axis,
             "momentum": self.momentum,
-            "epsilon": self.epsilon,
-            "center": self.center,
-            "scale": self.scale,
-            "beta_initializer": initializers.serialize(self.beta_initializer),
-            "gamma_initializer": initializers.serialize(self.gamma_initializer),
             "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
             "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
         }
 
 
-class LayerNormalization(Layer):
+class LayerNormalization(_Normalization):
     """Normalize each sample over ``axis`` (default: the last), then scale and shift."""
 
     def __init__(
@@ -99,37 +126,14 @@ class LayerNormalization(Layer):
         gamma_initializer: Any = "ones",
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.axis, self.epsilon, self.center, self.scale = axis, float(epsilon), center, scale
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
+        super().__init__(axis, epsilon, center, scale, beta_initializer, gamma_initializer, **kwargs)
 
     def build(self, input_shape: tuple[int, ...]) -> None:
-        size = tuple(input_shape[a] for a in _axes(self.axis, len(input_shape)))
-        if self.scale:
-            self.gamma = self.add_weight("gamma", size, self.gamma_initializer)
-        if self.center:
-            self.beta = self.add_weight("beta", size, self.beta_initializer)
+        self._add_scale_and_shift(tuple(input_shape[a] for a in _axes(self.axis, len(input_shape))))
 
     def call(self, x: Tensor) -> Tensor:
         axes = _axes(self.axis, x.ndim)
         mean = ops.mean(x, axis=axes, keepdims=True)
         variance = ops.mean(ops.square(x - mean), axis=axes, keepdims=True)
-        y = (x - mean) * ops.rsqrt(variance + self.epsilon)
         shape = tuple(n if a in axes else 1 for a, n in enumerate(x.shape))
-        if self.scale:
-            y = y * ops.reshape(self.gamma, shape)
-        if self.center:
-            y = y + ops.reshape(self.beta, shape)
-        return y
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            **super().get_config(),
-            "axis": self.axis,
-            "epsilon": self.epsilon,
-            "center": self.center,
-            "scale": self.scale,
-            "beta_initializer": initializers.serialize(self.beta_initializer),
-            "gamma_initializer": initializers.serialize(self.gamma_initializer),
-        }
+        return self._normalize(x, mean, variance, shape)
