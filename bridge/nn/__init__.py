@@ -8,6 +8,7 @@ from .._registry import lookup
 from .conv import AveragePooling2D, AvgPool2D, Conv2D, GlobalAveragePooling2D, MaxPool2D, MaxPooling2D
 from .core import Activation, Dense, Dropout, Embedding, Flatten, Reshape
 from .layer import Layer, NotBuiltError
+from .model import Model, NotCompiledError
 from .normalization import BatchNormalization, LayerNormalization
 from .sequential import Sequential
 
@@ -47,6 +48,8 @@ def deserialize(config: dict[str, Any], custom_objects: dict[str, type] | None =
 
 __all__ = [
     "Layer",
+    "Model",
+    "NotCompiledError",
     "Sequential",
     "Dense",
     "Dropout",

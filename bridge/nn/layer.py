@@ -82,7 +82,9 @@ class Layer:
             self.built = True
         if _accepts_training(type(self).call):
             kwargs["training"] = training
-        return self.call(x, *args, **kwargs)
+        out = self.call(x, *args, **kwargs)
+        self._output_shape = getattr(out, "shape", None)  # for Model.summary
+        return out
 
     def _standardize(self, x: Any) -> Any:
         """Inputs as tensors; floating inputs in the layer's dtype (as Keras' autocast)."""

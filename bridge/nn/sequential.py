@@ -6,9 +6,10 @@ from typing import Any
 
 from ..errors import InvalidArgumentError
 from .layer import Layer
+from .model import Model
 
 
-class Sequential(Layer):
+class Sequential(Model):
     """A stack of layers, given as a list or added one by one with ``add``."""
 
     def __init__(self, layers: list[Layer] | None = None, **kwargs: Any) -> None:
