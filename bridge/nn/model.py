@@ -157,7 +157,7 @@ class Model(Layer):
         self, x: Any, y: Any, batch_size: int, shuffle: bool, seed: int | None, sample_weight: Any = None
     ):
         """An iterable of batches (re-iterable, one per epoch) of bridge Tensors."""
-        if _is_pipeline(x) or (y is None and not isinstance(x, (np.ndarray, Tensor, list))):
+        if _is_pipeline(x) or (y is None and not isinstance(x, (np.ndarray, Tensor))):
             return _Converted(list(x) if _is_one_shot(x) else x)
         if y is None:
             raise InvalidArgumentError("fit: arrays need their targets: fit(x, y, ...)")
@@ -211,9 +211,10 @@ class Model(Layer):
             validation = self._as_batches(vx, vy, batch_size, False, None, vw)
         history = callbacks_module.History()
         verbose = (1 if sys.stdout.isatty() else 2) if verbose == "auto" else int(verbose)
-        every = [history, *(callbacks or [])]
+        every = list(callbacks or [])  # the user's first: they may add to the logs (learning_rate)
         if verbose:
             every.append(callbacks_module.ProgressLogger(verbose, epochs, _length(train)))
+        every.append(history)
         for callback in every:
             callback.set_model(self)
         self.stop_training = False
@@ -289,10 +290,8 @@ class Model(Layer):
             raise NotCompiledError(f"{what}: call model.compile(optimizer=..., loss=...) first")
 
     def _backend_name(self, data: Any) -> str:
-        if self.weights:
-            return self.weights[0].backend
-        first = next(iter(data))
-        return next(t for t in _tensors(first)).backend
+        """The model's backend once it has weights; before that, the current one."""
+        return self.weights[0].backend if self.weights else _current()
 
     # --- summary ---------------------------------------------------------------------------
     def summary(self, print_fn: Any = print) -> None:
@@ -351,14 +350,13 @@ def _is_one_shot(x: Any) -> bool:
 
 
 def _convert(batch: Any) -> Any:
-    """A batch from any ecosystem as bridge Tensors (native tensors keep their backend)."""
-    if isinstance(batch, Tensor):
-        return batch
+    """A batch from any ecosystem (torch, TensorFlow, NumPy) as Tensors of the current backend
+    (between frameworks through DLPack)."""
     if isinstance(batch, (list, tuple)):
         return tuple(_convert(item) for item in batch)
     if isinstance(batch, dict):
         return {k: _convert(v) for k, v in batch.items()}
-    return ops.tensor(batch)
+    return ops.tensor(batch, backend=_current())
 
 
 class _Converted:

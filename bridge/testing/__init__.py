@@ -215,4 +215,57 @@ def assert_layer_parity(
     return results
 
 
-__all__ = ["assert_parity", "assert_layer_parity", "parity_backends", "to_numpy_tree"]
+def assert_training_parity(
+    build_model: Callable[[], Any],
+    x: Any,
+    y: Any,
+    epochs: int = 20,
+    batch_size: int = 32,
+    seed: int = 0,
+    rtol: float = 1e-4,
+    atol: float = 1e-6,
+    backends: Sequence[str] | None = None,
+    **fit_kwargs: Any,
+) -> dict[str, Any]:
+    """Train ``build_model()`` (a compiled model) on every backend from ``br.random.seed(seed)``
+    with ``fit(x, y, epochs, batch_size, seed=seed, verbose=0, **fit_kwargs)``, and check that the
+    loss and metric histories and the final weights agree. Returns each backend's History."""
+    from .. import random
+
+    names = list(backends) if backends is not None else parity_backends(("autodiff", "variables"))
+    histories, weights = {}, {}
+    for name in names:
+        with use_backend(name):
+            random.seed(seed)
+            model = build_model()
+            histories[name] = model.fit(
+                x, y, epochs=epochs, batch_size=batch_size, seed=seed, verbose=0, **fit_kwargs
+            )
+            weights[name] = model.get_weights()
+    first = names[0]
+    for name in names[1:]:
+        ours, theirs = histories[name].history, histories[first].history
+        if sorted(ours) != sorted(theirs):
+            raise AssertionError(f"{name} logged {sorted(ours)}, {first} logged {sorted(theirs)}")
+        for key in theirs:
+            _compare(
+                f"history[{key!r}] on {name} against {first}",
+                ours[key],
+                theirs[key],
+                rtol,
+                atol,
+                dtypes=False,
+            )
+        _compare(
+            f"final weights on {name} against {first}", weights[name], weights[first], rtol, atol, dtypes=True
+        )
+    return histories
+
+
+__all__ = [
+    "assert_parity",
+    "assert_layer_parity",
+    "assert_training_parity",
+    "parity_backends",
+    "to_numpy_tree",
+]
