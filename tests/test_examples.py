@@ -46,3 +46,21 @@ def test_custom_training_loop_learns_the_same_on_both_backends():
     assert same["torch"] == same["tensorflow"]
     accuracy = float(outputs["torch"].strip().splitlines()[-1].split()[-1])
     assert accuracy > 0.9
+
+
+def test_the_lab_gives_the_same_accuracy_on_both_backends():
+    out = run_example("lab.py", "--epochs", "15")
+    rows = [line.split() for line in out.strip().splitlines()[1:]]
+    assert len(rows) == 4
+    for row in rows:
+        torch_accuracy, tensorflow_accuracy = float(row[-2]), float(row[-1])
+        assert torch_accuracy == tensorflow_accuracy and torch_accuracy > 0.8, row
+
+
+def test_overfitting_example_plots_and_dropout_narrows_the_gap(tmp_path):
+    out = run_example(
+        "overfitting.py", "--backend", "tensorflow", "--epochs", "30", "--out", str(tmp_path / "o.png")
+    )
+    gaps = [float(line.split("gap")[1].split()[0]) for line in out.splitlines() if "gap" in line]
+    assert len(gaps) == 2 and gaps[1] < gaps[0]
+    assert (tmp_path / "o.png").read_bytes()[:4] == b"\x89PNG"
