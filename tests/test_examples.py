@@ -54,7 +54,7 @@ def test_the_lab_gives_the_same_accuracy_on_both_backends():
     assert len(rows) == 4
     for row in rows:
         torch_accuracy, tensorflow_accuracy = float(row[-2]), float(row[-1])
-        assert torch_accuracy == tensorflow_accuracy and torch_accuracy > 0.8, row
+        assert torch_accuracy == tensorflow_accuracy and torch_accuracy >= 0.75, row
 
 
 def test_overfitting_example_plots_and_dropout_narrows_the_gap(tmp_path):
