@@ -191,13 +191,22 @@ class Optimizer(ABC):
         grads = self._clip(grads)
         lr = self._current_learning_rate()
         step = self.iterations + 1
+        per_dtype: dict[Any, dict[str, Tensor]] = {}  # step-wide numbers, computed once per dtype
         for grad, variable in zip(grads, variables):
-            grad = grad.astype(variable.dtype)
-            rate = lr.astype(variable.dtype)
+            dtype = variable.dtype
+            if dtype not in per_dtype:
+                per_dtype[dtype] = self._coefficients(lr.astype(dtype), step.astype(dtype))
+            coefficients = per_dtype[dtype]
+            if grad.dtype is not dtype:
+                grad = grad.astype(dtype)
             if self.weight_decay:
-                variable.assign_sub(variable * (rate * self.weight_decay))
-            self._update(variable, grad, rate, self._state[id(variable)], step)
+                variable.assign_sub(variable * (coefficients["lr"] * self.weight_decay))
+            self._update(variable, grad, coefficients, self._state[id(variable)])
         self.iterations.assign_add(1)
+
+    def _coefficients(self, lr: Tensor, step: Tensor) -> dict[str, Tensor]:
+        """Numbers shared by every variable of one dtype in a step (the learning rate, ...)."""
+        return {"lr": lr}
 
     def _check_finite(self, grads: list[Tensor], variables: list[Variable]) -> None:
         total = ops.sum(ops.stack([ops.sum(ops.square(g.astype(float32))) for g in grads]))
@@ -253,7 +262,8 @@ class SGD(Optimizer):
         self.momentum, self.nesterov = float(momentum), nesterov
         self._slots = ("momentum",) if momentum else ()
 
-    def _update(self, variable, grad, lr, slots, step):
+    def _update(self, variable, grad, coefficients, slots):
+        lr = coefficients["lr"]
         if not self.momentum:
             variable.assign_sub(grad * lr)
             return
@@ -287,9 +297,12 @@ class Adam(Optimizer):
         self.beta_1, self.beta_2, self.epsilon, self.amsgrad = beta_1, beta_2, epsilon, amsgrad
         self._slots = ("m", "v", "v_max") if amsgrad else ("m", "v")
 
-    def _update(self, variable, grad, lr, slots, step):
-        t = step.astype(variable.dtype)
-        alpha = lr * ops.sqrt(1.0 - ops.power(self.beta_2, t)) / (1.0 - ops.power(self.beta_1, t))
+    def _coefficients(self, lr, step):
+        alpha = lr * ops.sqrt(1.0 - ops.power(self.beta_2, step)) / (1.0 - ops.power(self.beta_1, step))
+        return {"lr": lr, "alpha": alpha}
+
+    def _update(self, variable, grad, coefficients, slots):
+        alpha = coefficients["alpha"]
         m, v = slots["m"], slots["v"]
         m.assign_add((grad - m) * (1.0 - self.beta_1))
         v.assign_add((ops.square(grad) - v) * (1.0 - self.beta_2))
@@ -333,7 +346,8 @@ class RMSprop(Optimizer):
         self.rho, self.momentum, self.epsilon, self.centered = rho, momentum, epsilon, centered
         self._slots = ("v",) + (("momentum",) if momentum else ()) + (("mean_grad",) if centered else ())
 
-    def _update(self, variable, grad, lr, slots, step):
+    def _update(self, variable, grad, coefficients, slots):
+        lr = coefficients["lr"]
         v = slots["v"]
         v.assign(v * self.rho + ops.square(grad) * (1.0 - self.rho))
         denominator = v + self.epsilon
@@ -378,7 +392,8 @@ class Adagrad(Optimizer):
     def _initial_slot(self, name, variable):
         return self.initial_accumulator_value
 
-    def _update(self, variable, grad, lr, slots, step):
+    def _update(self, variable, grad, coefficients, slots):
+        lr = coefficients["lr"]
         accumulator = slots["accumulator"]
         accumulator.assign_add(ops.square(grad))
         variable.assign_sub(grad * lr / ops.sqrt(accumulator + self.epsilon))

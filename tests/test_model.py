@@ -229,3 +229,18 @@ def test_bad_input_fails_before_any_weight_changes(backend):
         nn.Sequential([nn.Dense(1)]).fit(x, y, verbose=0)
     with pytest.raises(br.InvalidArgumentError, match="unknown loss"):
         nn.Sequential([nn.Dense(1)]).compile(loss="squared")
+
+
+def test_initial_epoch_and_sample_weight(backend):
+    x, y = iris()
+    history = mlp().fit(x, y, epochs=4, initial_epoch=2, verbose=0, seed=0)
+    assert len(history.history["loss"]) == 2 and history.epoch == [2, 3]
+    zero = np.zeros(len(y), np.float32)
+    model = nn.Sequential([nn.Dense(3)])
+    model.compile(optimizer=optim.SGD(0.1), loss=losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x[:8], y[:8], epochs=1, verbose=0)  # build
+    before = model.get_weights()
+    weighted = model.fit(x, y, epochs=1, sample_weight=zero, verbose=0, seed=0)
+    assert weighted.history["loss"] == [0.0]  # every sample weighs nothing: no loss, no gradient
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_allclose(a, b, atol=1e-6)

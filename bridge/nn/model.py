@@ -20,7 +20,7 @@ from .. import metrics as metrics_module
 from .. import ops, optim
 from .._dispatch import use_backend
 from ..autodiff import GradientTape
-from ..data import batches
+from ..data import _order, batches
 from ..errors import BridgeError, InvalidArgumentError, NonFiniteError
 from ..jit import jit as compile_function
 from ..tensor import Tensor
@@ -218,7 +218,7 @@ class Model(Layer):
         for callback in every:
             callback.set_model(self)
         self.stop_training = False
-        with use_backend(self._backend_name(train)):
+        with use_backend(self._backend_name()):
             for callback in every:
                 callback.on_train_begin()
             for epoch in range(initial_epoch, epochs):
@@ -227,12 +227,12 @@ class Model(Layer):
                     metric.reset_state()
                 for callback in every:
                     callback.on_epoch_begin(epoch)
-                logs: dict[str, float] = {}
+                logs: dict[str, Any] = {}
                 for index, batch in enumerate(train):
                     for callback in every:
                         callback.on_train_batch_begin(index)
-                    try:
-                        logs = {k: float(v) for k, v in self._step("train", batch).items()}
+                    try:  # batch logs stay tensors: no host sync per step unless a callback asks
+                        logs = self._step("train", batch)
                     except NonFiniteError:
                         if not any(isinstance(c, callbacks_module.TerminateOnNaN) for c in every):
                             raise
@@ -241,6 +241,7 @@ class Model(Layer):
                         callback.on_train_batch_end(index, logs)
                     if self.stop_training:
                         break
+                logs = {k: float(v) for k, v in logs.items()}
                 if validation is not None and not self.stop_training:
                     logs.update({f"val_{k}": v for k, v in self._evaluate(validation).items()})
                 for callback in every:
@@ -266,9 +267,8 @@ class Model(Layer):
     ) -> dict[str, float]:
         """The loss and metrics over the data: ``{"loss": ..., "accuracy": ...}``."""
         self._require_compiled("evaluate")
-        data = self._as_batches(x, y, batch_size, False, None, sample_weight)
-        with use_backend(self._backend_name(data)):
-            logs = self._evaluate(data)
+        with use_backend(self._backend_name()):
+            logs = self._evaluate(self._as_batches(x, y, batch_size, False, None, sample_weight))
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
         return logs
@@ -289,7 +289,7 @@ class Model(Layer):
         if not getattr(self, "compiled", False):
             raise NotCompiledError(f"{what}: call model.compile(optimizer=..., loss=...) first")
 
-    def _backend_name(self, data: Any) -> str:
+    def _backend_name(self) -> str:
         """The model's backend once it has weights; before that, the current one."""
         return self.weights[0].backend if self.weights else _current()
 
@@ -373,25 +373,25 @@ class _Converted:
 
 
 class _Arrays:
-    """Batches of in-memory arrays; reshuffled each epoch from ``seed`` and the epoch number."""
+    """Batches of in-memory arrays, held as tensors for the whole fit; each epoch gathers the
+    rows once in that epoch's order (``seed`` plus the epoch number), then slices batches."""
 
     def __init__(self, arrays: tuple, batch_size: int, shuffle: bool, seed: int | None) -> None:
         from .. import random
 
-        self.arrays, self.batch_size, self.shuffle = arrays, batch_size, shuffle
+        self.arrays = [a if isinstance(a, Tensor) else ops.tensor(np.asarray(a)) for a in arrays]
+        self.batch_size, self.shuffle = batch_size, shuffle
         self.seed = random.seed_from_stream() if seed is None else seed
         self.epoch = 0
-        self.size = _length(arrays[0]) or 0
+        self.size = len(self.arrays[0])
 
     def __iter__(self):
-        x, y, *rest = self.arrays
-        found = batches(x, y, batch_size=self.batch_size, shuffle=self.shuffle, seed=self.seed + self.epoch)
-        if not rest:
-            return iter(found)
-        weights = batches(
-            rest[0], batch_size=self.batch_size, shuffle=self.shuffle, seed=self.seed + self.epoch
-        )
-        return ((xb, yb, wb) for (xb, yb), wb in zip(found, weights))
+        arrays = self.arrays
+        if self.shuffle:
+            order = ops.tensor(_order(self.size, True, self.seed + self.epoch), backend=arrays[0].backend)
+            arrays = [ops.take(a, order, axis=0) for a in arrays]
+        for start in range(0, self.size, self.batch_size):
+            yield tuple(a[start : start + self.batch_size] for a in arrays)
 
     def __len__(self) -> int:
         return -(-self.size // self.batch_size)
