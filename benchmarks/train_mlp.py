@@ -39,16 +39,22 @@ def per_step_ms(run_epoch, steps: int) -> float:
     return (time.perf_counter() - start) / steps * 1e3
 
 
+def bridge_mlp():
+    from bridge import nn
+
+    return nn.Sequential(
+        [nn.Dense(SIZES[1], activation="relu"), nn.Dense(SIZES[2], activation="relu"), nn.Dense(SIZES[3])]
+    )
+
+
 def bridge_fit(backend: str, steps: int) -> float:
     import bridge as br
-    from bridge import losses, nn, optim
+    from bridge import losses, optim
 
     x, y = data(steps)
     with br.use_backend(backend):
         br.random.seed(0)
-        model = nn.Sequential(
-            [nn.Dense(SIZES[1], activation="relu"), nn.Dense(SIZES[2], activation="relu"), nn.Dense(SIZES[3])]
-        )
+        model = bridge_mlp()
         model.compile(optimizer=optim.Adam(1e-3), loss=losses.SparseCategoricalCrossentropy(from_logits=True))
         return per_step_ms(
             lambda: model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0), steps
@@ -57,14 +63,12 @@ def bridge_fit(backend: str, steps: int) -> float:
 
 def bridge_loop(backend: str, steps: int) -> float:
     import bridge as br
-    from bridge import losses, nn, optim
+    from bridge import losses, optim
 
     x_np, y_np = data(steps)
     with br.use_backend(backend):
         br.random.seed(0)
-        model = nn.Sequential(
-            [nn.Dense(SIZES[1], activation="relu"), nn.Dense(SIZES[2], activation="relu"), nn.Dense(SIZES[3])]
-        )
+        model = bridge_mlp()
         loss_fn = losses.SparseCategoricalCrossentropy(from_logits=True)
         opt = optim.Adam(1e-3)
         batches = list(br.data.batches(x_np, y_np, batch_size=BATCH))

@@ -108,12 +108,23 @@ class Huber(Loss):
         return {**super().get_config(), "delta": self.delta}
 
 
-class BinaryCrossentropy(Loss):
-    """Cross-entropy of 0/1 targets; ``from_logits`` takes raw scores (preferred: stable)."""
+class _SmoothedCrossentropy(Loss):
+    """The arguments the binary and categorical cross-entropies share."""
 
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.from_logits, self.label_smoothing = from_logits, float(label_smoothing)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "from_logits": self.from_logits,
+            "label_smoothing": self.label_smoothing,
+        }
+
+
+class BinaryCrossentropy(_SmoothedCrossentropy):
+    """Cross-entropy of 0/1 targets; ``from_logits`` takes raw scores (preferred: stable)."""
 
     def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
         y_true = _check_same_shape(self, y_true, y_pred)
@@ -126,20 +137,9 @@ class BinaryCrossentropy(Loss):
             losses = -(y_true * ops.log(p) + (1.0 - y_true) * ops.log(1.0 - p))
         return ops.mean(losses, axis=-1)
 
-    def get_config(self) -> dict[str, Any]:
-        return {
-            **super().get_config(),
-            "from_logits": self.from_logits,
-            "label_smoothing": self.label_smoothing,
-        }
 
-
-class CategoricalCrossentropy(Loss):
+class CategoricalCrossentropy(_SmoothedCrossentropy):
     """Cross-entropy of one-hot (or soft) targets over the last axis."""
-
-    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.from_logits, self.label_smoothing = from_logits, float(label_smoothing)
 
     def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
         y_true = _check_same_shape(self, y_true, y_pred)
@@ -147,13 +147,6 @@ class CategoricalCrossentropy(Loss):
             classes = y_pred.shape[-1]
             y_true = y_true * (1.0 - self.label_smoothing) + self.label_smoothing / classes
         return -ops.sum(y_true * _log_probabilities(y_pred, self.from_logits), axis=-1)
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            **super().get_config(),
-            "from_logits": self.from_logits,
-            "label_smoothing": self.label_smoothing,
-        }
 
 
 class SparseCategoricalCrossentropy(Loss):

@@ -78,6 +78,14 @@ class Mean(Metric):
         return self._state["total"] / ops.maximum(self._state["count"], 1e-12)
 
 
+def _targets_and_predictions(name: str, y_true: Any, y_pred: Any) -> tuple[Tensor, Tensor]:
+    """Both as tensors; targets given as data join the predictions' backend and device."""
+    y_pred = as_tensor(name, y_pred)
+    if not isinstance(y_true, Tensor):
+        y_true = ops.tensor(y_true, backend=y_pred.backend, device=y_pred.device)
+    return y_true, y_pred
+
+
 class MeanMetricWrapper(Mean):
     """The mean of ``fn(y_true, y_pred)`` per sample."""
 
@@ -86,12 +94,7 @@ class MeanMetricWrapper(Mean):
         self.fn = fn
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        y_pred = as_tensor(self.name, y_pred)
-        y_true = (
-            y_true
-            if isinstance(y_true, Tensor)
-            else ops.tensor(y_true, backend=y_pred.backend, device=y_pred.device)
-        )
+        y_true, y_pred = _targets_and_predictions(self.name, y_true, y_pred)
         super().update_state(self.fn(y_true, y_pred), sample_weight)
 
 
@@ -166,12 +169,7 @@ class _Confusion(Metric):
         self.thresholds = thresholds
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        y_pred = as_tensor(self.name, y_pred)
-        y_true = (
-            y_true
-            if isinstance(y_true, Tensor)
-            else ops.tensor(y_true, backend=y_pred.backend, device=y_pred.device)
-        )
+        y_true, y_pred = _targets_and_predictions(self.name, y_true, y_pred)
         predicted = (y_pred > self.thresholds).astype(float32)
         actual = (ops.reshape(y_true, y_pred.shape) > 0.5).astype(float32)
         weight = _weights(predicted, sample_weight)
