@@ -384,12 +384,17 @@ class _Arrays:
         self.seed = random.seed_from_stream() if seed is None else seed
         self.epoch = 0
         self.size = len(self.arrays[0])
+        self._fixed: list | None = None
 
     def __iter__(self):
-        arrays = self.arrays
-        if self.shuffle:
-            order = ops.tensor(_order(self.size, True, self.seed + self.epoch), backend=arrays[0].backend)
-            arrays = [ops.take(a, order, axis=0) for a in arrays]
+        if not self.shuffle:  # the same batches every epoch: cut them once (TensorFlow copies slices)
+            if self._fixed is None:
+                self._fixed = list(self._cut(self.arrays))
+            return iter(self._fixed)
+        order = ops.tensor(_order(self.size, True, self.seed + self.epoch), backend=self.arrays[0].backend)
+        return self._cut([ops.take(a, order, axis=0) for a in self.arrays])
+
+    def _cut(self, arrays: list[Tensor]):
         for start in range(0, self.size, self.batch_size):
             yield tuple(a[start : start + self.batch_size] for a in arrays)
 
