@@ -38,8 +38,10 @@ def missing_primitives(backend: object) -> list[str]:
     return [n for n in (*UNARY, *BINARY, *REDUCTIONS) if not callable(getattr(backend, n, None))]
 
 
-#: Optional fast paths (attribute set to None when absent): softmax(x, axis), log_softmax(x, axis).
-OPTIONAL = ("softmax", "log_softmax")
+#: Optional fast paths (attribute set to None when absent): softmax(x, axis), log_softmax(x, axis),
+#: sparse_cross_entropy(logits, labels) (per-sample -log_softmax(logits)[label] over the last
+#: axis; labels int64 of logits.shape[:-1]).
+OPTIONAL = ("softmax", "log_softmax", "sparse_cross_entropy")
 
 #: Optional features, each a group of methods below; a backend lists those it provides in
 #: ``features``, and calling into one it lacks raises UnsupportedFeatureError.
@@ -88,6 +90,7 @@ class Backend(ABC):
     features: frozenset[str] = frozenset()
     softmax = None
     log_softmax = None
+    sparse_cross_entropy = None
 
     # --- framework facts -------------------------------------------------------------------
     @abstractmethod

@@ -164,13 +164,20 @@ class SparseCategoricalCrossentropy(Loss):
                 f"{self.name}: class ids of shape {y_true.shape} do not fit scores of shape {y_pred.shape} "
                 f"(expected ids of shape {y_pred.shape[:-1]})"
             )
-        if y_true.dtype.kind == "f":
-            y_true = y_true.astype(int64)
-        log_p = _log_probabilities(y_pred, self.from_logits)
-        return -ops.squeeze(ops.take_along_axis(log_p, ops.expand_dims(y_true.astype(int64), -1), -1), -1)
+        labels = y_true.astype(int64)
+        fast = y_pred._backend.sparse_cross_entropy
+        if self.from_logits and fast is not None and y_pred.dtype.kind == "f":
+            return Tensor(fast(y_pred._native, labels._native), y_pred._backend)
+        return sparse_cross_entropy_composite(y_pred, labels, self.from_logits)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "from_logits": self.from_logits}
+
+
+def sparse_cross_entropy_composite(y_pred: Tensor, labels: Tensor, from_logits: bool) -> Tensor:
+    """Per-sample ``-log p[label]`` written over primitives; the reference for the fast paths."""
+    log_p = _log_probabilities(y_pred, from_logits)
+    return -ops.squeeze(ops.take_along_axis(log_p, ops.expand_dims(labels, -1), -1), -1)
 
 
 def _log_probabilities(y_pred: Tensor, from_logits: bool) -> Tensor:

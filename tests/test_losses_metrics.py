@@ -259,3 +259,19 @@ def test_mean_metric_and_empty_results(backend):
     assert isinstance(metrics.get("accuracy"), metrics.Accuracy)
     with pytest.raises(br.InvalidArgumentError, match="unknown metric"):
         metrics.get("acuracy")
+
+
+@pytest.mark.bridge_requires("autodiff")
+def test_fast_sparse_cross_entropy_equals_the_composite(backend):
+    from bridge.losses import sparse_cross_entropy_composite
+
+    logits = br.tensor(RNG.standard_normal((4, 3, 5)).astype(np.float32) * 20)
+    labels = br.tensor(RNG.integers(0, 5, (4, 3)))
+    loss = losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
+    fast, fast_grad = br.value_and_grad(lambda z: br.ops.sum(loss(labels, z)))(logits)
+    slow, slow_grad = br.value_and_grad(
+        lambda z: br.ops.sum(sparse_cross_entropy_composite(z, labels, True))
+    )(logits)
+    np.testing.assert_allclose(fast.numpy(), slow.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(fast_grad.numpy(), slow_grad.numpy(), rtol=1e-5, atol=1e-7)
+    assert loss(labels, logits).shape == (4, 3)

@@ -305,6 +305,9 @@ class TensorFlowBackend(Backend):
     def log_softmax(self, x, axis):
         return tf.nn.log_softmax(x, axis=axis)
 
+    def sparse_cross_entropy(self, logits, labels):
+        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+
     def conv2d(self, x, kernel, strides, padding, dilation, channels_last):
         return self._conv2d_nhwc(x, kernel, strides, padding, dilation, channels_last)
 

@@ -312,6 +312,10 @@ class TorchBackend(Backend):
     def log_softmax(self, x, axis):
         return torch.log_softmax(x, dim=axis)
 
+    def sparse_cross_entropy(self, logits, labels):
+        flat = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), reduction="none")
+        return flat.reshape(labels.shape)
+
     def conv2d(self, x, kernel, strides, padding, dilation, channels_last):
         if channels_last:
             x = x.permute(0, 3, 1, 2)
