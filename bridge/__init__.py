@@ -36,6 +36,7 @@ from .dtypes import (
     uint8,
 )
 from .errors import (
+    ArgumentTypeError,
     AxisError,
     BackendMismatchError,
     BackendOpError,
@@ -43,9 +44,11 @@ from .errors import (
     DeviceError,
     DTypeError,
     FrameworkNotInstalledError,
+    IndexOutOfRangeError,
     InvalidArgumentError,
     NonFiniteError,
     ShapeError,
+    TracedValueError,
     UnknownBackendError,
     UnsupportedFeatureError,
 )
@@ -144,4 +147,7 @@ __all__ = [
     "DeviceError",
     "BackendOpError",
     "InvalidArgumentError",
+    "ArgumentTypeError",
+    "IndexOutOfRangeError",
+    "TracedValueError",
 ]

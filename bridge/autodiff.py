@@ -79,10 +79,17 @@ class GradientTape:
             if watched is not x._native and not isinstance(x, Variable):
                 x._native = watched
 
-    def gradient(self, target: Any, sources: Any) -> Any:
+    def gradient(self, target: Any, sources: Any, *, unconnected_gradients: str = "none") -> Any:
         """Gradients of ``target`` (summed over its elements and leaves if not a scalar) with
         respect to ``sources`` (a Tensor, Variable or pytree), in the structure of ``sources``.
-        A source the target does not depend on gets zeros."""
+
+        As TensorFlow: a source the tape did not watch, or that the target does not depend on,
+        gets None; with ``unconnected_gradients="zero"``, zeros of its shape and dtype."""
+        if unconnected_gradients not in ("none", "zero"):
+            raise InvalidArgumentError(
+                "GradientTape.gradient: unconnected_gradients must be 'none' or 'zero', "
+                f"got {unconnected_gradients!r}"
+            )
         if self._tape is None:
             raise InvalidArgumentError("GradientTape.gradient: the tape has not recorded anything yet")
         if self._used and not self.persistent:
@@ -101,11 +108,13 @@ class GradientTape:
         grads = self._tape.gradient(
             [self._native(t) for t in targets], natives, create_graph=_recording.get() > 0
         )
-        out = [
-            Tensor(g, self._backend) if g is not None else zeros_like(Tensor(n, self._backend))
-            for g, n in zip(grads, natives)
-        ]
-        return _tree.replace_leaves(sources, out)
+
+        def wrapped(grad: Any, source: Any) -> Tensor | None:
+            if grad is not None:
+                return Tensor(grad, self._backend)
+            return zeros_like(Tensor(source, self._backend)) if unconnected_gradients == "zero" else None
+
+        return _tree.replace_leaves(sources, [wrapped(g, n) for g, n in zip(grads, natives)])
 
 
 def _argnums(op: str, argnums: int | Sequence[int], count: int) -> tuple[int, ...]:
@@ -158,7 +167,7 @@ def value_and_grad(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool
             raise ShapeError(
                 f"{op}: fn must return a scalar tensor, got {shape}; reduce it (e.g. with ops.mean)"
             )
-        grads = tape.gradient(value, [watched[n] for n in nums])
+        grads = tape.gradient(value, [watched[n] for n in nums], unconnected_gradients="zero")
         grads = grads[0] if isinstance(argnums, int) else tuple(grads)
         return ((value, aux) if has_aux else value), grads
 
@@ -190,7 +199,7 @@ def jacobian(fn: Callable, argnums: int = 0) -> Callable:
             out = as_tensor(op, fn(*watched, **kwargs))
             flat = reshape(out, (-1,))
             rows = [flat[i] for i in range(out.size)]  # sliced while recording, for TensorFlow
-        grads = [tape.gradient(row, watched[n]) for row in rows]
+        grads = [tape.gradient(row, watched[n], unconnected_gradients="zero") for row in rows]
         return reshape(stack(grads), out.shape + watched[n].shape)
 
     return jacobian_fn
@@ -202,10 +211,20 @@ def stop_gradient(x: Any) -> Tensor:
     return Tensor(x._backend.stop_gradient(x._native), x._backend)
 
 
+def _require_gradient_shape(name: str, i: int, got: tuple, want: tuple) -> None:
+    """A custom gradient must have its input's shape (dimensions unknown while tracing match)."""
+    same = len(got) == len(want) and all(a is None or b is None or a == b for a, b in zip(got, want))
+    if not same:
+        raise ShapeError(
+            f"custom_gradient({name}): grad_fn returned a gradient of shape {tuple(got)} for input {i} "
+            f"of shape {tuple(want)}; each gradient must have its input's shape"
+        )
+
+
 def custom_gradient(fn: Callable) -> Callable:
     """Decorate ``fn(*xs) -> (y, grad_fn)``, where ``grad_fn(dy)`` returns the gradients of the
-    inputs (one, or a sequence of them); ``fn`` then returns ``y`` and is differentiated with
-    ``grad_fn``, on every backend."""
+    inputs (one, or a sequence of them, each of its input's shape, else ``ShapeError``); ``fn``
+    then returns ``y`` and is differentiated with ``grad_fn``, on every backend."""
 
     @functools.wraps(fn)
     def with_custom_gradient(*xs: Any) -> Tensor:
@@ -223,7 +242,10 @@ def custom_gradient(fn: Callable) -> Callable:
                         f"custom_gradient({fn.__name__}): grad_fn returned {len(grads)} gradients "
                         f"for {len(natives)} inputs"
                     )
-                return [as_tensor("custom_gradient", g)._native for g in grads]
+                grads = [as_tensor("custom_gradient", g)._native for g in grads]
+                for i, (g, x) in enumerate(zip(grads, natives)):
+                    _require_gradient_shape(fn.__name__, i, backend.shape(g), backend.shape(x))
+                return grads
 
             return as_tensor("custom_gradient", y)._native, backward
 

@@ -84,13 +84,16 @@ class Tape(ABC):
 class Backend(ABC):
     """Base class of a backend. Subclasses also bind every name in UNARY, BINARY and REDUCTIONS
     (reductions take ``(x, axis: tuple[int, ...] | None, keepdims: bool)``, None meaning all
-    axes)."""
+    axes). A float32 ``sum`` is accurate to a few float32 ulps of the sum of magnitudes over any
+    axes, eager and compiled: accumulate in float64 where the framework adds linearly."""
 
     name: str
     features: frozenset[str] = frozenset()
     softmax = None
     log_softmax = None
     sparse_cross_entropy = None
+    #: Byte alignment this backend's DLPack import needs (TensorFlow's kernels abort on less).
+    dlpack_alignment: int = 1
 
     # --- framework facts -------------------------------------------------------------------
     @abstractmethod
@@ -141,8 +144,9 @@ class Backend(ABC):
     def to_numpy(self, x: Native) -> Any: ...
 
     @abstractmethod
-    def to_dlpack(self, x: Native) -> Any:
-        """An object with ``__dlpack__`` (or a DLPack capsule)."""
+    def to_dlpack(self, x: Native, alignment: int = 1) -> Any:
+        """An object with ``__dlpack__`` (or a DLPack capsule) whose data is row-major contiguous
+        and starts at a multiple of ``alignment`` bytes: ``x`` itself when it is, else a copy."""
 
     @abstractmethod
     def from_dlpack(self, obj: Any) -> Native: ...
@@ -160,7 +164,8 @@ class Backend(ABC):
 
     @abstractmethod
     def argmax(self, x: Native, axis: int) -> Native:
-        """int64 indices; ties resolve to the first occurrence."""
+        """int64 indices; ties resolve to the first occurrence, and a NaN wins (the first NaN),
+        as NumPy's ``argmax``/``argmin``."""
 
     @abstractmethod
     def argmin(self, x: Native, axis: int) -> Native: ...
@@ -192,7 +197,7 @@ class Backend(ABC):
 
     @abstractmethod
     def cholesky(self, a: Native) -> Native:
-        """Lower triangular factor."""
+        """Lower triangular factor; all NaN for a matrix that is not positive definite."""
 
     @abstractmethod
     def svdvals(self, a: Native) -> Native:
@@ -237,7 +242,8 @@ class Backend(ABC):
     # --- gathering and scattering ----------------------------------------------------------
     @abstractmethod
     def take(self, x: Native, indices: Native, axis: int) -> Native:
-        """Gather along ``axis`` with non-negative int64 indices of any shape."""
+        """Gather along ``axis`` with int64 indices of any shape, already checked to be in
+        ``[0, size)``."""
 
     @abstractmethod
     def scatter(self, x: Native, indices: Native, updates: Native, accumulate: bool) -> Native:
@@ -248,15 +254,18 @@ class Backend(ABC):
         """(n, ndim) int64 coordinates of the true elements, in row-major order."""
 
     @abstractmethod
-    def sort(self, x: Native, axis: int) -> Native: ...
+    def sort(self, x: Native, axis: int) -> Native:
+        """Ascending, NaN last (NumPy's order)."""
 
     @abstractmethod
     def argsort(self, x: Native, axis: int) -> Native:
-        """Stable ascending sort indices, int64."""
+        """Stable ascending sort indices, int64; NaN last and ``-0.0`` tied with ``0.0`` (NumPy's
+        order)."""
 
     @abstractmethod
     def topk(self, x: Native, k: int) -> tuple[Native, Native]:
-        """Largest ``k`` along the last axis, sorted descending; indices int64."""
+        """Largest ``k`` along the last axis, sorted descending, NaN counted as the largest;
+        indices int64."""
 
     # --- nn kernels ------------------------------------------------------------------------
     @abstractmethod

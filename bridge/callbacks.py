@@ -48,23 +48,22 @@ class History(Callback):
             self.history.setdefault(key, []).append(value)
 
 
-def _improves(mode: str, monitor: str) -> Any:
-    if mode not in ("auto", "min", "max"):
-        raise InvalidArgumentError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
-    if mode == "auto":
-        mode = "max" if any(word in monitor for word in ("acc", "precision", "recall", "auc")) else "min"
-    return (
-        (lambda current, best, delta: current > best + delta)
-        if mode == "max"
-        else (lambda current, best, delta: current < best - delta)
-    )
+def _higher_is_better(monitor: str) -> bool:
+    """``mode="auto"``: losses go down; accuracy, precision, recall and AUC go up."""
+    return any(word in monitor for word in ("acc", "precision", "recall", "auc"))
 
 
 class _Monitor(Callback):
+    """A callback watching one entry of the epoch logs, compared as Keras does (in float32)."""
+
     def __init__(self, monitor: str, mode: str, min_delta: float) -> None:
         super().__init__()
-        self.monitor, self.min_delta = monitor, abs(min_delta)
-        self._better = _improves(mode, monitor)
+        if mode not in ("auto", "min", "max"):
+            raise InvalidArgumentError(
+                f"{type(self).__name__}: mode must be 'auto', 'min' or 'max', got {mode!r}"
+            )
+        self.monitor, self.mode, self.min_delta = monitor, mode, abs(min_delta)
+        self._maximize = mode == "max" or (mode == "auto" and _higher_is_better(monitor))
         self.best: float | None = None
 
     def _value(self, logs: dict | None) -> float | None:
@@ -75,51 +74,76 @@ class _Monitor(Callback):
                 f"{type(self).__name__}: the metric {self.monitor!r} is not in the logs (available: {known})",
                 file=sys.stderr,
             )
-        return value
+            return None
+        return float(value)
 
-    def _is_improvement(self, value: float) -> bool:
-        return self.best is None or self._better(value, self.best, self.min_delta)
+    def _is_improvement(self, value: float, reference: float | None) -> bool:
+        """Whether ``value`` beats ``reference`` by more than ``min_delta`` (anything beats None).
+        As Keras, the shifted value and the reference are compared as float32."""
+        if reference is None:
+            return True
+        shifted = value - self.min_delta if self._maximize else value + self.min_delta
+        with np.errstate(over="ignore"):
+            shifted, reference = np.float32(shifted), np.float32(reference)
+        return bool(shifted > reference) if self._maximize else bool(shifted < reference)
 
 
 class EarlyStopping(_Monitor):
-    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs; with
-    ``restore_best_weights``, go back to the weights of the best epoch."""
+    """Stop training when ``monitor`` has not improved by more than ``min_delta`` for ``patience``
+    epochs, as Keras: with ``patience=3`` and no improvement after the first epoch, training stops
+    after the fourth. ``baseline``: an improvement only resets the patience once the value also
+    beats it. ``restore_best_weights``: at the end of training (stopped or not) the model gets the
+    weights of the best epoch. ``start_from_epoch``: epochs before it are not monitored.
+    ``verbose=1`` prints when it stops and restores."""
 
     def __init__(
         self,
         monitor: str = "val_loss",
         min_delta: float = 0.0,
         patience: int = 0,
+        verbose: int = 0,
         mode: str = "auto",
+        baseline: float | None = None,
         restore_best_weights: bool = False,
         start_from_epoch: int = 0,
     ) -> None:
         super().__init__(monitor, mode, min_delta)
-        self.patience, self.restore_best_weights, self.start_from_epoch = (
-            patience,
-            restore_best_weights,
-            start_from_epoch,
-        )
+        self.patience, self.verbose, self.baseline = patience, verbose, baseline
+        self.restore_best_weights, self.start_from_epoch = restore_best_weights, start_from_epoch
+        self.on_train_begin()
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self.best, self.wait, self.stopped_epoch, self.best_epoch = None, 0, 0, 0
-        self.best_weights = None
+        self.best_weights: list[np.ndarray] | None = None
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         value = self._value(logs)
         if value is None or epoch < self.start_from_epoch:
             return
-        if self._is_improvement(value):
-            self.best, self.best_epoch, self.wait = value, epoch, 0
+        if self.restore_best_weights and self.best_weights is None:
+            self.best_weights, self.best_epoch = self.model.get_weights(), epoch
+        self.wait += 1
+        if self._is_improvement(value, self.best):
+            self.best, self.best_epoch = value, epoch
             if self.restore_best_weights:
                 self.best_weights = self.model.get_weights()
+            if self.baseline is None or self._is_improvement(value, self.baseline):
+                self.wait = 0
             return
-        self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.model.stop_training = True
-            if self.restore_best_weights and self.best_weights is not None:
-                self.model.set_weights(self.best_weights)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self.stopped_epoch > 0 and self.verbose > 0:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping", flush=True)
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose > 0:
+                print(
+                    f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.",
+                    flush=True,
+                )
+            self.model.set_weights(self.best_weights)
 
 
 class LearningRateScheduler(Callback):
@@ -139,13 +163,17 @@ class LearningRateScheduler(Callback):
 
 
 class ReduceLROnPlateau(_Monitor):
-    """Multiply the learning rate by ``factor`` when ``monitor`` stalls for ``patience`` epochs."""
+    """Multiply the learning rate by ``factor`` (not below ``min_lr``) once ``monitor`` has not
+    improved by more than ``min_delta`` for ``patience`` epochs, then wait ``cooldown`` epochs
+    before counting again, as Keras. The epoch's logs get the learning rate the epoch used
+    (``"learning_rate"``); ``verbose=1`` prints each reduction."""
 
     def __init__(
         self,
         monitor: str = "val_loss",
         factor: float = 0.1,
         patience: int = 10,
+        verbose: int = 0,
         mode: str = "auto",
         min_delta: float = 1e-4,
         cooldown: int = 0,
@@ -154,28 +182,43 @@ class ReduceLROnPlateau(_Monitor):
         super().__init__(monitor, mode, min_delta)
         if factor >= 1.0:
             raise InvalidArgumentError(f"ReduceLROnPlateau: factor must be below 1, got {factor}")
-        self.factor, self.patience, self.cooldown, self.min_lr = factor, patience, cooldown, min_lr
+        self.factor, self.patience, self.verbose = factor, patience, verbose
+        self.cooldown, self.min_lr = cooldown, min_lr
+        self.on_train_begin()
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        self.best, self.wait, self.cooling = None, 0, 0
+        self.best, self.wait, self.cooldown_counter = None, 0, 0
+
+    def in_cooldown(self) -> bool:
+        return self.cooldown_counter > 0
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = {} if logs is None else logs
+        optimizer = self.model.optimizer
+        logs["learning_rate"] = float(optimizer.learning_rate)
         value = self._value(logs)
         if value is None:
             return
-        if self.cooling > 0:
-            self.cooling -= 1
+        if self.in_cooldown():
+            self.cooldown_counter -= 1
             self.wait = 0
-        if self._is_improvement(value):
+        if self._is_improvement(value, self.best):
             self.best, self.wait = value, 0
-        elif self.cooling == 0:
+        elif not self.in_cooldown():
             self.wait += 1
-            if self.wait >= self.patience:
-                optimizer = self.model.optimizer
-                optimizer.learning_rate = max(float(optimizer.learning_rate) * self.factor, self.min_lr)
-                self.cooling, self.wait = self.cooldown, 0
-        if logs is not None:
-            logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+            if self.wait >= self.patience and self._reduce(optimizer, epoch):
+                self.cooldown_counter, self.wait = self.cooldown, 0
+
+    def _reduce(self, optimizer: Any, epoch: int) -> bool:
+        """Lower the learning rate unless it is already at ``min_lr``; whether it did."""
+        old = float(optimizer.learning_rate)
+        if not old > np.float32(self.min_lr):
+            return False
+        new = max(old * self.factor, self.min_lr)
+        optimizer.learning_rate = new
+        if self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new}.", flush=True)
+        return True
 
 
 class TerminateOnNaN(Callback):

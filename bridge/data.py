@@ -24,7 +24,7 @@ def _length(name: str, arrays: list[Any]) -> int:
 def _order(n: int, shuffle: bool, seed: int | None) -> np.ndarray:
     if not shuffle:
         return np.arange(n)
-    seed = random.seed_from_stream() if seed is None else seed
+    seed = random.data_seed_from_stream() if seed is None else seed
     return np.random.default_rng(seed % 2**64).permutation(n)
 
 

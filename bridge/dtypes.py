@@ -89,6 +89,8 @@ def as_dtype(value: Any) -> DType:
     """Turn a DType, name, NumPy dtype or Python type into a bridge DType."""
     if isinstance(value, DType):
         return value
+    if value is None:  # NumPy reads None as float64: bridge wants the dtype spelled out
+        raise DTypeError("dtype None is not a dtype; pass one of: " + ", ".join(d.name for d in ALL_DTYPES))
     try:
         if isinstance(value, str):
             return _BY_NAME[value]

@@ -35,6 +35,15 @@ class AxisError(BridgeError, ValueError, IndexError):
     """An axis outside the tensor's rank (also an IndexError, as in NumPy)."""
 
 
+class IndexOutOfRangeError(BridgeError, IndexError):
+    """An index outside the axis it picks from (a gather, an embedding lookup)."""
+
+
+class TracedValueError(BridgeError, TypeError):
+    """A Python value (``bool``, ``int``, ``float``) asked of a tensor inside ``br.jit``, where
+    values are symbolic while the function compiles."""
+
+
 class DeviceError(BridgeError, ValueError):
     """A device that is not present or not understood."""
 
@@ -45,6 +54,11 @@ class BackendOpError(BridgeError, RuntimeError):
 
 class InvalidArgumentError(BridgeError, ValueError):
     """An argument value the op does not accept (an unknown mode, a negative size, ...)."""
+
+
+class ArgumentTypeError(InvalidArgumentError, TypeError):
+    """An argument of the wrong type, such as a float axis or size (``2.5`` is not truncated):
+    a TypeError as in NumPy and also a ValueError as in Keras."""
 
 
 class UnsupportedFeatureError(BridgeError, RuntimeError):

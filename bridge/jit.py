@@ -9,7 +9,8 @@ from typing import Any
 from . import _tree
 from ._dispatch import current_backend
 from ._plugins import backend_infos
-from .ops._core import backend_of
+from .errors import BridgeError
+from .ops._core import backend_of, diagnose
 from .tensor import Tensor
 from .variable import Variable
 
@@ -20,7 +21,12 @@ def jit(fn: Callable | None = None, *, enabled: bool = True, **options: Any) -> 
     Inputs and outputs may be Tensors, Variables and pytrees of them; Variables may be updated
     inside. ``enabled=False`` returns ``fn`` unchanged, for debugging. Options pass through to the
     framework; an option named after a backend (``torch={"backend": "aot_eager"}``,
-    ``tensorflow={"jit_compile": True}``) applies to that backend only."""
+    ``tensorflow={"jit_compile": True}``) applies to that backend only.
+
+    Inside, values are symbolic: ``bool()`` of a tensor (a Python ``if`` on it) raises
+    ``TracedValueError``, and out-of-range gather indices are clamped (eager code raises
+    ``IndexOutOfRangeError``). An error the framework raises while running the compiled
+    function comes back as a ``BackendOpError`` naming the function."""
     if fn is None:
         return functools.partial(jit, enabled=enabled, **options)
     if not enabled:
@@ -38,10 +44,24 @@ def jit(fn: Callable | None = None, *, enabled: bool = True, **options: Any) -> 
                 _on_natives(fn, backend), **shared, **options.get(backend.name, {})
             )
         natives = _tree.map_leaves(lambda x: x._native if isinstance(x, Tensor) else x, (args, kwargs))
-        out = compiled[backend.name](*natives)
+        try:
+            out = compiled[backend.name](*natives)
+        except Exception as exc:
+            if isinstance(exc, BridgeError) or not _from_framework(exc, backend.name):
+                raise
+            cause = exc
+            while (cause.__cause__ or cause.__context__) is not None:  # torch.compile wraps the op's error
+                cause = cause.__cause__ or cause.__context__
+            raise diagnose(f"jit({getattr(fn, '__name__', 'fn')})", found, cause, None) from exc
         return _tree.map_leaves(lambda x: _wrap(x, backend), out)
 
     return jitted
+
+
+def _from_framework(exc: Exception, backend: str) -> bool:
+    """Whether the framework raised ``exc`` (a compiled graph failing at run time), not user code."""
+    root = type(exc).__module__.partition(".")[0]
+    return root in backend_infos()[backend].native_modules
 
 
 def _wrap(x: Any, backend: Any) -> Any:

@@ -6,7 +6,12 @@ and gradients."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
+
+import numpy as np
 
 from . import ops
 from ._registry import lookup
@@ -41,10 +46,8 @@ class Loss(ABC):
         y_true = _like(y_true, y_pred)
         losses = self.call(y_true, y_pred)
         if sample_weight is not None:
-            weight = _like(sample_weight, losses).astype(losses.dtype)
-            while weight.ndim > losses.ndim and weight.shape[-1] == 1:
-                weight = ops.squeeze(weight, -1)
-            losses = losses * weight
+            losses, weight = align_weight(self.name, losses, _like(sample_weight, losses))
+            losses = losses * weight.astype(losses.dtype)
         if self.reduction == "none":
             return losses
         total = ops.sum(losses)
@@ -67,28 +70,62 @@ def _like(x: Any, reference: Tensor) -> Tensor:
     )
 
 
-def _check_same_shape(loss: Loss, y_true: Tensor, y_pred: Tensor) -> Tensor:
-    """``y_true`` in y_pred's float dtype, squeezing or adding a trailing 1 as Keras does."""
-    if y_true.ndim == y_pred.ndim + 1 and y_true.shape[-1] == 1:
-        y_true = ops.squeeze(y_true, -1)
-    elif y_pred.ndim == y_true.ndim + 1 and y_pred.shape[-1] == 1:
-        y_true = ops.expand_dims(y_true, -1)
+def same_rank(x1: Tensor, x2: Tensor, expand_rank_1: bool = True) -> tuple[Tensor, Tensor]:
+    """Keras' ``squeeze_or_expand_to_same_rank``: where the ranks differ by one and the longer
+    ends in a 1, drop that 1, or (``expand_rank_1``) give a rank-1 partner a trailing 1."""
+    if x1.ndim == x2.ndim + 1 and x1.shape[-1] == 1:
+        if x2.ndim == 1 and expand_rank_1:
+            return x1, ops.expand_dims(x2, -1)
+        return ops.squeeze(x1, -1), x2
+    if x2.ndim == x1.ndim + 1 and x2.shape[-1] == 1:
+        if x1.ndim == 1 and expand_rank_1:
+            return ops.expand_dims(x1, -1), x2
+        return x1, ops.squeeze(x2, -1)
+    return x1, x2
+
+
+def align_weight(op: str, values: Tensor, weight: Tensor) -> tuple[Tensor, Tensor]:
+    """``values`` and a sample weight that fits them, aligned from the first axis: a weight per
+    sample ``(N,)`` weighs every value of that sample in ``(N, ...)``."""
+    given = (weight.shape, values.shape)
+    values, weight = same_rank(values, weight)
+    if weight.ndim < values.ndim:
+        weight = ops.reshape(weight, weight.shape + (1,) * (values.ndim - weight.ndim))
+    try:
+        np.broadcast_shapes(values.shape, weight.shape)
+    except ValueError:
+        raise ShapeError(
+            f"{op}: sample_weight of shape {given[0]} does not fit values of shape {given[1]}"
+        ) from None
+    return values, weight
+
+
+def require_class_axis(op: str, y_pred: Tensor) -> int:
+    """The number of classes: the last axis of the scores, which must have one."""
+    if y_pred.ndim == 0:
+        raise ShapeError(f"{op}: y_pred needs an axis of class scores, got a scalar (shape ())")
+    return y_pred.shape[-1]
+
+
+def _check_same_shape(loss: Loss, y_true: Tensor, y_pred: Tensor) -> tuple[Tensor, Tensor]:
+    """Both at one rank as Keras aligns them, ``y_true`` in y_pred's dtype."""
+    y_true, y_pred = same_rank(y_true, y_pred)
     if y_true.shape != y_pred.shape:
         raise ShapeError(
             f"{loss.name}: y_true of shape {y_true.shape} does not fit y_pred of shape {y_pred.shape}"
         )
-    return y_true.astype(y_pred.dtype)
+    return y_true.astype(y_pred.dtype), y_pred
 
 
 class MeanSquaredError(Loss):
     def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
-        y_true = _check_same_shape(self, y_true, y_pred)
+        y_true, y_pred = _check_same_shape(self, y_true, y_pred)
         return ops.mean(ops.square(y_pred - y_true), axis=-1)
 
 
 class MeanAbsoluteError(Loss):
     def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
-        y_true = _check_same_shape(self, y_true, y_pred)
+        y_true, y_pred = _check_same_shape(self, y_true, y_pred)
         return ops.mean(ops.abs(y_pred - y_true), axis=-1)
 
 
@@ -98,9 +135,12 @@ class Huber(Loss):
     def __init__(self, delta: float = 1.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.delta = float(delta)
+        if not self.delta > 0:  # as torch.nn.HuberLoss (NaN fails too)
+            raise InvalidArgumentError(f"Huber: delta must be positive, got {delta}")
 
     def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
-        error = ops.abs(y_pred - _check_same_shape(self, y_true, y_pred))
+        y_true, y_pred = _check_same_shape(self, y_true, y_pred)
+        error = ops.abs(y_pred - y_true)
         quadratic = ops.minimum(error, self.delta)
         return ops.mean(quadratic * quadratic * 0.5 + (error - quadratic) * self.delta, axis=-1)
 
@@ -127,7 +167,7 @@ class BinaryCrossentropy(_SmoothedCrossentropy):
     """Cross-entropy of 0/1 targets; ``from_logits`` takes raw scores (preferred: stable)."""
 
     def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
-        y_true = _check_same_shape(self, y_true, y_pred)
+        y_true, y_pred = _check_same_shape(self, y_true, y_pred)
         if self.label_smoothing:
             y_true = y_true * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing
         if self.from_logits:
@@ -142,9 +182,9 @@ class CategoricalCrossentropy(_SmoothedCrossentropy):
     """Cross-entropy of one-hot (or soft) targets over the last axis."""
 
     def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
-        y_true = _check_same_shape(self, y_true, y_pred)
+        classes = require_class_axis(self.name, y_pred)
+        y_true, y_pred = _check_same_shape(self, y_true, y_pred)
         if self.label_smoothing:
-            classes = y_pred.shape[-1]
             y_true = y_true * (1.0 - self.label_smoothing) + self.label_smoothing / classes
         return -ops.sum(y_true * _log_probabilities(y_pred, self.from_logits), axis=-1)
 
@@ -157,6 +197,7 @@ class SparseCategoricalCrossentropy(Loss):
         self.from_logits = from_logits
 
     def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
+        classes = require_class_axis(self.name, y_pred)
         if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
             y_true = ops.squeeze(y_true, -1)
         if y_true.shape != y_pred.shape[:-1]:
@@ -165,6 +206,7 @@ class SparseCategoricalCrossentropy(Loss):
                 f"(expected ids of shape {y_pred.shape[:-1]})"
             )
         labels = y_true.astype(int64)
+        check_class_ids(self, labels, classes)
         fast = y_pred._backend.sparse_cross_entropy
         if self.from_logits and fast is not None and y_pred.dtype.kind == "f":
             return Tensor(fast(y_pred._native, labels._native), y_pred._backend)
@@ -185,6 +227,83 @@ def _log_probabilities(y_pred: Tensor, from_logits: bool) -> Tensor:
         return ops.log_softmax(y_pred, axis=-1)
     p = y_pred / ops.sum(y_pred, axis=-1, keepdims=True)
     return ops.log(ops.clip(p, _EPSILON, 1.0 - _EPSILON))
+
+
+# --- class ids in range ----------------------------------------------------------------------
+# Inside fit and evaluate the labels' range is found once on the host (``checked_labels``); sparse
+# losses and metrics then compare it with their number of classes, which costs no host sync per
+# step and holds under jit. Elsewhere an eager call looks at the values (one host sync); a traced
+# call without a known range cannot look and leaves the labels to the framework.
+_LABEL_RANGE: ContextVar[tuple[float, float] | None] = ContextVar("bridge_label_range", default=None)
+
+
+def _range_error(op: str, label: float, classes: int) -> InvalidArgumentError:
+    shown = int(label) if float(label).is_integer() else label
+    return InvalidArgumentError(
+        f"{op}: label {shown} is out of range for {classes} classes (class ids must be in [0, {classes}))"
+    )
+
+
+def _check_range(op: str, span: tuple[float, float], classes: int) -> None:
+    low, high = span
+    if low < 0 or high >= classes:
+        raise _range_error(op, low if low < 0 else high, classes)
+
+
+def check_class_ids(owner: Any, labels: Tensor, classes: int) -> None:
+    """Raise an InvalidArgumentError naming ``owner`` (a sparse loss or metric) if a class id is
+    outside ``[0, classes)``."""
+    if getattr(owner, "_classes", None) != classes:
+        owner._classes = classes  # so that the next fit can check its labels before any step
+    span = _LABEL_RANGE.get()
+    if span is not None:
+        _check_range(owner.name, span, classes)
+    elif labels.size and not labels._backend.tracing():
+        _look_at_labels(owner.name, labels, classes)
+
+
+def _look_at_labels(op: str, labels: Tensor, classes: int) -> None:
+    """The eager check of the values themselves: one host sync."""
+    if bool(ops.any((labels < 0) | (labels >= classes))):
+        values = labels.numpy().ravel()
+        raise _range_error(op, values[(values < 0) | (values >= classes)][0], classes)
+
+
+def _label_span(labels: Any) -> tuple[float, float] | None:
+    """The smallest and largest label of in-memory labels, read on the host; None for others."""
+    if isinstance(labels, Tensor):
+        if labels.dtype.kind not in "iuf":
+            return None
+        values = (ops.min(labels), ops.max(labels)) if labels.size else (0.0, 0.0)
+        return float(values[0]), float(values[1])
+    try:
+        array = np.asarray(labels)
+    except (TypeError, ValueError, RuntimeError):  # ragged, or a framework tensor on a device
+        return None
+    if array.dtype.kind not in "iuf":
+        return None
+    return (float(array.min()), float(array.max())) if array.size else (0.0, 0.0)
+
+
+@contextmanager
+def checked_labels(users: Iterable[Any], y: Any, validation_data: Any = None) -> Iterator[None]:
+    """For ``fit(x, y, validation_data=...)`` and ``evaluate(x, y)``: the range of the labels,
+    read once on the host, against which ``users`` (the loss and metrics) check class ids in
+    every step. With data given as batches (``y`` None) each step checks its own batch."""
+    spans = [None if y is None else _label_span(y)]
+    if validation_data is not None:
+        given = isinstance(validation_data, (tuple, list)) and len(validation_data) > 1
+        spans.append(_label_span(validation_data[1]) if given else None)
+    span = None if None in spans else (min(s[0] for s in spans), max(s[1] for s in spans))
+    if span is not None:
+        for user in users:
+            if getattr(user, "_classes", None) is not None:
+                _check_range(user.name, span, user._classes)
+    token = _LABEL_RANGE.set(span)
+    try:
+        yield
+    finally:
+        _LABEL_RANGE.reset(token)
 
 
 LOSSES: dict[str, type[Loss]] = {
@@ -214,5 +333,6 @@ __all__ = [
     "BinaryCrossentropy",
     "CategoricalCrossentropy",
     "SparseCategoricalCrossentropy",
+    "checked_labels",
     "get",
 ]

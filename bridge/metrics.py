@@ -9,7 +9,9 @@ from typing import Any
 from . import ops
 from ._registry import lookup
 from .dtypes import float32, int64
-from .ops._core import as_tensor
+from .errors import BridgeError, InvalidArgumentError, ShapeError
+from .losses import align_weight, check_class_ids, require_class_axis, same_rank
+from .ops._core import as_tensor, renamed
 from .tensor import Tensor
 from .variable import Variable
 
@@ -18,6 +20,7 @@ class Metric(ABC):
     """Base class. Subclasses name their state in ``_state_names`` and define ``update_state``."""
 
     _state_names: tuple[str, ...] = ()
+    _state_shape: tuple[int, ...] = ()
 
     def __init__(self, name: str | None = None) -> None:
         self.name = name or "".join(
@@ -29,7 +32,7 @@ class Metric(ABC):
         """The state Variables, created on the first update's backend and device."""
         if not self._state:
             for name in self._state_names:
-                zero = ops.zeros((), dtype=float32, backend=like.backend, device=like.device)
+                zero = ops.zeros(self._state_shape, dtype=float32, backend=like.backend, device=like.device)
                 self._state[name] = Variable(zero, trainable=False, name=f"{self.name}/{name}")
         return self._state
 
@@ -47,35 +50,47 @@ class Metric(ABC):
         return f"<{type(self).__name__} name={self.name!r}>"
 
 
-def _weights(values: Tensor, sample_weight: Any) -> Tensor:
-    if sample_weight is None:
-        return ops.ones_like(values, dtype=float32)
-    weight = (
-        as_tensor("metric", sample_weight)
-        if isinstance(sample_weight, Tensor)
-        else ops.tensor(sample_weight, backend=values.backend, device=values.device)
-    )
-    while weight.ndim > values.ndim and weight.shape[-1] == 1:
-        weight = ops.squeeze(weight, -1)
-    return ops.broadcast_to(weight.astype(float32), values.shape)
+def _as_weight(values: Tensor, sample_weight: Any) -> Tensor:
+    if isinstance(sample_weight, Tensor):
+        return sample_weight.astype(float32)
+    return ops.tensor(sample_weight, dtype=float32, backend=values.backend, device=values.device)
+
+
+def _mean_over_samples(x: Tensor, start: int = 1) -> Tensor:
+    """The mean over the axes from ``start`` on."""
+    return ops.mean(x, axis=tuple(range(start, x.ndim))) if x.ndim > start else x
+
+
+def _divide_no_nan(total: Tensor, count: Tensor) -> Tensor:
+    """``total / count``, 0 where ``count`` is 0 (only that: a negative count is fine)."""
+    nonzero = count != 0
+    return ops.where(nonzero, total / ops.where(nonzero, count, 1.0), 0.0)
 
 
 class Mean(Metric):
-    """The (weighted) mean of the values passed to ``update_state(values, sample_weight=None)``."""
+    """The (weighted) mean of the values passed to ``update_state(values, sample_weight=None)``;
+    values of a sample beyond the first axis are averaged first, as Keras does."""
 
     _state_names = ("total", "count")
 
     def update_state(self, values: Any, sample_weight: Any = None) -> None:
         values = as_tensor(self.name, values).astype(float32)
-        weight = _weights(values, sample_weight)
+        if sample_weight is None:
+            weight = ops.ones_like(_mean_over_samples(values))
+        else:
+            values, weight = same_rank(values, _as_weight(values, sample_weight))
+            values = _mean_over_samples(values, weight.ndim)
+            values, weight = align_weight(self.name, values, weight)
+            values = values * weight
+            weight = _mean_over_samples(ops.broadcast_to(weight, values.shape))
         state = self._variables(values)
-        state["total"].assign_add(ops.sum(values * weight))
+        state["total"].assign_add(ops.sum(_mean_over_samples(values)))
         state["count"].assign_add(ops.sum(weight))
 
     def result(self) -> Tensor:
         if not self._state:
             return ops.tensor(0.0)
-        return self._state["total"] / ops.maximum(self._state["count"], 1e-12)
+        return _divide_no_nan(self._state["total"], self._state["count"])
 
 
 def _targets_and_predictions(name: str, y_true: Any, y_pred: Any) -> tuple[Tensor, Tensor]:
@@ -95,12 +110,16 @@ class MeanMetricWrapper(Mean):
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         y_true, y_pred = _targets_and_predictions(self.name, y_true, y_pred)
-        super().update_state(self.fn(y_true, y_pred), sample_weight)
+        try:
+            values = self.fn(y_true, y_pred)
+        except BridgeError as exc:  # "accuracy: shapes ...", not the "equal" it calls
+            raise renamed(exc, self.name) from exc.__cause__
+        super().update_state(values, sample_weight)
 
 
 def _matches(y_true: Tensor, y_pred: Tensor) -> Tensor:
-    if y_true.ndim == y_pred.ndim + 1 and y_true.shape[-1] == 1:
-        y_true = ops.squeeze(y_true, -1)
+    """1.0 where the two are equal, at one rank as Keras aligns them."""
+    y_true, y_pred = same_rank(y_true.astype(y_pred.dtype), y_pred)
     return ops.equal(y_true, y_pred).astype(float32)
 
 
@@ -116,9 +135,7 @@ class BinaryAccuracy(MeanMetricWrapper):
 
     def __init__(self, threshold: float = 0.5, name: str | None = "binary_accuracy") -> None:
         self.threshold = threshold
-        super().__init__(
-            lambda t, p: ops.mean(_matches(t.astype(float32), (p > threshold).astype(float32)), axis=-1), name
-        )
+        super().__init__(lambda t, p: _matches(t.astype(float32), (p > threshold).astype(float32)), name)
 
 
 class CategoricalAccuracy(MeanMetricWrapper):
@@ -132,7 +149,15 @@ class SparseCategoricalAccuracy(MeanMetricWrapper):
     """How often integer labels equal the arg-max of the predictions."""
 
     def __init__(self, name: str | None = "sparse_categorical_accuracy") -> None:
-        super().__init__(lambda t, p: _matches(t.astype(int64), ops.argmax(p, axis=-1)), name)
+        super().__init__(self._matches_ids, name)
+
+    def _matches_ids(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
+        classes = require_class_axis(self.name, y_pred)
+        if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
+            y_true = ops.squeeze(y_true, -1)
+        labels = y_true.astype(int64)
+        check_class_ids(self, labels, classes)
+        return ops.equal(labels, ops.argmax(y_pred, axis=-1)).astype(float32)
 
 
 class TopKCategoricalAccuracy(MeanMetricWrapper):
@@ -149,47 +174,82 @@ class TopKCategoricalAccuracy(MeanMetricWrapper):
         super().__init__(in_top_k, name)
 
 
+def _errors(y_true: Tensor, y_pred: Tensor) -> Tensor:
+    """``y_pred - y_true`` at one rank as Keras aligns them."""
+    y_true, y_pred = same_rank(y_true.astype(y_pred.dtype), y_pred)
+    return y_pred - y_true
+
+
 class MeanSquaredError(MeanMetricWrapper):
     def __init__(self, name: str | None = "mean_squared_error") -> None:
-        super().__init__(lambda t, p: ops.mean(ops.square(p - t.astype(p.dtype)), axis=-1), name)
+        super().__init__(lambda t, p: ops.mean(ops.square(_errors(t, p)), axis=-1), name)
 
 
 class MeanAbsoluteError(MeanMetricWrapper):
     def __init__(self, name: str | None = "mean_absolute_error") -> None:
-        super().__init__(lambda t, p: ops.mean(ops.abs(p - t.astype(p.dtype)), axis=-1), name)
+        super().__init__(lambda t, p: ops.mean(ops.abs(_errors(t, p)), axis=-1), name)
+
+
+def _threshold_list(owner: str, thresholds: Any) -> tuple[float, ...]:
+    values = thresholds if isinstance(thresholds, (list, tuple)) else [thresholds]
+    try:
+        found = tuple(float(t) for t in values)
+    except (TypeError, ValueError):
+        found = ()
+    if not found or not all(0.0 <= t <= 1.0 for t in found):
+        raise InvalidArgumentError(
+            f"{owner}: thresholds must be a number or a non-empty list of numbers in [0, 1], "
+            f"got {thresholds!r}"
+        )
+    return found
 
 
 class _Confusion(Metric):
-    """Counts of a binary confusion matrix at a threshold."""
+    """Counts of a binary confusion matrix at each threshold: a label is positive when it is not
+    0, a prediction when it is above the threshold. With a list of thresholds the result holds
+    one value per threshold, as in Keras."""
 
     _state_names = ("true_positives", "false_positives", "false_negatives")
 
-    def __init__(self, thresholds: float = 0.5, name: str | None = None) -> None:
+    def __init__(self, thresholds: Any = 0.5, name: str | None = None) -> None:
         super().__init__(name)
         self.thresholds = thresholds
+        self._thresholds = _threshold_list(self.name, thresholds)
+        self._state_shape = (len(self._thresholds),) if len(self._thresholds) > 1 else ()
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         y_true, y_pred = _targets_and_predictions(self.name, y_true, y_pred)
-        predicted = (y_pred > self.thresholds).astype(float32)
-        actual = (ops.reshape(y_true, y_pred.shape) > 0.5).astype(float32)
-        weight = _weights(predicted, sample_weight)
+        y_pred, y_true = same_rank(y_pred.astype(float32), y_true)
+        if y_true.shape != y_pred.shape:
+            raise ShapeError(
+                f"{self.name}: y_true of shape {y_true.shape} does not fit y_pred of shape {y_pred.shape}"
+            )
+        weight = ops.ones_like(y_pred) if sample_weight is None else _as_weight(y_pred, sample_weight)
+        shaped, weight = align_weight(self.name, y_pred, weight)
+        weight = ops.reshape(ops.broadcast_to(weight, shaped.shape), (1, -1))
+        thresholds = ops.tensor(self._thresholds, dtype=float32, backend=y_pred.backend, device=y_pred.device)
+        predicted = (ops.reshape(y_pred, (1, -1)) > ops.expand_dims(thresholds, -1)).astype(float32)
+        actual = ops.reshape(y_true != 0, (1, -1)).astype(float32)
         state = self._variables(y_pred)
-        state["true_positives"].assign_add(ops.sum(predicted * actual * weight))
-        state["false_positives"].assign_add(ops.sum(predicted * (1.0 - actual) * weight))
-        state["false_negatives"].assign_add(ops.sum((1.0 - predicted) * actual * weight))
+        for name, counted in (
+            ("true_positives", predicted * actual),
+            ("false_positives", predicted * (1.0 - actual)),
+            ("false_negatives", (1.0 - predicted) * actual),
+        ):
+            state[name].assign_add(ops.reshape(ops.sum(counted * weight, axis=-1), self._state_shape))
 
     def _share(self, other: str) -> Tensor:
         """true positives / (true positives + ``other``), 0 when both are 0."""
         if not self._state:
-            return ops.tensor(0.0)
+            return ops.zeros(self._state_shape)
         tp, rest = self._state["true_positives"], self._state[other]
-        return ops.where(tp + rest > 0, tp / ops.maximum(tp + rest, 1e-12), 0.0)
+        return _divide_no_nan(tp, tp + rest)
 
 
 class Precision(_Confusion):
     """true positives / predicted positives."""
 
-    def __init__(self, thresholds: float = 0.5, name: str | None = "precision") -> None:
+    def __init__(self, thresholds: Any = 0.5, name: str | None = "precision") -> None:
         super().__init__(thresholds, name)
 
     def result(self) -> Tensor:
@@ -199,7 +259,7 @@ class Precision(_Confusion):
 class Recall(_Confusion):
     """true positives / actual positives."""
 
-    def __init__(self, thresholds: float = 0.5, name: str | None = "recall") -> None:
+    def __init__(self, thresholds: Any = 0.5, name: str | None = "recall") -> None:
         super().__init__(thresholds, name)
 
     def result(self) -> Tensor:
@@ -224,8 +284,11 @@ METRICS: dict[str, type[Metric]] = {
 
 
 def get(identifier: Any) -> Metric:
-    """A metric from a name or a Metric."""
+    """A metric from a name (then named by it, as Keras names ``metrics=["mae"]`` "mae") or a
+    Metric."""
     found = lookup("metric", identifier, METRICS)
+    if isinstance(identifier, str):
+        return found(name=identifier)
     return found() if isinstance(found, type) else found
 
 

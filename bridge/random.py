@@ -19,12 +19,14 @@ import os
 import threading
 from typing import Any
 
+import numpy as np
+
 from .dtypes import DType, as_dtype, bool_, default_float, float32, float64, int64
 from .errors import InvalidArgumentError
 from .ops import abs, argmax, argsort, clip, cos, log, sqrt, take, take_along_axis
-from .ops._core import as_tensor
+from .ops._core import as_tensor, integer_arg, op, size_tuple
 from .ops.creation import arange, full
-from .ops.shape import _shape_tuple, reshape
+from .ops.shape import reshape
 from .tensor import Tensor
 
 _MASK32 = 0xFFFFFFFF
@@ -35,19 +37,29 @@ _MANTISSA_BITS = {"float16": 11, "bfloat16": 8, "float32": 24}
 _lock = threading.Lock()
 _global_seed = int.from_bytes(os.urandom(8), "little")
 _draws = itertools.count()
+_data_draws = itertools.count()
 
 
 def seed(value: int) -> None:
-    """Restart the global stream of seeds used by calls without ``seed=``."""
-    global _global_seed, _draws
+    """Restart the global stream of seeds used by calls without ``seed=`` (and the data-order
+    stream beside it)."""
+    global _global_seed, _draws, _data_draws
     with _lock:
-        _global_seed, _draws = operator.index(value), itertools.count()
+        _global_seed, _draws, _data_draws = operator.index(value), itertools.count(), itertools.count()
 
 
 def seed_from_stream() -> int:
     """The next seed of the global stream (what calls without ``seed=`` use)."""
     with _lock:
         return _global_seed * 0x9E3779B1 + next(_draws) * 0x85EBCA77
+
+
+def data_seed_from_stream() -> int:
+    """The next seed of the data-order stream (shuffling without ``seed=``: ``fit``,
+    ``data.batches``): apart from the global stream, so how the data is fed never changes the
+    numbers that initialize weights; :func:`seed` restarts both."""
+    with _lock:
+        return (_global_seed ^ 0xD1B54A32D192ED03) * 0x9E3779B1 + next(_data_draws) * 0x85EBCA77
 
 
 def _keys(seed: Any) -> tuple[Any, Any]:
@@ -111,6 +123,20 @@ def _unit(shape: tuple[int, ...], dtype: DType, seed: Any, backend: str | None, 
     return reshape(values, shape).astype(dtype)
 
 
+def _check_range(name: str, value: Any, low: float, high: float = math.inf) -> None:
+    """Raise unless ``low <= value <= high`` (NaN fails); tensors are checked in eager code only,
+    since their values are unknown while ``br.jit`` traces."""
+    if isinstance(value, Tensor):
+        if value._backend.tracing():
+            return
+        value = value.numpy()
+    values = np.asarray(value, dtype=np.float64)
+    inside = bool(np.all((values >= low) & (values <= high)))
+    if not inside:
+        bounds = f"in [{low}, {high}]" if high != math.inf else f">= {low}"
+        raise InvalidArgumentError(f"{name} must be {bounds}, got {value!r}")
+
+
 def _float_dtype(dtype: Any) -> DType:
     dtype = default_float if dtype is None else as_dtype(dtype)
     if dtype.kind != "f":
@@ -118,6 +144,7 @@ def _float_dtype(dtype: Any) -> DType:
     return dtype
 
 
+@op()
 def uniform(
     shape: Any,
     minval: float = 0.0,
@@ -129,10 +156,11 @@ def uniform(
 ) -> Tensor:
     """Uniform floats in ``[minval, maxval)``."""
     dtype = _float_dtype(dtype)
-    unit = _unit(_shape_tuple(shape), dtype, seed, backend, device)
+    unit = _unit(size_tuple("uniform", shape), dtype, seed, backend, device)
     return unit * (maxval - minval) + minval
 
 
+@op()
 def normal(
     shape: Any,
     mean: float = 0.0,
@@ -144,7 +172,8 @@ def normal(
 ) -> Tensor:
     """Normally distributed floats (Box-Muller in float64, rounded to ``dtype``)."""
     dtype = _float_dtype(dtype)
-    shape = _shape_tuple(shape)
+    shape = size_tuple("normal", shape)
+    _check_range("stddev", stddev, 0.0)
     n = _size(shape)
     pairs = reshape(_words(2 * n, _keys(seed), backend, device).astype(float64), (n, 2))
     u1 = (pairs[:, 0] + 1.0) * 2.0**-32  # (0, 1]
@@ -155,6 +184,7 @@ def normal(
     return reshape(z, shape).astype(dtype) * stddev + mean
 
 
+@op()
 def truncated_normal(
     shape: Any,
     mean: float = 0.0,
@@ -165,7 +195,8 @@ def truncated_normal(
     device: str | None = None,
 ) -> Tensor:
     """Normal values redrawn until within two standard deviations of the mean (as Keras)."""
-    shape = _shape_tuple(shape)
+    shape = size_tuple("truncated_normal", shape)
+    _check_range("stddev", stddev, 0.0)
     n = _size(shape)
     candidates = normal((_ROUNDS_OF_REDRAWS, n), dtype=float32, seed=seed, backend=backend, device=device)
     inside = abs(candidates) <= 2.0
@@ -174,6 +205,7 @@ def truncated_normal(
     return reshape(z, shape).astype(_float_dtype(dtype)) * stddev + mean
 
 
+@op()
 def randint(
     shape: Any,
     minval: int,
@@ -189,16 +221,17 @@ def randint(
         raise InvalidArgumentError(
             f"randint: needs minval < maxval with a range of at most 2**31, got [{minval}, {maxval})"
         )
-    shape = _shape_tuple(shape)
+    shape = size_tuple("randint", shape)
     words = _words(_size(shape), _keys(seed), backend, device)
     values = ((words * span) >> 32) + int(minval)
     return reshape(values, shape).astype(dtype)
 
 
+@op()
 def permutation(x: Any, seed: Any = None, backend: str | None = None, device: str | None = None) -> Tensor:
     """A random permutation of ``range(x)`` for an int, else ``x`` shuffled along axis 0."""
-    if isinstance(x, int):
-        x = arange(x, backend=backend, device=device)
+    if isinstance(x, (int, float, np.number)):
+        x = arange(integer_arg("permutation", "x", x), backend=backend, device=device)
     x = as_tensor("permutation", x)
     n = x.shape[0]
     pairs = reshape(_words(2 * n, _keys(seed), x.backend, x.device), (n, 2))
@@ -206,10 +239,12 @@ def permutation(x: Any, seed: Any = None, backend: str | None = None, device: st
     return take(x, order, axis=0)
 
 
+@op()
 def bernoulli(
     p: Any = 0.5, shape: Any = None, seed: Any = None, backend: str | None = None, device: str | None = None
 ) -> Tensor:
     """Bool tensor, each element true with probability ``p`` (a float or a tensor)."""
+    _check_range("p", p, 0.0, 1.0)
     if shape is None:
         shape = as_tensor("bernoulli", p).shape if not isinstance(p, (int, float)) else ()
     backend = p.backend if isinstance(p, Tensor) and backend is None else backend

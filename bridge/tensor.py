@@ -11,7 +11,7 @@ import numpy as np
 
 from .backend import Backend
 from .dtypes import DType
-from .errors import BridgeError, ShapeError
+from .errors import BridgeError, ShapeError, TracedValueError
 
 
 class ImmutableTensorError(BridgeError, TypeError):
@@ -151,6 +151,15 @@ class Tensor:
         return (self[i] for i in range(len(self)))
 
     def __bool__(self) -> bool:
+        """The truth of a one-element tensor; inside ``br.jit`` (every backend) a
+        ``TracedValueError``: the value is not known while the function compiles."""
+        if self._backend.tracing():
+            raise TracedValueError(
+                f"bool() of a tensor (shape {self.shape}, {self.dtype}) inside br.jit (a Python `if`, "
+                "`while`, `and`/`or` or `assert` on a tensor): its value is unknown while the function "
+                "compiles. Decide with tensors instead (ops.where, ops.maximum, ...), or run it eagerly with "
+                "br.jit(fn, enabled=False)"
+            )
         if self.size != 1:
             raise ShapeError(
                 f"the truth value of a tensor of shape {self.shape} is ambiguous; use ops.any or ops.all"
@@ -169,6 +178,8 @@ class Tensor:
         return int(self.item())
 
     def __repr__(self) -> str:
+        if self._backend.tracing():  # inside br.jit: no values yet
+            return f"Tensor(<traced>, shape={self.shape}, dtype={self.dtype}, backend={self.backend})"
         values = np.array2string(self.numpy(), separator=", ", prefix="Tensor(")
         return f"Tensor({values}, dtype={self.dtype}, device={self.device}, backend={self.backend})"
 

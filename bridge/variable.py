@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from typing import Any
 
 from .errors import DTypeError, ShapeError
@@ -10,7 +12,9 @@ from .tensor import Tensor
 
 
 class Variable(Tensor):
-    """A tensor whose value changes in place; usable wherever a Tensor is.
+    """A tensor whose value changes in place; usable wherever a Tensor is. The augmented
+    operators update it in place: ``v -= lr * g`` is ``v.assign(v - lr * g)``, and ``v`` stays
+    this Variable.
 
     Trainable variables are watched by ``GradientTape`` automatically and receive gradients."""
 
@@ -47,6 +51,8 @@ class Variable(Tensor):
         return Tensor(self._backend.read(self._native), self._backend)
 
     def _checked(self, op: str, value: Any) -> Any:
+        if value is None:  # NumPy would read it as NaN
+            raise DTypeError(f"{op}: variable {self._label()} cannot take the value None")
         if isinstance(value, Tensor):
             if value.dtype is not self.dtype:
                 raise DTypeError(
@@ -66,6 +72,15 @@ class Variable(Tensor):
             )
         return value._native
 
+    def _relocate(self, device: str) -> None:
+        """Move the value to ``device`` (a name ``resolve_device`` accepts) in place: a new framework
+        variable behind this same Variable, so code holding the Variable follows it."""
+        from ._dispatch import resolve_device
+
+        target = resolve_device(self._backend, device)
+        moved = self._backend.to_device(self._backend.read(self._native), target)
+        self._native = self._backend.variable(moved, self._trainable, self._name)
+
     def _label(self) -> str:
         return repr(self._name) if self._name else f"of shape {self.shape}"
 
@@ -82,9 +97,44 @@ class Variable(Tensor):
         self._backend.assign_sub(self._native, self._checked("assign_sub", value))
         return self
 
+    def _update(self, symbol: str, fn: Callable, other: Any) -> Variable:
+        """``self <symbol>= other``: the result is assigned in place (NumPy data, promoted to
+        float64 by ``fn``, is cast back, as ``assign`` casts it)."""
+        result = fn(self, other)
+        if result.dtype is not self.dtype and not isinstance(other, Tensor):
+            if result.dtype.kind == self.dtype.kind:
+                result = result.astype(self.dtype)
+        self._backend.assign(self._native, self._checked(f"{symbol}=", result))
+        return self
+
     def __repr__(self) -> str:
         name = f"name={self._name!r}, " if self._name else ""
         return f"Variable({name}{Tensor.__repr__(self.value)[len('Tensor(') :]}"
+
+
+def _augmented(symbol: str, fn: Callable) -> Callable:
+    def update(self: Variable, other: Any) -> Variable:
+        return self._update(symbol, fn, other)
+
+    update.__doc__ = f"``v {symbol}= x`` updates ``v`` in place (as ``assign``), keeping the Variable."
+    return update
+
+
+for _name, _symbol in [
+    ("add", "+"),
+    ("sub", "-"),
+    ("mul", "*"),
+    ("truediv", "/"),
+    ("floordiv", "//"),
+    ("mod", "%"),
+    ("pow", "**"),
+    ("and", "&"),
+    ("or", "|"),
+    ("xor", "^"),
+    ("lshift", "<<"),
+    ("rshift", ">>"),
+]:
+    setattr(Variable, f"__i{_name}__", _augmented(_symbol, getattr(operator, f"__{_name}__")))
 
 
 __all__ = ["Variable"]

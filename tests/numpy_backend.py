@@ -75,8 +75,14 @@ class NumpyBackend(Backend):
     def to_numpy(self, x):
         return x.copy()
 
-    def to_dlpack(self, x):
-        return x
+    def to_dlpack(self, x, alignment=1):
+        if x.flags.c_contiguous and x.ctypes.data % alignment == 0:
+            return x
+        raw = np.empty(x.nbytes + alignment, np.uint8)
+        start = -raw.ctypes.data % alignment
+        copy = raw[start : start + x.nbytes].view(x.dtype).reshape(x.shape)
+        copy[...] = x
+        return copy
 
     def from_dlpack(self, obj):
         return np.from_dlpack(obj).copy()
@@ -139,7 +145,11 @@ class NumpyBackend(Backend):
     right_shift = _binary(np.right_shift)
     where = _elementwise(lambda c, x, y: np.where(c, x, y))
 
-    sum = _elementwise(lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype))
+    sum = _elementwise(
+        lambda x, axis, keepdims: np.sum(
+            x, axis=axis, keepdims=keepdims, dtype=np.float64 if x.dtype == np.float32 else x.dtype
+        ).astype(x.dtype)
+    )
     prod = _elementwise(lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims, dtype=x.dtype))
     max = _elementwise(lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims))
     min = _elementwise(lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims))
@@ -155,7 +165,19 @@ class NumpyBackend(Backend):
     inv = _elementwise(np.linalg.inv)
     solve = _elementwise(np.linalg.solve)
     det = _elementwise(np.linalg.det)
-    cholesky = _elementwise(np.linalg.cholesky)
+
+    @staticmethod
+    def cholesky(a):
+        """NaN factors for matrices that are not positive definite (the Backend contract)."""
+        a = np.asarray(a)
+        out = np.full(a.shape, np.nan, a.dtype)
+        for index in np.ndindex(a.shape[:-2]):
+            try:
+                out[index] = np.linalg.cholesky(a[index])
+            except np.linalg.LinAlgError:
+                pass
+        return out
+
     svdvals = _elementwise(lambda a: np.linalg.svd(a, compute_uv=False))
 
     reshape = _elementwise(np.reshape)
@@ -171,8 +193,13 @@ class NumpyBackend(Backend):
 
     take = _elementwise(lambda x, indices, axis: np.take(x, indices, axis))
     argwhere = _elementwise(lambda x: np.argwhere(x).astype(np.int64))
-    sort = _elementwise(lambda x, axis: np.sort(x, axis, kind="stable"))
-    argsort = _elementwise(lambda x, axis: np.argsort(x, axis, kind="stable").astype(np.int64))
+
+    @staticmethod
+    def argsort(x, axis):
+        sortable = x.astype(np.float32) if x.dtype.kind == "V" else x  # bfloat16: NumPy misplaces NaN
+        return np.argsort(sortable, axis, kind="stable").astype(np.int64)
+
+    sort = _elementwise(lambda x, axis: np.take_along_axis(x, NumpyBackend.argsort(x, axis), axis))
 
     def scatter(self, x, indices, updates, accumulate):
         out = x.copy()
@@ -184,7 +211,8 @@ class NumpyBackend(Backend):
 
     def topk(self, x, k):
         keys = -x.astype(np.float64)
-        order = np.argsort(keys, axis=-1, kind="stable")[..., :k].astype(np.int64)
+        nan = np.isnan(keys)  # NaN counts as the largest value
+        order = np.lexsort((np.where(nan, 0.0, keys), ~nan), axis=-1)[..., :k].astype(np.int64)
         return np.take_along_axis(x, order, -1), order
 
     @staticmethod

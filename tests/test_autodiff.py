@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import bridge as br
+
+from .strategies import floats32
 
 pytestmark = pytest.mark.bridge_requires("autodiff", "variables")
 
@@ -47,6 +54,70 @@ def test_variable_assign_checks_shape_and_dtype(backend):
     assert v.dtype == br.float32 and v.numpy().sum() == 6.0
 
 
+def test_augmented_operators_update_a_variable_in_place(backend):
+    w = br.Variable(br.tensor([1.0, -2.0]), name="w")
+    native = w.native
+    x, y = np.array([1.0, 3.0]), np.array([2.0, 1.0])
+    expected = np.array([1.0, -2.0])  # gradient descent on sum((w * x - y) ** 2), in float64
+    for _ in range(3):
+        with br.GradientTape() as tape:
+            loss = br.ops.sum((w * br.tensor(x, dtype="float32") - br.tensor(y, dtype="float32")) ** 2)
+        w -= 0.05 * tape.gradient(loss, w)
+        expected -= 0.05 * 2 * (expected * x - y) * x
+    assert isinstance(w, br.Variable) and w.native is native and w.trainable
+    _close(w.numpy(), expected, rtol=1e-5)
+    w += 1.0
+    w *= br.tensor([2.0, 3.0])
+    w /= 2
+    w **= 2
+    w -= np.array([0.5, 0.5])  # NumPy data is cast to the variable's dtype, as assign does
+    expected = ((expected + 1.0) * [2.0, 3.0] / 2) ** 2 - 0.5
+    assert w.native is native and w.dtype == br.float32
+    _close(w.numpy(), expected, rtol=1e-5)
+    step = br.Variable(7, trainable=False)
+    step //= 2
+    step %= 2
+    step <<= 3
+    assert isinstance(step, br.Variable) and step.numpy() == 8 and step.dtype == br.int64
+    with pytest.raises(br.DTypeError, match="/=: variable of shape \\(\\) has dtype int64, value has float"):
+        step /= 2
+    with pytest.raises(br.DTypeError, match="value has float64"):
+        w += br.ones((2,), dtype="float64")
+    with pytest.raises(br.ShapeError, match=r"\+=: variable 'w' has shape \(2,\), value has \(3, 2\)"):
+        w += br.ones((3, 2))
+
+
+@given(
+    start=hnp.arrays(np.float32, (2, 3), elements=floats32(-10, 10)),
+    other=hnp.arrays(np.float32, st.sampled_from([(), (3,), (2, 3)]), elements=floats32(0.5, 10)),
+    symbol=st.sampled_from(["+", "-", "*", "/"]),
+)
+def test_augmented_operators_match_numpy(backend, start, other, symbol):
+    fn = {"+": operator.iadd, "-": operator.isub, "*": operator.imul, "/": operator.itruediv}[symbol]
+    v = br.Variable(start)
+    native = v.native
+    assert fn(v, br.tensor(other)) is v and v.native is native  # broadcast operands are fine
+    expected = fn(start.astype(np.float64), other.astype(np.float64))
+    np.testing.assert_allclose(v.numpy(), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_augmented_operators_inside_jit(backend):
+    w = br.Variable(br.tensor([1.0, -2.0]))
+    x, y = br.tensor([1.0, 3.0]), br.tensor([2.0, 1.0])
+
+    @br.jit(torch={"backend": "aot_eager"})
+    def step(x, y):
+        v = w
+        with br.GradientTape() as tape:
+            loss = br.ops.sum((v * x - y) ** 2)
+        v -= 0.05 * tape.gradient(loss, v)
+        return loss
+
+    for _ in range(3):
+        step(x, y)
+    _close(w.numpy(), [1.271, 0.331], rtol=1e-5)  # by hand: w -= 0.05 * 2 * (w * x - y) * x
+
+
 def test_non_trainable_and_integer_variables(backend):
     step = br.Variable(0, trainable=False, name="step")
     assert step.dtype == br.int64 and not step.trainable
@@ -55,7 +126,7 @@ def test_non_trainable_and_integer_variables(backend):
     frozen = br.Variable(br.ones((2,)), trainable=False)
     with br.GradientTape() as tape:
         y = br.ops.sum(frozen * 3)
-    _close(tape.gradient(y, frozen).numpy(), [0.0, 0.0])  # not watched: zero gradient
+    assert tape.gradient(y, frozen) is None  # not watched: no gradient, as TensorFlow
 
 
 # --- GradientTape --------------------------------------------------------------------------
@@ -118,13 +189,31 @@ def test_unwatched_sources_and_watch_accessed_variables(backend):
     c = br.tensor(5.0)  # never watched
     with br.GradientTape(watch_accessed_variables=False) as tape:
         y = w * c
-    grads = tape.gradient(y, [w, c])
-    _close(grads[0].numpy(), 0.0)
-    _close(grads[1].numpy(), 0.0)
+    assert tape.gradient(y, [w, c]) == [None, None]  # TensorFlow's meaning, on every backend
+    with br.GradientTape(watch_accessed_variables=False, persistent=True) as tape:
+        y = w * c
+    zeros = tape.gradient(y, {"w": w, "c": [c]}, unconnected_gradients="zero")
+    assert zeros["w"].shape == () and zeros["c"][0].dtype == br.float32
+    _close(zeros["w"].numpy(), 0.0)
+    _close(zeros["c"][0].numpy(), 0.0)
+    with pytest.raises(br.InvalidArgumentError, match="'none' or 'zero', got 'zeros'"):
+        tape.gradient(y, w, unconnected_gradients="zeros")
     with br.GradientTape(watch_accessed_variables=False) as tape:
         tape.watch(w)
         y = w * c
     _close(tape.gradient(y, w).numpy(), 5.0)
+
+
+def test_watched_or_accessed_but_unused_sources_get_none(backend):
+    w, unused = br.Variable(br.tensor(2.0)), br.Variable(br.ones((2,)))
+    x = br.tensor([1.0, 2.0])
+    with br.GradientTape() as tape:
+        tape.watch(x)
+        _ = unused * 2.0  # accessed, not in the target
+        y = w * 3.0
+    grads = tape.gradient(y, [w, unused, x])
+    _close(grads[0].numpy(), 3.0)
+    assert grads[1:] == [None, None]
 
 
 def test_integer_sources_are_a_clear_error(backend):

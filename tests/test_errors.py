@@ -18,6 +18,8 @@ def test_every_error_is_a_bridge_error_and_a_builtin():
         (br.DeviceError, ValueError),
         (br.BackendOpError, RuntimeError),
         (br.InvalidArgumentError, ValueError),
+        (br.IndexOutOfRangeError, IndexError),
+        (br.TracedValueError, TypeError),
     ]
     for error, builtin in pairs:
         assert issubclass(error, br.BridgeError) and issubclass(error, builtin)

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import bridge as br
 from bridge import optim
@@ -270,14 +276,95 @@ def test_optimizer_errors_leave_variables_unchanged(backend):
         opt.apply([br.tensor([1.0, 1.0])], [w, b])
     opt.apply([br.tensor([1.0, 1.0]), br.tensor([1.0])], [w, b])
     before = [w.numpy(), b.numpy()]
-    with pytest.raises(br.NonFiniteError, match=r"step 2 produced non-finite gradients for b") as info:
-        opt.apply([br.tensor([1.0, 1.0]), br.tensor([float("nan")])], [w, b])
-    assert isinstance(info.value, FloatingPointError)
+    opt.apply([br.tensor([1.0, 1.0]), br.tensor([float("nan")])], [w, b])  # skipped, no raise
     np.testing.assert_array_equal(w.numpy(), before[0])
     np.testing.assert_array_equal(b.numpy(), before[1])
-    assert int(opt.iterations.numpy()) == 1
+    assert int(opt.iterations.numpy()) == 1 and opt.nonfinite_step == 2
+    with pytest.raises(br.NonFiniteError, match=r"step 2 produced non-finite gradients") as info:
+        opt.raise_if_nonfinite()
+    assert isinstance(info.value, FloatingPointError)
     with pytest.raises(br.InvalidArgumentError, match="unknown optimizer"):
         optim.get("adamm")
+
+
+OPTIMIZERS_WITH_SLOTS = {
+    "sgd": lambda: optim.SGD(0.1, momentum=0.9, nesterov=True),
+    "adam": lambda: optim.Adam(0.1, amsgrad=True),
+    "adamw": lambda: optim.AdamW(0.1, clipnorm=1.0),
+    "rmsprop": lambda: optim.RMSprop(0.1, momentum=0.5, centered=True),
+    "adagrad": lambda: optim.Adagrad(0.1, global_clipnorm=1.0),
+}
+
+
+def optimizer_state(opt, variables):
+    return [v.numpy().copy() for v in [*variables, *opt.variables]]
+
+
+def assert_same_state(got, expected):
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.bridge_requires("variables")
+@given(
+    kind=st.sampled_from(sorted(OPTIMIZERS_WITH_SLOTS)),
+    bad=st.sampled_from([float("nan"), float("inf"), -float("inf")]),
+    where=st.tuples(st.integers(0, 1), st.integers(0, 1)),
+)
+def test_a_nonfinite_step_changes_no_variable_slot_or_counter(backend, kind, bad, where):
+    opt = OPTIMIZERS_WITH_SLOTS[kind]()
+    variables = [br.Variable(br.tensor(w, dtype="float32")) for w in START]
+    opt.apply([br.tensor(g, dtype="float32") for g in GRADS[0]], variables)
+    before = optimizer_state(opt, variables)
+    grads = [g.astype(np.float32) for g in GRADS[1]]
+    grads[where[0]].flat[where[1]] = bad
+    opt.apply([br.tensor(g) for g in grads], variables)
+    assert_same_state(optimizer_state(opt, variables), before)
+    assert opt.nonfinite_step == 2 and int(opt.iterations.numpy()) == 1
+    opt.apply([br.tensor(g, dtype="float32") for g in GRADS[2]], variables)  # halted until reset
+    assert_same_state(optimizer_state(opt, variables), before)
+    opt.reset_nonfinite()
+    opt.apply([br.tensor(g, dtype="float32") for g in GRADS[1]], variables)
+    assert int(opt.iterations.numpy()) == 2 and opt.nonfinite_step is None
+    expected = run_bridge_steps(OPTIMIZERS_WITH_SLOTS[kind], [GRADS[0], GRADS[1]])
+    for got, want in zip(variables, expected):  # as if the bad step had never been given
+        np.testing.assert_array_equal(got.numpy(), want)
+
+
+def run_bridge_steps(make_optimizer, steps):
+    opt = make_optimizer()
+    variables = [br.Variable(br.tensor(w, dtype="float32")) for w in START]
+    for grads in steps:
+        opt.apply([br.tensor(g, dtype="float32") for g in grads], variables)
+    return [v.numpy() for v in variables]
+
+
+@pytest.mark.bridge_requires("jit", "variables")
+@pytest.mark.parametrize("kind", ["adam", "rmsprop"])
+def test_a_nonfinite_step_under_jit_is_skipped_as_in_eager_code(backend, kind):
+    def run(jit):
+        opt = OPTIMIZERS_WITH_SLOTS[kind]()
+        variables = [br.Variable(br.tensor(w, dtype="float32")) for w in START]
+        step = br.jit(
+            lambda *grads: opt.apply(list(grads), variables), enabled=jit, torch={"backend": "aot_eager"}
+        )
+        grads = [[br.tensor(g, dtype="float32") for g in GRADS[i]] for i in range(3)]
+        grads[1][0] = grads[1][0] * float("nan")
+        states = []
+        for step_grads in [grads[0], *grads]:  # finite, finite, NaN, finite
+            step(*step_grads)
+            states.append(optimizer_state(opt, variables))
+        return states, opt.nonfinite_step
+
+    eager, compiled = run(False), run(True)
+    assert eager[1] == compiled[1] == 3
+    assert_same_state(eager[0][2], eager[0][1])  # the NaN step and the one after changed nothing
+    assert_same_state(eager[0][3], eager[0][1])
+    for got, want in zip(compiled[0], eager[0]):
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a, b, rtol=1e-6)
+    assert all(np.isfinite(a).all() for a in compiled[0][-1])
 
 
 @pytest.mark.bridge_requires("jit", "variables", "autodiff")
@@ -296,3 +383,114 @@ def test_optimizer_steps_under_jit_match_eager(backend):
         return [float(step()) for _ in range(4)]
 
     np.testing.assert_allclose(train(True), train(False), rtol=1e-6)
+
+
+# --- hyper-parameter checks: the reference framework raises ValueError for the same value -------
+TORCH_REJECTS = [
+    (lambda: optim.SGD(-0.1), "torch.optim.SGD(p, lr=-0.1)", "learning_rate must be >= 0"),
+    (lambda: optim.Adam(float("nan")), "torch.optim.Adam(p, lr=float('nan'))", "learning_rate"),
+    (
+        lambda: optim.Adam(beta_1=1.0),
+        "torch.optim.Adam(p, betas=(1.0, 0.999))",
+        r"beta_1 must be in \[0.0, 1.0\)",
+    ),
+    (lambda: optim.Adam(beta_2=-0.1), "torch.optim.Adam(p, betas=(0.9, -0.1))", "beta_2"),
+    (lambda: optim.Adam(epsilon=-1.0), "torch.optim.Adam(p, eps=-1.0)", "epsilon"),
+    (lambda: optim.AdamW(weight_decay=-1.0), "torch.optim.AdamW(p, weight_decay=-1.0)", "weight_decay"),
+    (lambda: optim.RMSprop(rho=-0.5), "torch.optim.RMSprop(p, alpha=-0.5)", r"rho must be in \[0.0, 1.0\)"),
+    (lambda: optim.RMSprop(momentum=-1.0), "torch.optim.RMSprop(p, momentum=-1.0)", "momentum"),
+    (
+        lambda: optim.Adagrad(initial_accumulator_value=-1.0),
+        "torch.optim.Adagrad(p, initial_accumulator_value=-1.0)",
+        "initial_accumulator_value",
+    ),
+]
+KERAS_REJECTS = [
+    (
+        lambda: optim.SGD(momentum=-1.0),
+        "keras.optimizers.SGD(momentum=-1.0)",
+        r"momentum must be in \[0.0, 1.0\]",
+    ),
+    (lambda: optim.SGD(momentum=1.5), "keras.optimizers.SGD(momentum=1.5)", "momentum"),
+    (
+        lambda: optim.AdamW(weight_decay=None),
+        "keras.optimizers.AdamW(weight_decay=None)",
+        "weight_decay must be a float",
+    ),
+    (
+        lambda: optim.Adam(clipnorm=1.0, clipvalue=1.0),
+        "keras.optimizers.Adam(clipnorm=1.0, clipvalue=1.0)",
+        "at most one",
+    ),
+]
+ISSUE_REJECTS = [  # no reference rejects these; bridge does, rather than train on nonsense
+    (lambda: optim.RMSprop(rho=1.0), "rho"),
+    (lambda: optim.Adam(clipnorm=-1.0), "clipnorm must be >= 0"),
+    (lambda: optim.SGD(clipvalue=-0.5), "clipvalue"),
+    (lambda: optim.SGD(global_clipnorm=float("nan")), "global_clipnorm"),
+    (lambda: optim.ExponentialDecay(0.1, 0, 0.5), "decay_steps must be > 0"),
+    (lambda: optim.CosineDecay(0.1, -5), "decay_steps"),
+]
+
+
+def test_bad_hyper_parameters_raise_where_torch_does():
+    import torch
+
+    p = [torch.nn.Parameter(torch.ones(2))]
+    for make, reference, message in TORCH_REJECTS:
+        with pytest.raises(ValueError):
+            eval(reference, {"torch": torch, "p": p})
+        with pytest.raises(br.InvalidArgumentError, match=message):
+            make()
+
+
+def test_bad_hyper_parameters_raise_where_keras_does():
+    program = (
+        "import keras\n"
+        "for source in {!r}:\n"
+        "    try:\n"
+        "        eval(source)\n"
+        "        print('accepted')\n"
+        "    except ValueError:\n"
+        "        print('ValueError')\n"
+    )
+    verdicts = keras_lines(program.format([reference for _, reference, _ in KERAS_REJECTS]))
+    assert verdicts == ["ValueError"] * len(KERAS_REJECTS)
+    for make, _, message in KERAS_REJECTS:
+        with pytest.raises(br.InvalidArgumentError, match=message):
+            make()
+    for make, message in ISSUE_REJECTS:
+        with pytest.raises(br.InvalidArgumentError, match=message) as info:
+            make()
+        assert isinstance(info.value, ValueError)
+
+
+def keras_lines(program):
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.split()
+
+
+@pytest.mark.bridge_requires("variables")
+def test_a_negative_learning_rate_cannot_be_set(backend):
+    opt = optim.SGD(0.1)
+    with pytest.raises(br.InvalidArgumentError, match="learning_rate must be >= 0"):
+        opt.learning_rate = -1.0
+    assert opt.learning_rate == 0.1
+
+
+def test_schedules_accept_a_python_int_step(backend):
+    got = [
+        float(optim.ExponentialDecay(0.1, 10, 0.5)(3)),
+        float(optim.ExponentialDecay(0.1, 10, 0.5, staircase=True)(13)),
+        float(optim.CosineDecay(0.1, 10, alpha=0.2)(4)),
+        float(optim.PiecewiseConstantDecay([2], [1.0, 0.5])(3)),
+    ]
+    cosine = 0.5 * (1 + np.cos(np.pi * 0.4))
+    expected = [0.1 * 0.5**0.3, 0.1 * 0.5, 0.1 * (cosine * 0.8 + 0.2), 0.5]
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    with pytest.raises(br.InvalidArgumentError, match="step must be >= 0"):
+        optim.ExponentialDecay(0.1, 10, 0.5)(-1)

@@ -5,13 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from .. import ops
-from ..errors import ShapeError
+from ..errors import InvalidArgumentError, ShapeError
+from ..ops._core import integer_arg
 from ..tensor import Tensor
 from .layer import KernelLayer, Layer
 
 
-def _pair(value: Any) -> tuple[int, int]:
-    return (int(value), int(value)) if isinstance(value, int) else tuple(int(v) for v in value)
+def _pair(layer: str, name: str, value: Any) -> tuple[int, int]:
+    """A positive int or a pair of them, as a pair (``2.5`` is refused, not truncated)."""
+    values = (value, value) if not isinstance(value, (list, tuple)) else tuple(value)
+    if len(values) != 2:
+        raise InvalidArgumentError(f"{layer}: {name} must be an int or a pair of ints, got {value!r}")
+    return tuple(integer_arg(layer, name, v, minimum=1) for v in values)
 
 
 def _require_4d(layer: Layer, shape: tuple[int, ...]) -> None:
@@ -39,8 +44,10 @@ class Conv2D(KernelLayer):
         **kwargs: Any,
     ) -> None:
         super().__init__(activation, **kwargs)
-        self.filters, self.kernel_size = int(filters), _pair(kernel_size)
-        self.strides, self.dilation_rate = _pair(strides), _pair(dilation_rate)
+        self.filters = integer_arg("Conv2D", "filters", filters, minimum=1)
+        self.kernel_size = _pair("Conv2D", "kernel_size", kernel_size)
+        self.strides = _pair("Conv2D", "strides", strides)
+        self.dilation_rate = _pair("Conv2D", "dilation_rate", dilation_rate)
         self.padding, self.data_format = padding, data_format
 
     def build(self, input_shape: tuple[int, ...]) -> None:
@@ -77,8 +84,8 @@ class _Pool2D(Layer):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.pool_size = _pair(pool_size)
-        self.strides = None if strides is None else _pair(strides)
+        self.pool_size = _pair(type(self).__name__, "pool_size", pool_size)
+        self.strides = None if strides is None else _pair(type(self).__name__, "strides", strides)
         self.padding, self.data_format = padding, data_format
 
     def get_config(self) -> dict[str, Any]:

@@ -7,6 +7,8 @@ from typing import Any
 from .. import activations, initializers, ops, random, regularizers
 from ..dtypes import int64
 from ..errors import InvalidArgumentError, ShapeError
+from ..ops._core import backend_of, integer_arg
+from ..ops.indexing import checked_indices
 from ..tensor import Tensor
 from .layer import KernelLayer, Layer
 
@@ -16,9 +18,7 @@ class Dense(KernelLayer):
 
     def __init__(self, units: int, activation: Any = None, **kwargs: Any) -> None:
         super().__init__(activation, **kwargs)
-        if int(units) <= 0:
-            raise InvalidArgumentError(f"Dense: units must be positive, got {units}")
-        self.units = int(units)
+        self.units = integer_arg("Dense", "units", units, minimum=1)
 
     def build(self, input_shape: tuple[int, ...]) -> None:
         if len(input_shape) < 1:
@@ -128,9 +128,14 @@ class Embedding(Layer):
         return x if isinstance(x, Tensor) else super()._standardize(x)
 
     def call(self, x: Tensor) -> Tensor:
+        """Rows at ``x``; an id outside ``[0, input_dim)`` raises ``IndexOutOfRangeError`` (inside
+        ``br.jit`` it is clamped, as ``take``)."""
         if x.dtype.kind not in "iu":
             raise InvalidArgumentError(f"{self.name}: Embedding needs integer ids, got {x.dtype}")
-        return ops.take(self.embeddings, x.astype(int64), axis=0)
+        table = self.embeddings
+        backend_of(f"Embedding {self.name!r}", table, x)  # one backend, else BackendMismatchError
+        ids = checked_indices(f"Embedding {self.name!r}", x.astype(int64), self.input_dim, 0, negative=False)
+        return Tensor(table._backend.take(table._native, ids._native, 0), table._backend)
 
     def get_config(self) -> dict[str, Any]:
         return {

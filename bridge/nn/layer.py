@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 
 from .. import initializers, regularizers
+from .._dispatch import current_backend, resolve_device, use_backend
 from .._dispatch import device as on_device
-from .._dispatch import use_backend
 from ..dtypes import as_dtype, default_float
 from ..errors import BridgeError, InvalidArgumentError, ShapeError
-from ..ops._core import as_tensor
+from ..ops._core import as_tensor, op
 from ..ops.creation import tensor
 from ..tensor import Tensor
 from ..variable import Variable
@@ -128,24 +128,32 @@ class Layer:
             (layers if isinstance(item, Layer) else variables).append(item)
         return variables, layers
 
-    def _split(self, frozen: bool = False) -> tuple[list[Variable], list[Variable]]:
-        """(trainable, non-trainable) Variables of this layer and its sublayers; a frozen layer's
-        are all non-trainable."""
+    def _frozen(self, frozen: bool = False) -> set[int]:
+        """Ids of the Variables of this layer and its sublayers that a frozen layer holds."""
         frozen = frozen or not self._trainable
         variables, layers = self._tracked()
-        trainable = [v for v in variables if v.trainable and not frozen]
-        fixed = [v for v in variables if not (v.trainable and not frozen)]
+        ids = {id(v) for v in variables} if frozen else set()
         for layer in layers:
-            more_trainable, more_fixed = layer._split(frozen)
-            trainable += more_trainable
-            fixed += more_fixed
-        return _unique(trainable), _unique(fixed)
+            ids |= layer._frozen(frozen)
+        return ids
+
+    def _split(self) -> tuple[list[Variable], list[Variable]]:
+        """(trainable, non-trainable) ``weights``, each in ``weights`` order; a frozen layer's
+        are all non-trainable."""
+        frozen = self._frozen()
+        trainable, fixed = [], []
+        for v in self.weights:
+            (trainable if v.trainable and id(v) not in frozen else fixed).append(v)
+        return trainable, fixed
 
     @property
     def weights(self) -> list[Variable]:
-        """All Variables: trainable ones first, each group in creation and assignment order."""
-        trainable, fixed = self._split()
-        return _unique(trainable + fixed)
+        """All Variables, as Keras orders them: this layer's own (those created trainable first,
+        each group in creation order), then each sublayer's in turn. Freezing a layer does not
+        change the order, so ``get_weights``/``set_weights`` lists stay valid."""
+        variables, layers = self._tracked()
+        own = [v for v in variables if v.trainable] + [v for v in variables if not v.trainable]
+        return _unique(own + [w for layer in layers for w in layer.weights])
 
     @property
     def trainable_weights(self) -> list[Variable]:
@@ -201,13 +209,29 @@ class Layer:
             )
         return int(sum(w.size for w in self.weights))
 
+    @op()
     def to(self, device: str) -> Layer:
-        """Move every weight to ``device`` (``"cpu"``, ``"gpu:0"``), keeping the Variables."""
-        for weight in self.weights:
-            backend = weight._backend
-            moved = backend.to_device(backend.read(weight._native), device)
-            weight._native = backend.variable(moved, weight.trainable, weight.name)
+        """Move every weight (and seed-generator state) to ``device``, named as for ``Tensor.to``
+        (``"cpu"``, ``"gpu:0"``, ``"cuda"``); the Variable objects stay, their values move. Steps
+        compiled before (``br.jit``, the model's own) held the old values: models retrace theirs."""
+        variables = self._state_variables()
+        resolve_device(variables[0]._backend if variables else current_backend(), device)  # fail first
+        for variable in variables:
+            variable._relocate(device)
+        Layer._moves += 1
         return self
+
+    _moves = 0  # how many times any layer moved: compiled model steps made before are stale
+
+    def _state_variables(self) -> list[Variable]:
+        """The weights, then the seed generators' states, of this layer and its sublayers."""
+        return _unique([*self.weights, *(generator.state for generator in self._seed_generators())])
+
+    def _seed_generators(self) -> list[Any]:
+        from ..random import SeedGenerator
+
+        own = [item for item in self.__dict__.values() if isinstance(item, SeedGenerator)]
+        return own + [generator for layer in self.layers for generator in layer._seed_generators()]
 
     # --- configuration ---------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from ..autodiff import GradientTape
 from ..data import _order, batches
 from ..errors import BridgeError, InvalidArgumentError, NonFiniteError
 from ..jit import jit as compile_function
+from ..ops._core import op
 from ..tensor import Tensor
 from .layer import Layer
 
@@ -31,15 +32,15 @@ class NotCompiledError(BridgeError, RuntimeError):
     """fit / evaluate before compile."""
 
 
-def _accuracy_for(loss: Any) -> metrics_module.Metric:
-    """The accuracy that fits a loss, as Keras resolves ``metrics=["accuracy"]``."""
+def _accuracy_for(loss: Any, name: str = "accuracy") -> metrics_module.Metric:
+    """The accuracy that fits a loss, as Keras resolves ``metrics=["accuracy"]`` (or ``"acc"``)."""
     if isinstance(loss, losses_module.SparseCategoricalCrossentropy):
-        return metrics_module.SparseCategoricalAccuracy(name="accuracy")
+        return metrics_module.SparseCategoricalAccuracy(name=name)
     if isinstance(loss, losses_module.CategoricalCrossentropy):
-        return metrics_module.CategoricalAccuracy(name="accuracy")
+        return metrics_module.CategoricalAccuracy(name=name)
     if isinstance(loss, losses_module.BinaryCrossentropy):
-        return metrics_module.BinaryAccuracy(name="accuracy")
-    return metrics_module.Accuracy(name="accuracy")
+        return metrics_module.BinaryAccuracy(name=name)
+    return metrics_module.Accuracy(name=name)
 
 
 def _unpack(data: Any) -> tuple[Any, Any, Any]:
@@ -82,11 +83,12 @@ class Model(Layer):
         self.loss = losses_module.get(loss)
         chosen = list(metrics or [])
         self.compiled_metrics = [
-            _accuracy_for(self.loss) if m in ("accuracy", "acc") else metrics_module.get(m) for m in chosen
+            _accuracy_for(self.loss, m) if m in ("accuracy", "acc") else metrics_module.get(m) for m in chosen
         ]
         self.loss_tracker = metrics_module.Mean(name="loss")
         self.jit = jit
         self._compiled_steps: dict[str, Any] = {}
+        self._compiled_moves = Layer._moves
         self.compiled = True
 
     @property
@@ -138,6 +140,9 @@ class Model(Layer):
             out = step(batch)
             self._mark_ready(kind)
             return out
+        if self._compiled_moves != Layer._moves:  # a layer moved: the steps hold its old variables
+            self._compiled_steps.clear()
+            self._compiled_moves = Layer._moves
         key = f"{kind}:{backend}"
         if key not in self._compiled_steps:
             self._compiled_steps[key] = compile_function(step)
@@ -151,6 +156,18 @@ class Model(Layer):
 
     def _mark_ready(self, kind: str) -> None:
         self.__dict__.setdefault("_ran_eagerly", set()).add(kind)
+
+    @op()
+    def to(self, device: str) -> Model:
+        """Move the weights, the optimizer's state and the metrics' state to ``device``; the
+        compiled steps are traced again on their next call."""
+        super().to(device)
+        if self.compiled:
+            self.optimizer.to(device)
+            for metric in self.metrics:
+                for variable in metric._state.values():
+                    variable._relocate(device)
+        return self
 
     # --- data ------------------------------------------------------------------------------
     def _as_batches(
@@ -166,6 +183,7 @@ class Model(Layer):
             raise InvalidArgumentError(
                 f"x has {lengths[0]} samples but y has {lengths[1]}; they must have one row per sample"
             )
+        _check_weights(sample_weight, lengths[0])
         arrays = (x, y) if sample_weight is None else (x, y, sample_weight)
         return _Arrays(arrays, batch_size, shuffle, seed)
 
@@ -187,6 +205,25 @@ class Model(Layer):
     ) -> callbacks_module.History:
         """Train for ``epochs``; returns the History (``history.history["loss"]`` and so on)."""
         self._require_compiled("fit")
+        batch_size = 32 if batch_size is None else batch_size  # as Keras
+        _check_count("fit", "batch_size", batch_size, 1)
+        _check_count("fit", "epochs", epochs, 0)
+        _check_count("fit", "initial_epoch", initial_epoch, 0)
+        if verbose != "auto":
+            _check_count("fit", "verbose", verbose, 0)
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise InvalidArgumentError(f"fit: shuffle must be True or False, got {shuffle!r}")
+        if not isinstance(callbacks, (list, tuple, type(None))) or not all(
+            isinstance(c, callbacks_module.Callback) for c in callbacks or []
+        ):
+            raise InvalidArgumentError(f"fit: callbacks must be a list of Callbacks, got {callbacks!r}")
+        if initial_epoch > epochs:
+            raise InvalidArgumentError(
+                f"fit: initial_epoch={initial_epoch} is past epochs={epochs} (epochs counts from 0, "
+                "initial_epoch included)"
+            )
+        if _length(x) == 0:
+            raise InvalidArgumentError("fit: x holds no sample")
         if not 0.0 <= validation_split < 1.0:
             raise InvalidArgumentError(f"fit: validation_split must be in [0, 1), got {validation_split}")
         if validation_split:
@@ -198,8 +235,14 @@ class Model(Layer):
                     "fit: validation_split needs arrays (x, y); pass validation_data instead"
                 )
             cut = n - int(math.ceil(n * validation_split))
-            validation_data = (_rows(x, slice(cut, None)), _rows(y, slice(cut, None)))
-            x, y = _rows(x, slice(0, cut)), _rows(y, slice(0, cut))
+            if cut == 0:
+                raise InvalidArgumentError(
+                    f"fit: validation_split={validation_split} of {n} samples leaves none to train on"
+                )
+            _check_weights(sample_weight, n)
+            kept, held_out = slice(0, cut), slice(cut, None)
+            validation_data = (_rows(x, held_out), _rows(y, held_out), _rows(sample_weight, held_out))
+            x, y, sample_weight = _rows(x, kept), _rows(y, kept), _rows(sample_weight, kept)
         train = self._as_batches(x, y, batch_size, shuffle, seed, sample_weight)
         validation = None
         if validation_data is not None:
@@ -218,7 +261,9 @@ class Model(Layer):
         for callback in every:
             callback.set_model(self)
         self.stop_training = False
-        with use_backend(self._backend_name()):
+        labels = losses_module.checked_labels([self.loss, *self.metrics], y, validation_data)
+        with use_backend(self._backend_name()), labels:
+            self.optimizer.reset_nonfinite()
             for callback in every:
                 callback.on_train_begin()
             for epoch in range(initial_epoch, epochs):
@@ -228,19 +273,19 @@ class Model(Layer):
                 for callback in every:
                     callback.on_epoch_begin(epoch)
                 logs: dict[str, Any] = {}
+                index = -1
                 for index, batch in enumerate(train):
                     for callback in every:
                         callback.on_train_batch_begin(index)
-                    try:  # batch logs stay tensors: no host sync per step unless a callback asks
-                        logs = self._step("train", batch)
-                    except NonFiniteError:
-                        if not any(isinstance(c, callbacks_module.TerminateOnNaN) for c in every):
-                            raise
-                        logs = {"loss": float("nan")}
+                    # batch logs stay tensors: no host sync per step unless a callback asks
+                    logs = self._step("train", batch)
                     for callback in every:
                         callback.on_train_batch_end(index, logs)
                     if self.stop_training:
                         break
+                if index < 0:
+                    raise InvalidArgumentError("fit: the training data holds no batch")
+                self._check_finite_steps(epoch, every)
                 logs = {k: float(v) for k, v in logs.items()}
                 if validation is not None and not self.stop_training:
                     logs.update({f"val_{k}": v for k, v in self._evaluate(validation).items()})
@@ -251,6 +296,23 @@ class Model(Layer):
             for callback in every:
                 callback.on_train_end()
         return history
+
+    def _check_finite_steps(self, epoch: int, callbacks: list[callbacks_module.Callback]) -> None:
+        """Once per epoch (one host read): if a step had non-finite gradients, the optimizer
+        skipped it and every step after it; raise NonFiniteError naming it, or stop training
+        under TerminateOnNaN, with the weights from before that step either way."""
+        step = self.optimizer.nonfinite_step
+        if step is None:
+            return
+        message = f"optimizer step {step} (epoch {epoch + 1}) produced non-finite gradients"
+        if not any(isinstance(c, callbacks_module.TerminateOnNaN) for c in callbacks):
+            raise NonFiniteError(
+                f"fit: {message} (a NaN or infinite loss?); no variable changed at that step or after "
+                "it: the model keeps the weights from before it"
+            )
+        if not self.stop_training:
+            print(f"TerminateOnNaN: {message}; stopped with the weights before it", file=sys.stderr)
+        self.stop_training = True
 
     def _evaluate(self, data: Iterable) -> dict[str, float]:
         for metric in self.metrics:
@@ -267,7 +329,9 @@ class Model(Layer):
     ) -> dict[str, float]:
         """The loss and metrics over the data: ``{"loss": ..., "accuracy": ...}``."""
         self._require_compiled("evaluate")
-        with use_backend(self._backend_name()):
+        _check_count("evaluate", "batch_size", batch_size, 1)
+        labels = losses_module.checked_labels([self.loss, *self.metrics], y)
+        with use_backend(self._backend_name()), labels:
             logs = self._evaluate(self._as_batches(x, y, batch_size, False, None, sample_weight))
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
@@ -276,8 +340,11 @@ class Model(Layer):
     def predict(self, x: Any, batch_size: int = 32, verbose: Any = 0) -> np.ndarray:
         """Outputs for ``x`` (arrays, Tensors or batches), computed in batches, as NumPy."""
         with use_backend(self.weights[0].backend if self.weights else _current()):
-            if isinstance(x, (np.ndarray, Tensor, list)):
-                data: Iterable = batches(x, batch_size=batch_size)
+            _check_count("predict", "batch_size", batch_size, 1)
+            if isinstance(x, (np.ndarray, Tensor, list)) and len(x) == 0:
+                data: Iterable = [x if isinstance(x, Tensor) else ops.tensor(np.asarray(x))]  # (0, outputs)
+            elif isinstance(x, (np.ndarray, Tensor, list)):
+                data = batches(x, batch_size=batch_size)
             else:
                 data = _Converted(x)
             outputs = [self.predict_step(batch).numpy() for batch in data]
@@ -318,6 +385,20 @@ class Model(Layer):
         print_fn(f"Total params: {total:,} (trainable: {trainable:,}, non-trainable: {total - trainable:,})")
 
 
+def _check_count(op: str, name: str, value: Any, least: int) -> None:
+    """Raise unless ``value`` is an int (not a bool) of at least ``least``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+        raise InvalidArgumentError(f"{op}: {name} must be an int >= {least}, got {value!r}")
+
+
+def _check_weights(sample_weight: Any, samples: int | None) -> None:
+    if sample_weight is not None and _length(sample_weight) != samples:
+        raise InvalidArgumentError(
+            f"sample_weight has {_length(sample_weight)} values but x has {samples} samples; "
+            "give one weight per sample"
+        )
+
+
 def _current() -> str:
     from .._dispatch import get_backend
 
@@ -336,6 +417,8 @@ def _tensors(tree: Any):
 
 
 def _rows(array: Any, index: slice) -> Any:
+    if array is None:
+        return None
     return array[index] if isinstance(array, Tensor) else np.asarray(array)[index]
 
 
@@ -381,7 +464,7 @@ class _Arrays:
 
         self.arrays = [a if isinstance(a, Tensor) else ops.tensor(np.asarray(a)) for a in arrays]
         self.batch_size, self.shuffle = batch_size, shuffle
-        self.seed = random.seed_from_stream() if seed is None else seed
+        self.seed = 0 if not shuffle else random.data_seed_from_stream() if seed is None else seed
         self.epoch = 0
         self.size = len(self.arrays[0])
         self._fixed: list | None = None

@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from .. import initializers, ops
+from ..errors import ShapeError
+from ..ops._core import axes_tuple, axis_index
 from ..tensor import Tensor
 from .layer import Layer
-
-
-def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
-    return tuple(sorted(a % ndim for a in (axis if isinstance(axis, (list, tuple)) else (axis,))))
 
 
 class _Normalization(Layer):
@@ -31,7 +29,21 @@ class _Normalization(Layer):
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
 
+    def _axes(self, ndim: int) -> tuple[int, ...]:
+        """``axis`` normalized for inputs of rank ``ndim`` (an AxisError outside the rank)."""
+        return axes_tuple(f"{self.name} ({type(self).__name__})", self.axis, ndim)
+
+    def _check_features(self, x: Tensor, axes: tuple[int, ...]) -> None:
+        """The sizes along ``axes`` must be those the layer was built for."""
+        sizes = tuple(x.shape[a] for a in axes)
+        if sizes != self._feature_sizes:
+            raise ShapeError(
+                f"{self.name}: {type(self).__name__} was built for sizes {self._feature_sizes} along "
+                f"axis {self.axis}, got an input of shape {x.shape}"
+            )
+
     def _add_scale_and_shift(self, size: tuple[int, ...]) -> None:
+        self._feature_sizes = size
         if self.scale:
             self.gamma = self.add_weight("gamma", size, self.gamma_initializer)
         if self.center:
@@ -80,7 +92,7 @@ class BatchNormalization(_Normalization):
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
 
     def build(self, input_shape: tuple[int, ...]) -> None:
-        size = (input_shape[self.axis],)
+        size = (input_shape[axis_index(f"{self.name} (BatchNormalization)", self.axis, len(input_shape))],)
         self._add_scale_and_shift(size)
         self.moving_mean = self.add_weight("moving_mean", size, self.moving_mean_initializer, trainable=False)
         self.moving_variance = self.add_weight(
@@ -88,7 +100,8 @@ class BatchNormalization(_Normalization):
         )
 
     def call(self, x: Tensor, training: bool = False) -> Tensor:
-        channel = self.axis % x.ndim
+        channel = axis_index(f"{self.name} (BatchNormalization)", self.axis, x.ndim)
+        self._check_features(x, (channel,))
         reduced = tuple(a for a in range(x.ndim) if a != channel)
         shape = tuple(n if a == channel else 1 for a, n in enumerate(x.shape))
         if training:
@@ -129,10 +142,11 @@ class LayerNormalization(_Normalization):
         super().__init__(axis, epsilon, center, scale, beta_initializer, gamma_initializer, **kwargs)
 
     def build(self, input_shape: tuple[int, ...]) -> None:
-        self._add_scale_and_shift(tuple(input_shape[a] for a in _axes(self.axis, len(input_shape))))
+        self._add_scale_and_shift(tuple(input_shape[a] for a in self._axes(len(input_shape))))
 
     def call(self, x: Tensor) -> Tensor:
-        axes = _axes(self.axis, x.ndim)
+        axes = self._axes(x.ndim)
+        self._check_features(x, axes)
         mean = ops.mean(x, axis=axes, keepdims=True)
         variance = ops.mean(ops.square(x - mean), axis=axes, keepdims=True)
         shape = tuple(n if a in axes else 1 for a, n in enumerate(x.shape))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import operator
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -11,14 +13,16 @@ import numpy as np
 from .._dispatch import current_backend, resolve_device
 from .._plugins import load_backend, native_backend_name
 from ..backend import Backend
-from ..dtypes import DType, as_dtype, default_float, result_type
+from ..dtypes import DType, as_dtype, default_float, default_int, result_type
 from ..errors import (
+    ArgumentTypeError,
     AxisError,
     BackendMismatchError,
     BackendOpError,
     BridgeError,
     DeviceError,
     DTypeError,
+    InvalidArgumentError,
     ShapeError,
 )
 from ..tensor import Tensor
@@ -58,16 +62,59 @@ def backend_of(op: str, *args: Any) -> Backend:
 
 
 # --- conversion --------------------------------------------------------------------------
-def numpy_array(data: Any, dtype: DType | None = None) -> np.ndarray:
-    """A NumPy array of a bridge dtype; Python floats become the default float."""
+def numpy_array(data: Any, dtype: DType | None = None, op: str = "tensor") -> np.ndarray:
+    """A NumPy array of a bridge dtype; Python floats become the default float. Values the dtype
+    cannot hold (``300`` as uint8, NaN as an integer) are an error, not wrapped or truncated."""
     from_python = not isinstance(data, (np.ndarray, np.generic))
-    array = np.asarray(data)
+    try:
+        array = np.asarray(data)
+    except (ValueError, TypeError) as exc:
+        raise ShapeError(f"{op}: cannot make a tensor of {_summary(data)}: {exc}") from None
+    if from_python and (array.dtype == np.uint64 or array.dtype == object):
+        _check_python_ints(op, array, dtype or default_int)
+    try:
+        source = as_dtype(array.dtype)
+    except DTypeError:
+        raise DTypeError(
+            f"{op}: cannot make a tensor of {_summary(data)} (NumPy dtype {array.dtype}); "
+            "bridge tensors hold bools, integers and floats"
+        ) from None
     if dtype is None:
-        if from_python and array.dtype == np.float64:
-            return array.astype(default_float.numpy)
-        as_dtype(array.dtype)  # raises a clear error for complex, object, strings, ...
-        return array
+        return array.astype(default_float.numpy) if from_python and source.kind == "f" else array
+    if dtype.kind in "iu" and source.kind in "iuf" and array.size:
+        _check_integer_range(op, array, dtype)
     return array.astype(dtype.numpy, copy=False)
+
+
+def _summary(data: Any) -> str:
+    text = repr(data)
+    return f"{type(data).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+def _check_python_ints(op: str, array: np.ndarray, dtype: DType) -> None:
+    """Python ints beyond int64 (which NumPy keeps as uint64 or objects) fit no bridge dtype."""
+    values = array.ravel().tolist()
+    if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        bad = max(values, key=abs)
+        raise InvalidArgumentError(f"{op}: value {bad} is out of bounds for {dtype}")
+
+
+def _check_integer_range(op: str, array: np.ndarray, dtype: DType) -> None:
+    """Raise if ``array`` holds NaN, infinities or values outside the integer ``dtype``."""
+    info = np.iinfo(dtype.numpy)
+    floating = array.dtype.kind not in "iu"  # float16/32/64 and ml_dtypes' bfloat16
+    if floating and not np.isfinite(array.astype(np.float64)).all():
+        raise InvalidArgumentError(f"{op}: cannot convert NaN or infinity to {dtype}")
+    low, high = array.min().item(), array.max().item()  # Python numbers compare exactly
+    if floating:  # truncated toward zero: -0.5 becomes 0
+        inside = info.min - 1 < low and high < info.max + 1
+    else:
+        inside = info.min <= low and high <= info.max
+    if not inside:
+        bad = low if low < info.min else high
+        raise InvalidArgumentError(
+            f"{op}: value {bad} is out of bounds for {dtype} ([{info.min}, {info.max}])"
+        )
 
 
 def to_native(
@@ -85,7 +132,7 @@ def to_native(
         if owner is not None:
             native = convert_native(x, load_backend(owner), backend)
         else:
-            array = numpy_array(x, dtype)
+            array = numpy_array(x, dtype, op)
             return backend.from_numpy(array, as_dtype(array.dtype), resolve_device(backend, device))
     if dtype is not None and backend.dtype_of(native) is not dtype:
         native = backend.cast(native, dtype)
@@ -97,12 +144,13 @@ def to_native(
 
 
 def convert_native(x: Any, source: Backend, target: Backend) -> Any:
-    """A native tensor of ``source`` as a native tensor of ``target``: DLPack, else NumPy."""
+    """A native tensor of ``source`` as a native tensor of ``target``: DLPack (the source copies
+    a view that is not contiguous or not aligned as the target needs), else NumPy."""
     if source is target:
         return x
     dtype = source.dtype_of(x)
     try:
-        return target.from_dlpack(source.to_dlpack(x))
+        return target.from_dlpack(source.to_dlpack(x, target.dlpack_alignment))
     except Exception:  # dtype or device the DLPack path of one side does not support
         array = source.to_numpy(x)
         return target.from_numpy(array, dtype, resolve_device(target, source.device(x)))
@@ -113,7 +161,7 @@ def as_tensor(op: str, x: Any) -> Tensor:
     if isinstance(x, Tensor):
         return x
     backend = backend_of(op, x)
-    return Tensor(to_native(x, backend), backend)
+    return Tensor(to_native(x, backend, op=op), backend)
 
 
 def tensor_args(op: str, *args: Any) -> tuple[Backend, list[Any]]:
@@ -147,13 +195,40 @@ def wider_float(dtype: DType) -> DType:
 
 # --- axes --------------------------------------------------------------------------------
 def axis_index(op: str, axis: int, ndim: int) -> int:
+    """``axis`` in ``[0, ndim)``; a float or other non-integer axis is an error, never truncated."""
     try:
-        axis = int(axis)
+        axis = operator.index(axis)
     except TypeError:
-        raise AxisError(f"{op}: axis must be an int, got {axis!r}") from None
+        raise ArgumentTypeError(f"{op}: axis must be an int, got {axis!r}") from None
     if not -ndim <= axis < ndim:
         raise AxisError(f"{op}: axis {axis} is out of bounds for a tensor of rank {ndim}")
     return axis % ndim if ndim else 0
+
+
+def integer_arg(op: str, name: str, value: Any, minimum: int | None = 0) -> int:
+    """``value`` as an int (floats such as 2.5 are refused, not truncated), at least ``minimum``."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        value = operator.index(value)
+    except TypeError:
+        raise ArgumentTypeError(f"{op}: {name} must be an int, got {value!r}") from None
+    if minimum is not None and value < minimum:
+        raise InvalidArgumentError(f"{op}: {name} must be >= {minimum}, got {value}")
+    return value
+
+
+def size_tuple(op: str, shape: Any) -> tuple[int, ...]:
+    """A shape to create: non-negative ints (an int is a 1-D shape)."""
+    if isinstance(shape, (int, np.integer)):
+        shape = (shape,)
+    try:
+        dims = tuple(integer_arg(op, "shape", n, minimum=None) for n in shape)
+    except (TypeError, InvalidArgumentError):
+        raise ArgumentTypeError(f"{op}: shape must be an int or a sequence of ints, got {shape!r}") from None
+    if any(n < 0 for n in dims):
+        raise InvalidArgumentError(f"{op}: negative dimensions are not allowed, got shape {shape!r}")
+    return dims
 
 
 def axes_tuple(op: str, axis: Any, ndim: int) -> tuple[int, ...]:
@@ -208,8 +283,23 @@ def diagnose(op: str, args: Sequence[Any], exc: Exception, check: Callable | Non
     return _op_error(builtin)(f"{op} failed on backend {backend!r} for {inputs}: {first_line}")
 
 
+_OP_PREFIX = re.compile(r"^[A-Za-z_][\w.]*(?=: | failed on backend )")
+
+
+def renamed(exc: BridgeError, name: str) -> BridgeError:
+    """``exc`` with its message naming ``name``: an op called by another op reports the op the
+    user called (``mean``, not the ``sum`` it uses)."""
+    message = str(exc)
+    if not message.startswith(name):
+        match = _OP_PREFIX.match(message)
+        message = f"{name}{message[match.end() :]}" if match else f"{name}: {message}"
+        exc.args = (message,)
+    return exc
+
+
 def op(check: Callable | None = None) -> Callable:
-    """Decorate a public op: native failures become bridge errors naming the op and inputs."""
+    """Decorate a public op: native failures become bridge errors naming the op and inputs; a
+    bridge error from an op it calls is renamed after it (the outermost op's name wins)."""
 
     def decorate(fn: Callable) -> Callable:
         name = fn.__name__.strip("_")
@@ -218,8 +308,8 @@ def op(check: Callable | None = None) -> Callable:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
                 return fn(*args, **kwargs)
-            except BridgeError:
-                raise
+            except BridgeError as exc:
+                raise renamed(exc, name) from exc.__cause__
             except Exception as exc:
                 raise diagnose(name, (*args, *kwargs.values()), exc, check) from exc
 

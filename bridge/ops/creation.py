@@ -12,8 +12,17 @@ from .._plugins import load_backend, native_backend_name
 from ..dtypes import DType, as_dtype, default_float, default_int, python_scalar_dtype
 from ..errors import InvalidArgumentError
 from ..tensor import Tensor
-from ._core import SCALARS, as_tensor, convert_native, op, require, to_native
-from .shape import _shape_tuple
+from ._core import (
+    SCALARS,
+    as_tensor,
+    convert_native,
+    integer_arg,
+    numpy_array,
+    op,
+    require,
+    size_tuple,
+    to_native,
+)
 
 
 def _backend(backend: str | None):
@@ -72,15 +81,18 @@ def full(
     """A tensor of ``shape`` filled with ``fill_value``."""
     target = _backend(backend)
     dtype = _fill_dtype(fill_value, dtype)
-    value = np.asarray(fill_value).astype(dtype.numpy).item()  # a Python scalar of the dtype's kind
-    return Tensor(target.full(_shape_tuple(shape), value, dtype, resolve_device(target, device)), target)
+    value = numpy_array(fill_value, dtype, "full").item()  # a Python scalar of the dtype's kind
+    shape = size_tuple("full", shape)
+    return Tensor(target.full(shape, value, dtype, resolve_device(target, device)), target)
 
 
+@op()
 def zeros(shape: Any, dtype: Any = None, device: str | None = None, backend: str | None = None) -> Tensor:
     """A tensor of zeros (default float32)."""
     return full(shape, 0, dtype or default_float, device, backend)
 
 
+@op()
 def ones(shape: Any, dtype: Any = None, device: str | None = None, backend: str | None = None) -> Tensor:
     """A tensor of ones (default float32)."""
     return full(shape, 1, dtype or default_float, device, backend)
@@ -93,11 +105,13 @@ def full_like(x: Any, fill_value: Any, dtype: Any = None, device: str | None = N
     return full(x.shape, fill_value, dtype or x.dtype, device or x.device, x.backend)
 
 
+@op()
 def zeros_like(x: Any, dtype: Any = None, device: str | None = None) -> Tensor:
     """Zeros shaped like ``x``."""
     return full_like(x, 0, dtype, device)
 
 
+@op()
 def ones_like(x: Any, dtype: Any = None, device: str | None = None) -> Tensor:
     """Ones shaped like ``x``."""
     return full_like(x, 1, dtype, device)
@@ -140,7 +154,8 @@ def linspace(
 ) -> Tensor:
     """``num`` evenly spaced values from ``start`` to ``stop``, as ``numpy.linspace``."""
     dtype = as_dtype(dtype) if dtype is not None else default_float
-    values = np.linspace(start, stop, int(num), endpoint=endpoint, dtype=np.float64)
+    num = integer_arg("linspace", "num", num)
+    values = np.linspace(start, stop, num, endpoint=endpoint, dtype=np.float64)
     target = _backend(backend)
     return Tensor(
         target.from_numpy(values.astype(dtype.numpy), dtype, resolve_device(target, device)), target
@@ -160,7 +175,9 @@ def eye(
     dtype = as_dtype(dtype) if dtype is not None else default_float
     target = _backend(backend)
     device = resolve_device(target, device)
-    m = n if m is None else m
+    n = integer_arg("eye", "n", n)
+    m = n if m is None else integer_arg("eye", "m", m)
+    k = integer_arg("eye", "k", k, minimum=None)
     rows = target.reshape(target.arange(k, n + k, 1, default_int, device), (n, 1))
     cols = target.reshape(target.arange(0, m, 1, default_int, device), (1, m))
     return Tensor(target.cast(target.equal(rows, cols), dtype), target)

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 
 from ..dtypes import bool_, default_float, int64
-from ..errors import DTypeError, InvalidArgumentError, ShapeError
+from ..errors import DTypeError, IndexOutOfRangeError, InvalidArgumentError, ShapeError
 from ..tensor import Tensor
-from ._core import as_tensor, axis_index, op, require, to_native
-from .math import add, equal, less, multiply, where
+from ._core import as_tensor, axis_index, backend_of, integer_arg, mismatch, op, require, to_native
+from .math import add, clip, equal, less, multiply, where
 from .shape import broadcast_to, expand_dims, flip, moveaxis, reshape, transpose
 
 
@@ -31,9 +31,7 @@ def _index_entry(x: Tensor, entry: Any) -> Any:
         else Tensor(to_native(entry, x._backend, device=x.device), x._backend)
     )
     if index._backend is not x._backend:
-        raise InvalidArgumentError(
-            f"getitem: index tensor of backend {index.backend!r} for a tensor of backend {x.backend!r}"
-        )
+        raise mismatch("getitem", [x.backend, index.backend])
     dtype = index.dtype
     if dtype is bool_:
         return index
@@ -83,17 +81,15 @@ def _normalize_key(x: Tensor, key: Any) -> list[Any]:
             n = x.shape[axis]
             require(
                 -n <= entry < n,
-                _IndexOutOfRange,
+                IndexOutOfRangeError,
                 f"getitem: index {entry} is out of bounds for axis {axis} of size {n}",
             )
             entry %= n
+        elif isinstance(entry, Tensor):
+            entry = checked_indices("getitem", entry, x.shape[axis], axis)
         key.append(entry)
         axis += _consumed(entry)
     return key
-
-
-class _IndexOutOfRange(InvalidArgumentError, IndexError):
-    """An integer index outside its axis."""
 
 
 _PLAIN = (int, type(None), type(Ellipsis))
@@ -125,6 +121,8 @@ def getitem(x: Any, key: Any) -> Tensor:
     """``x[key]`` with NumPy semantics: ints, slices, ``...``, ``None``, bool masks, int arrays."""
     x = as_tensor("getitem", x)
     entries = key if isinstance(key, tuple) else (key,)
+    if builtins.any(type(e) is slice and e.step == 0 for e in entries):
+        raise InvalidArgumentError(f"getitem: slice step cannot be zero (key {key!r})")
     if builtins.all(
         type(e) in _PLAIN or (type(e) is slice and (e.step is None or e.step > 0)) for e in entries
     ):
@@ -158,8 +156,7 @@ def getitem(x: Any, key: Any) -> Tensor:
     sizes = y.shape[: len(arrays)]
     shape = np.broadcast_shapes(*(a.shape for a in arrays))
     linear = None
-    for index, size in zip(arrays, sizes):
-        index = where(less(index, 0), add(index, size), index)
+    for index, size in zip(arrays, sizes):  # each already in [0, size)
         linear = index if linear is None else add(multiply(linear, size), index)
     flat = reshape(y, (-1,) + y.shape[len(arrays) :])
     out = Tensor(x._backend.take(flat._native, broadcast_to(linear, shape)._native, 0), x._backend)
@@ -192,34 +189,73 @@ def index_update(x: Any, key: Any, value: Any, accumulate: bool = False) -> Tens
 
 
 # --- gathering ---------------------------------------------------------------------------
-def _indices(x: Tensor, indices: Any, size: int) -> Tensor:
+_HOST_CHECK_SIZE = 1 << 16
+
+
+def checked_indices(name: str, index: Tensor, size: int, axis: int, negative: bool = True) -> Tensor:
+    """int64 ``index`` into an axis of ``size``, wrapped into ``[0, size)``.
+
+    An index outside ``[-size, size)`` (``[0, size)`` when not ``negative``) raises
+    ``IndexOutOfRangeError`` in eager code (one small host copy). Inside ``br.jit`` values are not
+    known and a compiled graph cannot raise, so there an index is clamped to the nearest valid one
+    (after negative ones wrap), on every backend alike."""
+    low = -size if negative else 0
+    backend, native = index._backend, index._native
+    if backend.tracing():
+        if negative:
+            index = where(less(index, 0), add(index, size), index)
+        return clip(index, 0, builtins.max(size - 1, 0))
+    if not index.size:
+        return index
+    if index.size <= _HOST_CHECK_SIZE:  # copying a few indices beats two device reductions
+        values = backend.to_numpy(native)
+        lowest, highest = values.min(), values.max()
+    else:
+        lowest = backend.to_numpy(backend.min(native, None, False))
+        highest = backend.to_numpy(backend.max(native, None, False))
+    if lowest < low or highest >= size:
+        values = backend.to_numpy(native)
+        first = values[(values < low) | (values >= size)].flat[0]
+        raise IndexOutOfRangeError(
+            f"{name}: index {first} is out of range for axis {axis} of size {size} (valid: {low}..{size - 1})"
+        )
+    return where(less(index, 0), add(index, size), index) if lowest < 0 else index
+
+
+def _indices(name: str, x: Tensor, indices: Any) -> Tensor:
+    """``indices`` as an int64 Tensor of ``x``'s backend (a bridge Tensor of another backend is
+    an error; NumPy, Python and native data are converted)."""
+    backend = backend_of(name, x, indices)
     index = (
         indices
         if isinstance(indices, Tensor)
-        else Tensor(to_native(indices, x._backend, device=x.device), x._backend)
+        else Tensor(to_native(indices, backend, device=x.device), backend)
     )
     if index.dtype.kind not in "iu":
-        raise DTypeError(f"take: indices must be integers, got {index.dtype}")
-    index = index.astype(int64)
-    return where(less(index, 0), add(index, size), index)
+        raise DTypeError(f"{name}: indices must be integers, got {index.dtype}")
+    return index.astype(int64)
 
 
 @op()
 def take(x: Any, indices: Any, axis: int | None = None) -> Tensor:
-    """Elements of ``x`` at ``indices`` along ``axis`` (of the flattened ``x`` when None)."""
+    """Elements of ``x`` at ``indices`` along ``axis`` (of the flattened ``x`` when None).
+
+    Negative indices count from the end; one outside the axis raises ``IndexOutOfRangeError``
+    (clamped inside ``br.jit``, see :func:`checked_indices`)."""
     x = as_tensor("take", x)
     if axis is None:
         x, axis = reshape(x, (-1,)), 0
     axis = axis_index("take", axis, x.ndim)
-    index = _indices(x, indices, x.shape[axis])
+    index = checked_indices("take", _indices("take", x, indices), x.shape[axis], axis)
     return Tensor(x._backend.take(x._native, index._native, axis), x._backend)
 
 
 @op()
 def take_along_axis(x: Any, indices: Any, axis: int) -> Tensor:
-    """Pick values along ``axis`` with an index tensor of the same rank (``numpy.take_along_axis``)."""
+    """Pick values along ``axis`` with an index tensor of the same rank (``numpy.take_along_axis``);
+    out-of-range indices as in :func:`take`."""
     x = as_tensor("take_along_axis", x)
-    index = _indices(x, indices, 0)
+    index = _indices("take_along_axis", x, indices)
     require(
         index.ndim == x.ndim,
         ShapeError,
@@ -227,7 +263,7 @@ def take_along_axis(x: Any, indices: Any, axis: int) -> Tensor:
     )
     axis = axis_index("take_along_axis", axis, x.ndim)
     n = x.shape[axis]
-    index = where(less(index, 0), add(index, n), index)
+    index = checked_indices("take_along_axis", index, n, axis)
     x, index = moveaxis(x, axis, -1), moveaxis(index, axis, -1)
     batch = np.broadcast_shapes(x.shape[:-1], index.shape[:-1])
     x = broadcast_to(x, batch + (n,))
@@ -235,7 +271,8 @@ def take_along_axis(x: Any, indices: Any, axis: int) -> Tensor:
     rows = int(np.prod(batch, dtype=np.int64))
     backend = x._backend
     offsets = Tensor(backend.reshape(backend.arange(0, rows * n, n, int64, x.device), batch + (1,)), backend)
-    picked = take(reshape(x, (-1,)), add(index, offsets))
+    linear = add(index, offsets)
+    picked = Tensor(backend.take(reshape(x, (-1,))._native, linear._native, 0), backend)
     return moveaxis(picked, -1, axis)
 
 
@@ -244,7 +281,8 @@ def one_hot(x: Any, num_classes: int, dtype: Any = None) -> Tensor:
     """One-hot encoding along a new last axis (default float dtype; out-of-range rows are zero)."""
     x = as_tensor("one_hot", x)
     require(x.dtype.kind in "iu", DTypeError, f"one_hot: needs integer class ids, got {x.dtype}")
-    classes = Tensor(x._backend.arange(0, int(num_classes), 1, x.dtype, x.device), x._backend)
+    num_classes = integer_arg("one_hot", "num_classes", num_classes)
+    classes = Tensor(x._backend.arange(0, num_classes, 1, x.dtype, x.device), x._backend)
     return equal(expand_dims(x, -1), classes).astype(dtype or default_float)
 
 
@@ -267,12 +305,13 @@ def argsort(x: Any, axis: int = -1) -> Tensor:
 def topk(x: Any, k: int) -> tuple[Tensor, Tensor]:
     """The ``k`` largest values along the last axis, descending, and their int64 indices."""
     x = as_tensor("topk", x)
+    k = integer_arg("topk", "k", k, minimum=None)
     require(
         x.ndim >= 1 and 0 <= k <= x.shape[-1],
         InvalidArgumentError,
         f"topk: k={k} is outside [0, {x.shape[-1] if x.ndim else 0}] for shape {x.shape}",
     )
-    values, indices = x._backend.topk(x._native, int(k))
+    values, indices = x._backend.topk(x._native, k)
     return Tensor(values, x._backend), Tensor(indices, x._backend)
 
 

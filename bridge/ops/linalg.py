@@ -10,7 +10,9 @@ import numpy as np
 from ..errors import InvalidArgumentError, ShapeError
 from ..tensor import Tensor
 from ._core import as_tensor, axes_tuple, backend_of, floating, op, promote_natives, require, tensor_args
-from .math import abs, multiply, power, sqrt
+from .math import abs, isfinite, isnan, multiply, power, sqrt
+from .reduction import all as all_of
+from .reduction import any as any_of
 from .reduction import max, min, sum
 from .shape import expand_dims, moveaxis, reshape, transpose
 
@@ -203,8 +205,21 @@ def det(x: Any) -> Tensor:
 
 @op(check=_square_check)
 def cholesky(x: Any) -> Tensor:
-    """Lower Cholesky factor ``L`` of symmetric positive-definite matrices (``x = L @ L.T``)."""
-    return _linalg("cholesky", x)
+    """Lower Cholesky factor ``L`` of symmetric positive-definite matrices (``x = L @ L.T``).
+
+    A finite matrix that is not positive definite is an error (as NumPy); under ``br.jit``, where
+    values are unknown, its factor is all NaN on every backend."""
+    factor = _linalg("cholesky", x)
+    backend = factor._backend
+    if not backend.tracing() and bool(any_of(isnan(factor)).numpy()):
+        finite = all_of(isfinite(as_tensor("cholesky", x)), axis=(-2, -1))
+        failed = any_of(isnan(factor), axis=(-2, -1)) & finite
+        if bool(any_of(failed).numpy()):
+            raise InvalidArgumentError(
+                f"cholesky: matrix is not positive definite (batch positions "
+                f"{np.argwhere(failed.numpy()).tolist()} of shape {factor.shape})"
+            )
+    return factor
 
 
 @op()

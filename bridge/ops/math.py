@@ -9,14 +9,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..dtypes import DType, bool_, default_float, result_type, weak_result_type
-from ..errors import DTypeError
+import numpy as np
+
+from ..dtypes import DType, bool_, default_float, result_type, uint8, weak_result_type
+from ..errors import DTypeError, InvalidArgumentError
 from ..tensor import Tensor
 from ._core import (
     SCALARS,
     as_tensor,
     backend_of,
     broadcast_check,
+    describe,
     diagnose,
     floating,
     mismatch,
@@ -61,6 +64,15 @@ def _scalar_native(backend, value, dtype: DType, like) -> Any:
     return backend.full((), _PYTHON_TYPE[dtype.kind](value), dtype, backend.device(like))
 
 
+def _check_weak_int(name: str, value: int, dtype: DType) -> None:
+    """A Python int taking an integer tensor's dtype must fit it (NumPy 2 raises too)."""
+    info = np.iinfo(dtype.numpy)
+    if not info.min <= value <= info.max:
+        raise InvalidArgumentError(
+            f"{name}: Python integer {value} is out of bounds for {dtype} ([{info.min}, {info.max}])"
+        )
+
+
 def _operands(name: str, x1: Any, x2: Any):
     """(backend, a, b, dtype): natives of the common dtype; ``b`` may be a Python scalar."""
     if isinstance(x1, Tensor):
@@ -83,6 +95,8 @@ def _operands(name: str, x1: Any, x2: Any):
             )
         if type(x2) in SCALARS:
             dtype = weak_result_type(da, x2)
+            if type(x2) is int and dtype.kind in "iu":
+                _check_weak_int(name, x2, dtype)
             return (
                 backend,
                 a if da is dtype else backend.cast(a, dtype),
@@ -122,6 +136,8 @@ def _binary(name: str, kind: str, doc: str):
                 b = _scalar_native(backend, b, dtype, a)
             if dtype is not bool_:
                 a, b = _as(backend, a, bool_), _as(backend, b, bool_)
+        elif dtype is bool_ and kind == "compare" and name not in _COMMUTATIVE:
+            a, b = _as(backend, a, uint8), _as(backend, b, uint8)  # False < True (TensorFlow has no bool <)
         elif dtype is bool_ and kind != "compare":
             primitive = _ON_BOOLS.get(name)
             if primitive is None:
@@ -153,7 +169,7 @@ multiply = _binary("multiply", "arith", "Elementwise ``x1 * x2``.")
 divide = _binary("divide", "divide", "True division; integers give the default float.")
 floor_divide = _binary("floor_divide", "arith", "Elementwise ``x1 // x2`` (rounds toward -inf).")
 mod = _binary("mod", "arith", "Elementwise ``x1 % x2``, with the sign of ``x2`` (as Python).")
-power = _binary("power", "arith", "Elementwise ``x1 ** x2``.")
+_power = _binary("power", "arith", "Elementwise ``x1 ** x2``.")
 maximum = _binary("maximum", "arith", "Elementwise maximum (NaN propagates).")
 minimum = _binary("minimum", "arith", "Elementwise minimum (NaN propagates).")
 equal = _binary("equal", "compare", "Elementwise ``x1 == x2`` as a bool tensor.")
@@ -172,13 +188,45 @@ right_shift = _binary("right_shift", "bitwise", "Elementwise ``x1 >> x2`` (ints)
 _BINARY = {f.__name__: f for f in (less, less_equal, greater, greater_equal)}
 
 
+def power(x1: Any, x2: Any) -> Tensor:
+    """Elementwise ``x1 ** x2``. Integers to negative integer powers are an error, as in NumPy;
+    under ``br.jit``, where tensor values are unknown, such elements are ``trunc(x1 ** x2)``
+    (1 for a base of 1, +-1 for -1, else 0) on every backend."""
+    if isinstance(x1, Tensor) and x1.dtype.kind == "f":  # the common case: no integer rules
+        return _power(x1, x2)
+    backend, a, b, dtype = _operands("power", x1, x2)
+    if dtype.kind != "i":  # floats, and unsigned exponents that cannot be negative
+        return _power(x1, x2)
+    if isinstance(b, SCALARS):
+        if b < 0:
+            raise InvalidArgumentError(
+                f"power: integers to negative integer powers are not allowed (as NumPy), got {dtype} ** {b}"
+            )
+        return _power(x1, x2)
+    zero = _scalar_native(backend, 0, dtype, b)
+    negative = backend.less(b, zero)
+    if not backend.tracing():
+        if bool(backend.to_numpy(backend.any(negative, None, False))):
+            raise InvalidArgumentError(
+                f"power: integers to negative integer powers are not allowed (as NumPy), "
+                f"got {dtype} exponents < 0 for base {describe(as_tensor('power', x1))}"
+            )
+        return _power(x1, x2)
+    a = a if not isinstance(a, SCALARS) else _scalar_native(backend, a, dtype, b)
+    base = Tensor(a, backend)
+    exponent = Tensor(backend.where(negative, zero, b), backend)  # TensorFlow's Pow refuses < 0
+    odd = Tensor(b, backend) % 2 != 0
+    inverse = where(base == 1, 1, where(base == -1, where(odd, -1, 1), 0)).astype(dtype)
+    return where(Tensor(negative, backend), inverse, _power(base, exponent))
+
+
 def _unary(name: str, kind: str, doc: str):
     """An elementwise unary op. ``kind``: float (ints become the default float), numeric,
     integral (identity on ints and bools), predicate (constant on non-floats), logical."""
 
     def unary_op(x: Any) -> Tensor:
         backend = x._backend if isinstance(x, Tensor) else backend_of(name, x)
-        a = x._native if isinstance(x, Tensor) else to_native(x, backend)
+        a = x._native if isinstance(x, Tensor) else to_native(x, backend, op=name)
         dtype = backend.dtype_of(a)
         if kind == "logical":
             if dtype is not bool_:
@@ -331,7 +379,8 @@ def silu(x: Any) -> Tensor:
 def softplus(x: Any) -> Tensor:
     """``log(1 + exp(x))``, computed without overflow, with the exact gradient at 0."""
     x = _float_tensor("softplus", x)
-    peak = relu(x)  # log(exp(x - m) + exp(-m)) + m is the same for every m; its gradient too
+    # log(exp(x - m) + exp(-m)) + m is the same for every m, and so is its gradient; m = 0 at +inf
+    peak = where(x < math.inf, relu(x), 0.0)
     return log(exp(x - peak) + exp(-peak)) + peak
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..errors import InvalidArgumentError, ShapeError
 from ..tensor import Tensor
 from ._core import as_tensor, axis_index, floating, op, promote_natives, require, tensor_args
-from .math import divide, exp, isfinite, log, subtract, where
+from .math import divide, exp, log, subtract, where
 from .reduction import max, sum
 from .shape import pad
 
@@ -34,7 +35,7 @@ def log_softmax_composite(x: Any, axis: int = -1) -> Tensor:
 
 def _finite_max(x: Tensor, axis: int) -> Tensor:
     peak = max(x, axis, keepdims=True)
-    return where(isfinite(peak), peak, 0.0)
+    return where(peak == -math.inf, 0.0, peak)  # a +inf peak makes the row NaN, as NumPy and torch
 
 
 @op()
@@ -100,6 +101,34 @@ def _spatial(x: Tensor, channels_last: bool) -> tuple[int, int]:
     return x.shape[1:3] if channels_last else x.shape[2:4]
 
 
+def _no_elements_result(
+    x: Tensor, channels_last, windows, strides, pads, dilation, channels, dtype
+) -> Tensor:
+    """The result for an input or kernel with no elements, from shapes alone: zeros (an empty sum)
+    of the output shape. The frameworks disagree here (TensorFlow's conv ignores strides for an
+    empty batch; torch refuses zero channels)."""
+    spatial = tuple(
+        (n + before + after - (k - 1) * d - 1) // s + 1
+        for n, k, s, (before, after), d in zip(_spatial(x, channels_last), windows, strides, pads, dilation)
+    )
+    shape = (x.shape[0], *spatial, channels) if channels_last else (x.shape[0], channels, *spatial)
+    return Tensor(x._backend.full(shape, 0, dtype, x.device), x._backend)
+
+
+def _require_window_fits(name: str, x: Tensor, spatial, windows, pads, dilation=(1, 1)) -> None:
+    """A window (dilated) larger than the padded input has no output: an error on every backend
+    (torch refuses it; TensorFlow would give an empty or uninitialised result)."""
+    for n, k, (before, after), d in zip(spatial, windows, pads, dilation):
+        span = (k - 1) * d + 1
+        require(
+            span <= n + before + after,
+            ShapeError,
+            f"{name}: window {tuple(windows)} (dilation {tuple(dilation)}, spanning {span}) is larger "
+            f"than the padded input {tuple(spatial)} of input shape {x.shape}; use padding='same' "
+            f"or a smaller window",
+        )
+
+
 @op()
 def conv2d(
     x: Any,
@@ -131,8 +160,13 @@ def conv2d(
     )
     strides, dilation = _pair("conv2d", "strides", strides), _pair("conv2d", "dilation", dilation)
     pads = _padding("conv2d", padding, _spatial(x, channels_last), kernel.shape[:2], strides, dilation)
+    _require_window_fits("conv2d", x, _spatial(x, channels_last), kernel.shape[:2], pads, dilation)
     backend = x._backend
-    (a, k), _ = promote_natives(backend, [floating(backend, x._native), kernel._native])
+    (a, k), dtype = promote_natives(backend, [floating(backend, x._native), kernel._native])
+    if x.size == 0 or kernel.size == 0:
+        return _no_elements_result(
+            x, channels_last, kernel.shape[:2], strides, pads, dilation, kernel.shape[3], dtype
+        )
     return Tensor(backend.conv2d(a, k, strides, pads, dilation, channels_last), backend)
 
 
@@ -143,8 +177,13 @@ def _pool_args(name: str, x: Any, pool_size: Any, strides: Any, padding: str, da
     pool = _pair(name, "pool_size", pool_size)
     strides = pool if strides is None else _pair(name, "strides", strides)
     pads = _padding(name, padding, _spatial(x, channels_last), pool, strides)
+    _require_window_fits(name, x, _spatial(x, channels_last), pool, pads)
+    empty = None
+    if x.size == 0:
+        channels = x.shape[3] if channels_last else x.shape[1]
+        empty = _no_elements_result(x, channels_last, pool, strides, pads, (1, 1), channels, x.dtype)
     widths = ((0, 0), *pads, (0, 0)) if channels_last else ((0, 0), (0, 0), *pads)
-    return x, pool, strides, widths, channels_last
+    return x, pool, strides, widths, channels_last, empty
 
 
 @op()
@@ -156,9 +195,11 @@ def max_pool2d(
     data_format: str = "channels_last",
 ) -> Tensor:
     """Max over ``pool_size`` windows; ``strides`` defaults to ``pool_size``."""
-    x, pool, strides, widths, channels_last = _pool_args(
+    x, pool, strides, widths, channels_last, empty = _pool_args(
         "max_pool2d", x, pool_size, strides, padding, data_format
     )
+    if empty is not None:
+        return empty
     if any(w for pair in widths for w in pair):
         x = pad(x, widths, constant_values=float("-inf"))
     return Tensor(x._backend.max_pool2d(x._native, pool, strides, channels_last), x._backend)
@@ -173,9 +214,11 @@ def avg_pool2d(
     data_format: str = "channels_last",
 ) -> Tensor:
     """Mean over ``pool_size`` windows; with "same", padded positions are left out of the mean."""
-    x, pool, strides, widths, channels_last = _pool_args(
+    x, pool, strides, widths, channels_last, empty = _pool_args(
         "avg_pool2d", x, pool_size, strides, padding, data_format
     )
+    if empty is not None:
+        return empty
     backend = x._backend
     if not any(w for pair in widths for w in pair):
         return Tensor(backend.avg_pool2d(x._native, pool, strides, channels_last), backend)

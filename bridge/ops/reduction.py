@@ -7,6 +7,7 @@ import builtins
 from typing import Any
 
 from ..dtypes import ALL_DTYPES, bool_, default_float, int64, uint8
+from ..errors import ShapeError
 from ..tensor import Tensor
 from ._core import as_tensor, axes_tuple, axis_index, floating, op, wider_float
 from .math import exp, isfinite, log, sqrt, subtract, where
@@ -43,17 +44,31 @@ def prod(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     return _reduce("prod", as_tensor("prod", x), axis, keepdims, _ACCUMULATOR)
 
 
+def _empty_axes(x: Tensor, axis: Any, name: str) -> bool:
+    """Whether the reduction over ``axis`` meets an axis of size zero."""
+    shape = x.shape
+    return 0 in (shape[a] for a in axes_tuple(name, axis, len(shape)))
+
+
+def _require_nonempty(name: str, x: Tensor, axis: Any) -> None:
+    """NumPy's rule: a max, min, argmax or argmin over no elements has no answer."""
+    if _empty_axes(x, axis, name):
+        raise ShapeError(f"{name}: reduction over an axis of size zero (shape {x.shape}, axis={axis!r})")
+
+
 @op()
 def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Maximum over ``axis`` (NaN propagates)."""
+    """Maximum over ``axis`` (NaN propagates). Over zero elements: ``ShapeError``, as NumPy."""
     x = as_tensor("max", x)
+    _require_nonempty("max", x, axis)
     return _reduce("any" if x.dtype is bool_ else "max", x, axis, keepdims)
 
 
 @op()
 def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Minimum over ``axis`` (NaN propagates)."""
+    """Minimum over ``axis`` (NaN propagates). Over zero elements: ``ShapeError``, as NumPy."""
     x = as_tensor("min", x)
+    _require_nonempty("min", x, axis)
     return _reduce("all" if x.dtype is bool_ else "min", x, axis, keepdims)
 
 
@@ -105,9 +120,12 @@ def std(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tens
 
 @op()
 def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """``log(sum(exp(x)))`` over ``axis``, without overflow."""
+    """``log(sum(exp(x)))`` over ``axis``, without overflow; ``-inf`` over zero elements
+    (as ``scipy.special.logsumexp`` and torch)."""
     x = as_tensor("logsumexp", x)
     x = Tensor(floating(x._backend, x._native), x._backend)
+    if _empty_axes(x, axis, "logsumexp"):
+        return log(sum(exp(x), axis, keepdims))
     peak = max(x, axis, keepdims=True)
     peak = where(isfinite(peak), peak, 0.0)
     out = log(sum(exp(subtract(x, peak)), axis, keepdims=True)) + peak
@@ -121,6 +139,7 @@ def _drop_axes(x: Tensor, axes: tuple[int, ...]) -> Tensor:
 
 def _arg(name: str, x: Any, axis: int | None, keepdims: bool) -> Tensor:
     x = as_tensor(name, x)
+    _require_nonempty(name, x, axis)
     backend, a = x._backend, x._native
     if x.dtype is bool_:
         a = backend.cast(a, uint8)
@@ -137,13 +156,15 @@ def _arg(name: str, x: Any, axis: int | None, keepdims: bool) -> Tensor:
 
 @op()
 def argmax(x: Any, axis: int | None = None, keepdims: bool = False) -> Tensor:
-    """Index of the (first) maximum along ``axis``, or in the flattened tensor (int64)."""
+    """Index of the (first) maximum along ``axis``, or in the flattened tensor (int64); the
+    first NaN where there is one, as NumPy."""
     return _arg("argmax", x, axis, keepdims)
 
 
 @op()
 def argmin(x: Any, axis: int | None = None, keepdims: bool = False) -> Tensor:
-    """Index of the (first) minimum along ``axis``, or in the flattened tensor (int64)."""
+    """Index of the (first) minimum along ``axis``, or in the flattened tensor (int64); the
+    first NaN where there is one, as NumPy."""
     return _arg("argmin", x, axis, keepdims)
 
 

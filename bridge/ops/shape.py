@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import builtins
+import operator
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidArgumentError, ShapeError
+from ..errors import ArgumentTypeError, InvalidArgumentError, ShapeError
 from ..tensor import Tensor
 from ._core import (
     as_tensor,
     axes_tuple,
     axis_index,
+    integer_arg,
+    numpy_array,
     op,
     promote_natives,
     require,
@@ -23,9 +26,13 @@ from ._core import (
 
 
 def _shape_tuple(shape: Any) -> tuple[int, ...]:
+    """A shape as ints; floats (``2.5``) are refused rather than truncated."""
     if isinstance(shape, (int, np.integer)):
-        return (int(shape),)
-    return tuple(int(n) for n in shape)
+        return (operator.index(shape),)
+    try:
+        return tuple(operator.index(n) for n in shape)
+    except TypeError:
+        raise ArgumentTypeError(f"shape must be an int or a sequence of ints, got {shape!r}") from None
 
 
 def _reshape_check(x: Any, shape: Any) -> str | None:
@@ -108,6 +115,8 @@ def squeeze(x: Any, axis: Any = None) -> Tensor:
 def expand_dims(x: Any, axis: Any) -> Tensor:
     """``x`` with new length-1 axes at the positions ``axis`` of the result."""
     x = as_tensor("expand_dims", x)
+    if axis is None:  # None means "all axes" elsewhere, which has no meaning here (NumPy: TypeError)
+        raise ArgumentTypeError("expand_dims: axis must be an int or a tuple of ints, got None")
     shape = list(x.shape)
     axes = axes_tuple("expand_dims", axis, len(shape) + (len(axis) if isinstance(axis, (tuple, list)) else 1))
     for a in axes:
@@ -198,12 +207,15 @@ def repeat(x: Any, repeats: Any, axis: int | None = None) -> Tensor:
         x, axis = flatten(x), 0
     axis = axis_index("repeat", axis, x.ndim)
     backend = x._backend
-    if not isinstance(repeats, (int, np.integer)):
+    if isinstance(repeats, (int, float, np.number)):
+        repeats = integer_arg("repeat", "repeats", repeats)
+    else:
         from ..dtypes import int64
 
+        repeats = as_tensor("repeat", repeats)
+        if repeats.dtype.kind not in "iu":  # 1.5 is not truncated (NumPy raises a TypeError too)
+            raise ArgumentTypeError(f"repeat: repeats must be integers, got {repeats.dtype}")
         repeats = to_native(repeats, backend, dtype=int64, device=x.device)
-    else:
-        repeats = int(repeats)
     return Tensor(backend.repeat(x._native, repeats, axis), backend)
 
 
@@ -221,14 +233,17 @@ def broadcast_to(x: Any, shape: Any) -> Tensor:
 
 
 def _pad_widths(pad_width: Any, ndim: int) -> tuple[tuple[int, int], ...]:
-    widths = np.asarray(pad_width, dtype=np.int64)
+    widths = np.asarray(pad_width)
+    if widths.dtype.kind not in "iu":  # 1.5 is not truncated (NumPy raises a TypeError too)
+        raise ArgumentTypeError(f"pad: pad_width must hold ints, got {pad_width!r}")
+    widths = widths.astype(np.int64)
+    require(bool((widths >= 0).all()), ShapeError, f"pad: negative pad_width {pad_width!r}")
     try:
         widths = np.broadcast_to(
             widths.reshape(-1, 2) if widths.size == 2 and widths.ndim == 1 else widths, (ndim, 2)
         )
     except ValueError:
         raise ShapeError(f"pad: pad_width {pad_width!r} does not fit a tensor of rank {ndim}") from None
-    require(bool((widths >= 0).all()), ShapeError, f"pad: negative pad_width {pad_width!r}")
     return tuple((int(a), int(b)) for a, b in widths)
 
 
@@ -241,13 +256,18 @@ def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0
     ``mode`` one of constant, reflect, symmetric, edge, wrap."""
     x = as_tensor("pad", x)
     widths = _pad_widths(pad_width, x.ndim)
-    if mode == "constant":
-        return Tensor(x._backend.pad(x._native, widths, constant_values), x._backend)
     require(
         mode in _PAD_MODES,
         InvalidArgumentError,
         f"pad: unknown mode {mode!r}; known: {', '.join(_PAD_MODES)}",
     )
+    if mode == "constant":
+        value = numpy_array(constant_values, x.dtype, "pad").item()  # NaN into ints is an error
+        if not widths:  # a 0-d tensor has nothing to pad (TensorFlow refuses empty paddings)
+            return x
+        return Tensor(x._backend.pad(x._native, widths, value), x._backend)
+    if not widths:
+        return x
     for axis, (before, after) in enumerate(widths):
         if before or after:
             x = concat(

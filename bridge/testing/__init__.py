@@ -172,7 +172,7 @@ def assert_layer_parity(
             weights = [w.numpy() for w in layer.weights]  # after the call (moving averages updated)
             trainable = layer.trainable_weights
             sources = [inputs, trainable] if differentiable else [trainable]
-            grads = tape.gradient(target, sources)
+            grads = tape.gradient(target, sources, unconnected_gradients="zero")
             weight_grads = grads[-1]
             results[name] = {
                 "output": output.numpy(),

@@ -23,6 +23,56 @@ def _raw_binary(op):
     return staticmethod(lambda a, b: op(x=a, y=b))
 
 
+def _floor_divide(a, b):
+    """``a // b``; floats as NumPy's ``divmod`` (``floor((a - fmod(a, b)) / b)``, so ``inf // 2`` is
+    NaN and float32 ``1 // 0.1`` is 9, where TensorFlow's FloorDiv gives ``inf`` and 10)."""
+    b = tf.convert_to_tensor(b, a.dtype)  # a Python scalar too
+    if not a.dtype.is_floating:
+        return _raw.FloorDiv(x=a, y=b)
+    if a.dtype.size < 4:  # no half kernels for TruncateMod: compute in float32, as NumPy does
+        return tf.cast(_floor_divide(tf.cast(a, tf.float32), tf.cast(b, tf.float32)), a.dtype)
+    a, b = tf.stop_gradient(a), tf.stop_gradient(b)  # piecewise constant: zero gradient
+    mod = _raw.TruncateMod(x=a, y=b)
+    div = (a - mod) / b
+    div = tf.where((mod != 0) & ((b < 0) != (mod < 0)), div - 1, div)
+    floor = tf.math.floor(div)
+    floor = tf.where(div - floor > 0.5, floor + 1, floor)
+    floor = tf.where(div == 0, 0 * (a / b), floor)  # a zero with the sign of a / b
+    return tf.where(b == 0, a / b, floor)
+
+
+def _shift(shift, a, b):
+    """``a << b`` or ``a >> b`` with NumPy's answer for counts outside ``[0, bits)``: 0 for ``<<``,
+    the sign (0 or -1) for ``>>``, where TensorFlow's kernels leave them undefined."""
+    bits = a.dtype.size * 8
+    b = tf.convert_to_tensor(b, a.dtype)  # a Python int count too
+    inside = (b >= 0) & (b < bits)
+    shifted = shift(a, tf.where(inside, b, tf.zeros_like(b)))
+    if shift is tf.bitwise.left_shift:
+        return tf.where(inside, shifted, tf.zeros_like(a))
+    sign = tf.bitwise.right_shift(tf.bitwise.right_shift(a, tf.constant(bits - 1, a.dtype)), tf.ones_like(a))
+    return tf.where(inside, shifted, sign)
+
+
+def _nan_rows(fn):
+    """``fn(x, axis)`` (softmax) with a NaN row wherever the input row holds a NaN or +inf, as
+    NumPy's ``exp(x - max) / sum`` and torch; TensorFlow's kernel gives 0 to the other entries."""
+
+    def wrapper(self, x, axis):
+        out = fn(x, axis=axis)
+        has_nan = tf.reduce_any(tf.math.is_nan(x) | (x == float("inf")), axis=axis, keepdims=True)
+        return tf.where(has_nan, tf.constant(float("nan"), x.dtype), out)
+
+    return wrapper
+
+
+def _trailing(axis: tuple[int, ...] | None, rank: int | None) -> bool:
+    """Whether a reduction runs over the last axes only (all of them when ``axis`` is None)."""
+    if axis is None:
+        return True
+    return rank is not None and tuple(sorted(axis)) == tuple(range(rank - len(axis), rank))
+
+
 def _tf_device(name: str) -> str:
     return "/CPU:0" if name == "cpu" else f"/GPU:{name.partition(':')[2]}"
 
@@ -45,6 +95,33 @@ def _nhwc(fn):
         return tf.transpose(out, (0, 3, 1, 2))
 
     return wrapper
+
+
+_KEY_BITS = {16: (tf.int16, 0x7FFF), 32: (tf.int32, 0x7FFFFFFF), 64: (tf.int64, 0x7FFFFFFFFFFFFFFF)}
+
+
+def _order_key(x):
+    """``x`` itself where TensorFlow sorts it right, else integers in the order NumPy sorts it:
+    bool and uint8 (no sort kernel) widened; floats as -inf < ... < -0 = 0 < ... < inf < NaN
+    (TensorFlow's float sort leaves NaN anywhere), every NaN made the one positive NaN and -0
+    made 0 first, so ties stay ties for stable sorting."""
+    if x.dtype in (tf.bool, tf.uint8):
+        return tf.cast(x, tf.int16)
+    if not x.dtype.is_floating:
+        return x
+    itype, magnitude = _KEY_BITS[x.dtype.size * 8]
+    x = tf.where(tf.math.is_nan(x), tf.constant(float("nan"), x.dtype), x + tf.zeros((), x.dtype))
+    bits = tf.bitcast(x, itype)
+    return tf.where(bits < 0, tf.bitwise.bitwise_xor(bits, tf.constant(magnitude, itype)), bits)
+
+
+def _first_nan_or(arg_fn, x, axis):
+    """``arg_fn`` (argmax/argmin) of ``x``, but the first NaN along ``axis`` where there is one."""
+    if not x.dtype.is_floating:
+        return arg_fn(x, axis=axis, output_type=tf.int64)
+    nan = tf.math.is_nan(x)
+    first_nan = tf.math.argmax(tf.cast(nan, tf.int8), axis=axis, output_type=tf.int64)
+    return tf.where(tf.reduce_any(nan, axis=axis), first_nan, arg_fn(x, axis=axis, output_type=tf.int64))
 
 
 class TensorFlowTape(Tape):
@@ -116,7 +193,12 @@ class TensorFlowBackend(Backend):
         """A copy, never a view of the tensor's buffer."""
         return np.array(x.numpy())
 
-    def to_dlpack(self, x):
+    #: TensorFlow imports any DLPack buffer, but its kernels abort the process (a fatal CHECK)
+    #: on data that is not 64-byte aligned (EIGEN_MAX_ALIGN_BYTES).
+    dlpack_alignment = 64
+
+    def to_dlpack(self, x, alignment: int = 1):
+        """TensorFlow's buffers are row-major and 64-byte aligned already."""
         return tf.experimental.dlpack.to_dlpack(x)
 
     def from_dlpack(self, obj):
@@ -133,9 +215,15 @@ class TensorFlowBackend(Backend):
             return tf.range(start, stop, step, dtype=_TO_TF[dtype])
 
     # --- elementwise -----------------------------------------------------------------------
-    negative = staticmethod(tf.math.negative)
-    abs = staticmethod(tf.math.abs)
-    sign = staticmethod(tf.math.sign)
+    def negative(self, x):  # uint8 wraps, as NumPy and torch (TensorFlow has no uint8 kernel)
+        return _raw.Sub(x=tf.zeros_like(x), y=x) if x.dtype == tf.uint8 else tf.math.negative(x)
+
+    def abs(self, x):
+        return x if x.dtype == tf.uint8 else tf.math.abs(x)
+
+    def sign(self, x):
+        return tf.cast(x > 0, x.dtype) if x.dtype == tf.uint8 else tf.math.sign(x)
+
     exp = staticmethod(tf.math.exp)
     expm1 = staticmethod(tf.math.expm1)
     log = staticmethod(tf.math.log)
@@ -150,8 +238,19 @@ class TensorFlowBackend(Backend):
     cosh = staticmethod(tf.math.cosh)
     arctan = staticmethod(tf.math.atan)
     sigmoid = staticmethod(tf.math.sigmoid)
-    relu = staticmethod(tf.nn.relu)
-    erf = staticmethod(tf.math.erf)
+
+    @staticmethod
+    def relu(x):
+        # Inside tf.function, grappler's remapper fuses MatMul/Conv2D + BiasAdd + Relu into one
+        # oneDNN kernel whose relu turns NaN into 0 (eager Relu keeps NaN). Maximum(0, x) is not
+        # fused, keeps NaN, and has Relu's gradient (0 at x == 0); eager keeps the faster Relu.
+        if tf.executing_eagerly():
+            return _raw.Relu(features=x)
+        return _raw.Maximum(x=tf.zeros((), x.dtype), y=x)
+
+    def erf(self, x):  # TensorFlow's float64 kernel gives NaN at +-inf
+        return tf.where(tf.math.is_inf(x), tf.math.sign(x), tf.math.erf(x))
+
     floor = staticmethod(tf.math.floor)
     ceil = staticmethod(tf.math.ceil)
     round = staticmethod(tf.math.round)
@@ -165,9 +264,14 @@ class TensorFlowBackend(Backend):
     subtract = _raw_binary(_raw.Sub)
     multiply = _raw_binary(_raw.Mul)
     divide = _raw_binary(_raw.RealDiv)
-    floor_divide = _raw_binary(_raw.FloorDiv)
+    floor_divide = staticmethod(_floor_divide)
     mod = _raw_binary(_raw.FloorMod)
-    power = _raw_binary(_raw.Pow)
+
+    def power(self, a, b):  # no uint8 kernel: int32 keeps the low 8 bits (wraps as NumPy)
+        if a.dtype != tf.uint8:
+            return _raw.Pow(x=a, y=b)
+        return tf.cast(_raw.Pow(x=tf.cast(a, tf.int32), y=tf.cast(b, tf.int32)), tf.uint8)
+
     maximum = _raw_binary(_raw.Maximum)
     minimum = _raw_binary(_raw.Minimum)
     equal = _raw_binary(_raw.Equal)
@@ -181,8 +285,8 @@ class TensorFlowBackend(Backend):
     bitwise_and = staticmethod(tf.bitwise.bitwise_and)
     bitwise_or = staticmethod(tf.bitwise.bitwise_or)
     bitwise_xor = staticmethod(tf.bitwise.bitwise_xor)
-    left_shift = staticmethod(tf.bitwise.left_shift)
-    right_shift = staticmethod(tf.bitwise.right_shift)
+    left_shift = staticmethod(functools.partial(_shift, tf.bitwise.left_shift))
+    right_shift = staticmethod(functools.partial(_shift, tf.bitwise.right_shift))
 
     def where(self, cond, x, y):
         return tf.where(cond, x, y)
@@ -191,6 +295,10 @@ class TensorFlowBackend(Backend):
     def sum(self, x, axis, keepdims):
         if axis is None and not keepdims:
             return tf.reduce_sum(x)
+        if x.dtype == tf.float32 and not _trailing(axis, x.shape.rank):
+            # Eigen adds the rows of a reduction over outer axes one after another (relative error
+            # 3.5e-6 over 1e5 rows); a float64 accumulator keeps the float32 result correctly rounded.
+            return tf.cast(tf.reduce_sum(tf.cast(x, tf.float64), axis=axis, keepdims=keepdims), tf.float32)
         return tf.reduce_sum(x, axis=axis, keepdims=keepdims)
 
     def prod(self, x, axis, keepdims):
@@ -209,10 +317,10 @@ class TensorFlowBackend(Backend):
         return tf.reduce_any(x, axis=axis, keepdims=keepdims)
 
     def argmax(self, x, axis):
-        return tf.math.argmax(x, axis=axis, output_type=tf.int64)
+        return _first_nan_or(tf.math.argmax, x, axis)
 
     def argmin(self, x, axis):
-        return tf.math.argmin(x, axis=axis, output_type=tf.int64)
+        return _first_nan_or(tf.math.argmin, x, axis)
 
     def cumsum(self, x, axis):
         return tf.math.cumsum(x, axis=axis)
@@ -240,7 +348,11 @@ class TensorFlowBackend(Backend):
     inv = staticmethod(tf.linalg.inv)
     solve = staticmethod(tf.linalg.solve)
     det = staticmethod(tf.linalg.det)
-    cholesky = staticmethod(tf.linalg.cholesky)
+
+    def cholesky(self, a):  # TensorFlow fills only the lower triangle with NaN on failure
+        factor = tf.linalg.cholesky(a)
+        failed = tf.reduce_any(tf.math.is_nan(factor), axis=(-2, -1), keepdims=True)
+        return tf.where(failed, tf.constant(float("nan"), factor.dtype), factor)
 
     def svdvals(self, a):
         return tf.linalg.svd(a, compute_uv=False)
@@ -291,21 +403,27 @@ class TensorFlowBackend(Backend):
         return tf.where(x)
 
     def sort(self, x, axis):
-        return tf.sort(x, axis=axis)
+        key = _order_key(x)
+        if key is x:
+            return tf.sort(x, axis=axis)
+        order = tf.argsort(key, axis=axis, stable=True)
+        return tf.experimental.numpy.take_along_axis(x, order, axis)  # differentiable, unlike the key
 
     def argsort(self, x, axis):
-        return tf.cast(tf.argsort(x, axis=axis, stable=True), tf.int64)
+        return tf.cast(tf.argsort(_order_key(x), axis=axis, stable=True), tf.int64)
 
     def topk(self, x, k):
-        values, indices = tf.math.top_k(x, k, sorted=True)
+        key = _order_key(x)
+        if key is x:
+            values, indices = tf.math.top_k(x, k, sorted=True)
+            return values, tf.cast(indices, _TO_TF[int64])
+        indices = tf.math.top_k(key, k, sorted=True).indices
+        values = tf.gather(x, indices, axis=-1, batch_dims=len(x.shape) - 1)
         return values, tf.cast(indices, _TO_TF[int64])
 
     # --- nn --------------------------------------------------------------------------------
-    def softmax(self, x, axis):
-        return tf.nn.softmax(x, axis=axis)
-
-    def log_softmax(self, x, axis):
-        return tf.nn.log_softmax(x, axis=axis)
+    softmax = _nan_rows(tf.nn.softmax)
+    log_softmax = _nan_rows(tf.nn.log_softmax)
 
     def sparse_cross_entropy(self, logits, labels):
         return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
@@ -328,7 +446,15 @@ class TensorFlowBackend(Backend):
 
     @_nhwc
     def max_pool2d(self, x, pool, strides):
-        return tf.nn.max_pool2d(x, pool, strides, "VALID")
+        # TensorFlow's CPU MaxPool skips NaN and starts from the lowest finite float, so a window
+        # of NaN or of -inf gives that float. As NumPy and torch: NaN where a window holds one,
+        # -inf where the result is the lowest float but no element is. One pool of flags finds both.
+        out = tf.nn.max_pool2d(x, pool, strides, "VALID")
+        lowest = tf.constant(x.dtype.min, x.dtype)
+        flags = 2 * tf.cast(tf.math.is_nan(x), x.dtype) + tf.cast(tf.equal(x, lowest), x.dtype)
+        flags = tf.nn.max_pool2d(flags, pool, strides, "VALID")
+        out = tf.where(tf.equal(out, lowest) & (flags < 1), tf.constant(-float("inf"), x.dtype), out)
+        return tf.where(flags >= 2, tf.constant(float("nan"), x.dtype), out)
 
     @_nhwc
     def avg_pool2d(self, x, pool, strides):
