@@ -19,6 +19,8 @@ from bridge import losses, nn, optim
 
 ULP = 2.0**-23  # float32 spacing at 1
 BOUND = 3 * ULP  # about 3.6e-7: what a correctly rounded result of a pairwise sum stays within
+# var rounds the mean, the squares, their sum and the quotient: a two-row var reached 3.5 ulps
+BOUNDS = {"sum": BOUND, "mean": BOUND, "var": 6 * ULP}
 
 
 @st.composite
@@ -52,11 +54,12 @@ def _relative_errors(x: np.ndarray, axis: tuple[int, ...], backend: str) -> dict
 @example(case=((100_000, 2), (0,)), seed=0, offset=3.0)  # TensorFlow before: mean off by 3.5e-6
 @example(case=((32, 26, 26, 8), (0, 1, 2)), seed=0, offset=3.0)  # BatchNormalization's axes
 @example(case=((2197, 13, 7), (0, 2)), seed=1, offset=3.0)  # torch before: off by 7e-7
+@example(case=((2, 138), (0,)), seed=0, offset=3.0)  # var of two rows: a few ulps
 def test_float32_sum_mean_var_are_accurate(backend, case, seed, offset):
     shape, axis = case
     x = (np.random.default_rng(seed).standard_normal(shape) + offset).astype(np.float32)
     errors = _relative_errors(x, axis, backend)
-    assert max(errors.values()) <= BOUND, (shape, axis, errors)
+    assert all(errors[name] <= BOUNDS[name] for name in errors), (shape, axis, errors)
 
 
 @pytest.mark.bridge_requires("autodiff", "jit")

@@ -102,3 +102,18 @@ def test_options_pass_through(backend):
         br.jit(f, no_such_option=True)(br.ones((1,)))
     scoped = br.jit(f, tensorflow={"jit_compile": True}, torch={"backend": "eager"})
     np.testing.assert_allclose(scoped(br.ones((2,))).numpy(), [2.0, 2.0])
+
+
+def test_every_jitted_function_compiles_past_torchs_recompile_limit():
+    """torch.compile caches per code object and gives up after 8: bridge's shared wrapper must not
+    make the ninth br.jit function run eagerly."""
+    from torch._dynamo.utils import counters
+
+    x = br.ones((2, 2), backend="torch")
+    built = []
+    for i in range(10):
+        before = counters["stats"]["unique_graphs"]
+        out = br.jit(lambda x, i=i: x * i + 1.0, **QUICK)(x)
+        built.append(counters["stats"]["unique_graphs"] > before)
+        np.testing.assert_array_equal(out.numpy(), np.full((2, 2), i + 1.0, np.float32))
+    assert all(built), built

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import types
 from typing import Any
 
 import numpy as np
@@ -426,7 +427,13 @@ class TorchBackend(Backend):
 
     # --- jit -------------------------------------------------------------------------------
     def jit(self, fn, **options):
-        return torch.compile(fn, **options)
+        # torch.compile caches graphs per code object, up to a recompile limit (8); bridge hands it
+        # the same wrapper function for every br.jit, so each gets a code object of its own, or
+        # the ninth compiled function would silently run eagerly.
+        own = types.FunctionType(
+            fn.__code__.replace(), fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__
+        )
+        return torch.compile(own, **options)
 
     def tracing(self):
         return torch.compiler.is_compiling()
