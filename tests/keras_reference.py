@@ -1,6 +1,7 @@
-"""Keras 3 as the reference for Keras-shaped losses and metrics: one long-lived subprocess per
-Keras backend (``KERAS_BACKEND`` is fixed when Keras is imported), asked over JSON lines, so that
-hypothesis can query it per example without paying Keras' import each time."""
+"""Keras 3 as the reference for Keras-shaped APIs. ``KERAS_BACKEND`` is fixed when Keras is
+imported, so Keras runs in subprocesses: ``keras_json`` runs one program and returns the JSON it
+prints last; ``KerasReference`` keeps one process per Keras backend, asked over JSON lines, so
+that hypothesis can query it per example without paying Keras' import each time."""
 
 from __future__ import annotations
 
@@ -48,18 +49,36 @@ for line in sys.stdin:
 """
 
 
+def keras_env(backend: str) -> dict[str, str]:
+    return {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+
+
+def keras_json(program: str, backend: str = "tensorflow", stdin: str | None = None) -> Any:
+    """Run ``program`` with Keras 3 on ``backend``; returns the JSON of its last printed line."""
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=keras_env(backend),
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 class KerasReference:
     """Keras 3 on one backend in a subprocess; ``ask`` sends a request and returns the answer."""
 
     def __init__(self, backend: str) -> None:
         self.backend = backend
-        env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
         self._process = subprocess.Popen(
             [sys.executable, "-c", _SERVER],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            env=env,
+            env=keras_env(backend),
             text=True,
         )
 

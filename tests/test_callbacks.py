@@ -7,9 +7,6 @@ import contextlib
 import inspect
 import io
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -19,6 +16,8 @@ from hypothesis import strategies as st
 
 import bridge as br
 from bridge import callbacks, losses, nn, optim
+
+from .keras_reference import keras_json
 
 pytestmark = pytest.mark.bridge_requires("autodiff", "variables")
 
@@ -77,18 +76,7 @@ print(json.dumps([simulate(getattr(callbacks, c["cls"])(**c["kwargs"]), c["monit
 def keras_results(cases: list[dict]) -> list[str]:
     """``simulate`` run on Keras 3's own callbacks, in one subprocess, for every case."""
     sources = inspect.getsource(FakeModel) + "\n" + inspect.getsource(simulate)
-    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    run = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(_RUNNER).format(sources=sources)],
-        input=json.dumps(cases),
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    return keras_json(textwrap.dedent(_RUNNER).format(sources=sources), stdin=json.dumps(cases))
 
 
 def drawn_cases(strategy: st.SearchStrategy, count: int) -> list[dict]:

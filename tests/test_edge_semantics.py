@@ -4,10 +4,6 @@ torch-shaped hyper-parameters and Keras 3 for Keras-shaped ones."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import warnings
 
 import numpy as np
@@ -18,6 +14,8 @@ from hypothesis.extra import numpy as hnp
 
 import bridge as br
 from bridge import nn
+
+from .keras_reference import keras_json
 
 INT_DTYPES = ["int8", "int32", "int64", "uint8"]
 
@@ -315,16 +313,7 @@ print(json.dumps({
 @pytest.fixture(scope="module", params=["tensorflow", "torch"])
 def keras_outcomes(request):
     """Which builtin error Keras 3 raises for each bad hyper-parameter (one process per backend)."""
-    env = {
-        **os.environ,
-        "KERAS_BACKEND": request.param,
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-        "CUDA_VISIBLE_DEVICES": "",
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", _KERAS_CASES], env=env, capture_output=True, text=True, timeout=300, check=True
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return keras_json(_KERAS_CASES, backend=request.param)
 
 
 def test_layer_hyper_parameters_fail_as_in_keras(backend, keras_outcomes):

@@ -5,16 +5,14 @@ each array into its own weight."""
 from __future__ import annotations
 
 import functools
-import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import bridge as br
 from bridge import nn
+
+from .keras_reference import keras_json
 
 pytestmark = pytest.mark.bridge_requires("variables")
 
@@ -49,12 +47,7 @@ print(json.dumps(states))
 @functools.cache
 def keras_orders() -> list:
     """Keras 3's weights / trainable / non-trainable names and shapes, as layers get frozen."""
-    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    run = subprocess.run(
-        [sys.executable, "-c", _KERAS], capture_output=True, text=True, env=env, timeout=300, check=False
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    return keras_json(_KERAS)
 
 
 class Block(nn.Layer):
