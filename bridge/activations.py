@@ -7,6 +7,7 @@ from typing import Any
 
 from . import ops
 from ._registry import lookup
+from .errors import ArgumentTypeError
 
 
 def linear(x: Any) -> Any:
@@ -38,6 +39,8 @@ def get(identifier: str | Callable | None) -> Callable:
     """The activation function for a name, a callable, or None (linear)."""
     if identifier is None:
         return linear
+    if not (isinstance(identifier, str) or callable(identifier)):
+        raise ArgumentTypeError(f"activation must be a name, a callable or None, got {identifier!r}")
     return lookup("activation", identifier, ACTIVATIONS)
 
 

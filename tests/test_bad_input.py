@@ -869,38 +869,49 @@ def _finite_only(fn: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
+# np.dot with a 0-d operand scales through BLAS, which skips the product when the scalar is 0
+# (0 * NaN gives 0 there): IEEE multiplication is the reference for that case
 LINALG_BINARY: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
     "matmul": (br.ops.matmul, np.matmul),
-    "dot": (br.ops.dot, np.dot),
+    "dot": (br.ops.dot, lambda a, b: a * b if a.ndim == 0 or b.ndim == 0 else np.dot(a, b)),
     "outer": (br.ops.outer, np.outer),
     "solve": (br.linalg.solve, _finite_only(np.linalg.solve)),
 }
 
 
+def _square_batch(x: np.ndarray) -> bool:
+    return x.ndim >= 2 and x.shape[-1] == x.shape[-2] and x.size > 0
+
+
 def _ill_conditioned(x: np.ndarray) -> bool:
-    """A finite square matrix that is singular up to rounding but not all zeros: whether float32
-    finds it singular is an accident of rounding, so neither outcome is wrong."""
-    if x.ndim < 2 or x.shape[-1] != x.shape[-2] or x.size == 0 or x.dtype.kind == "b":
+    """Whether a finite square matrix of the batch is singular up to rounding but not all zeros:
+    whether float32 finds it singular is an accident of rounding, so neither outcome is wrong."""
+    if not _square_batch(x) or x.dtype.kind == "b":
         return False
-    x = x.astype(np.float64)
-    if not np.isfinite(x).all() or not x.any():
-        return False
-    with np.errstate(all="ignore"):
-        return not bool(np.all(np.linalg.cond(x) < 1e3))
+    for matrix in x.astype(np.float64).reshape(-1, *x.shape[-2:]):
+        if np.isfinite(matrix).all() and matrix.any():
+            with np.errstate(all="ignore"):
+                if not np.linalg.cond(matrix) < 1e3:
+                    return True
+    return False
 
 
 @st.composite
 def positive_or_negative_definite(draw, x: np.ndarray):
-    """For a finite square float or int matrix: x @ x.T + n*I (positive definite) or its negative
-    (not positive definite at all), so Cholesky's verdict does not hang on rounding."""
-    if x.ndim < 2 or x.shape[-1] != x.shape[-2] or x.dtype.kind not in "iuf" or x.size == 0:
-        return x
-    if x.dtype.kind == "f" and not np.isfinite(x).all():
+    """Each finite matrix of a square float or int batch becomes m @ m.T + n*I (positive definite)
+    or its negative (not positive definite at all), so Cholesky's verdict does not hang on
+    rounding; matrices holding NaN or infinities stay as they are."""
+    if not _square_batch(x) or x.dtype.kind not in "iuf":
         return x
     n = x.shape[-1]
-    base = np.clip(x.astype(np.int64) if x.dtype.kind != "f" else x, -7, 7)
-    spd = base @ np.swapaxes(base, -1, -2) + n * np.eye(n, dtype=base.dtype)
-    return (spd if draw(st.booleans()) else -spd).astype(x.dtype)
+    out = x.reshape(-1, n, n).copy()
+    for i, matrix in enumerate(out):
+        if x.dtype.kind == "f" and not np.isfinite(matrix).all():
+            continue
+        base = np.clip(matrix.astype(np.int64) if x.dtype.kind != "f" else matrix, -7, 7)
+        spd = base @ base.T + n * np.eye(n, dtype=base.dtype)
+        out[i] = spd if draw(st.booleans()) else -spd
+    return out.reshape(x.shape)
 
 
 @pytest.mark.parametrize("name", sorted(LINALG_BINARY))

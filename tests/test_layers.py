@@ -3,6 +3,9 @@ weights), against NumPy references and their finite differences."""
 
 from __future__ import annotations
 
+import builtins
+import json
+
 import numpy as np
 import pytest
 
@@ -10,6 +13,7 @@ import bridge as br
 from bridge import nn
 from bridge.testing import assert_layer_parity
 
+from .keras_reference import keras_json
 from .test_nn_ops import conv2d_loop, pool_loop
 
 RNG = np.random.default_rng(3)
@@ -281,3 +285,85 @@ def test_layer_to_device_keeps_the_variables(backend):
     layer.to("cpu")
     assert layer.kernel is kernel and kernel.device == "cpu"
     assert layer(np.ones((1, 3), np.float32)).shape == (1, 2)
+
+
+# --- bad arguments and edge inputs against Keras 3 (issue 8) ----------------------------------------
+LAYER_EDGE_CASES = [  # (layer, kwargs, input shape, training)
+    ("Activation", {"activation": 3}, (2, 3), False),
+    ("Activation", {"activation": "nope"}, (2, 3), False),
+    ("Dropout", {"rate": 1.5}, (2, 3), True),
+    ("Dropout", {"rate": -0.1}, (2, 3), True),
+    ("Dropout", {"rate": float("nan")}, (2, 3), True),
+    ("Dropout", {"rate": "x"}, (2, 3), True),
+    ("Dropout", {"rate": 1.0, "seed": 1}, (2, 3), True),
+    ("Flatten", {}, (), False),
+    ("Flatten", {}, (0,), False),
+    ("Flatten", {}, (0, 3, 0), False),
+    ("Reshape", {"target_shape": (6,)}, (), False),
+    ("Reshape", {"target_shape": (6,)}, (2, 3), False),
+    ("Reshape", {"target_shape": (-1, -1)}, (2, 3), False),
+    ("Reshape", {"target_shape": 3}, (2, 3), False),
+    ("Reshape", {"target_shape": (-1,)}, (0,), False),
+    ("Reshape", {"target_shape": (0,)}, (2, 0), False),
+    ("Reshape", {"target_shape": (-1, 3)}, (2, 3, 2), False),
+    ("GlobalAveragePooling2D", {"data_format": "bogus"}, (1, 4, 4, 1), False),
+    ("GlobalAveragePooling2D", {}, (4, 4, 1), False),
+]
+
+_KERAS_LAYER_RUNNER = """
+import json, sys
+import numpy as np
+import keras
+
+results = []
+for name, kwargs, shape, training in json.load(sys.stdin):
+    if isinstance(kwargs.get("target_shape"), list):
+        kwargs["target_shape"] = tuple(kwargs["target_shape"])
+    x = np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape)
+    try:
+        y = np.asarray(getattr(keras.layers, name)(**kwargs)(x, training=training))
+        results.append({"shape": list(y.shape), "values": y.ravel().tolist()})
+    except Exception as error:
+        builtin = next(c for c in (TypeError, ValueError, IndexError) if isinstance(error, c))
+        results.append({"error": builtin.__name__})
+print(json.dumps(results))
+"""
+
+
+@pytest.fixture(scope="module")
+def keras_layer_outcomes():
+    cases = [
+        [
+            name,
+            {k: (list(v) if isinstance(v, tuple) else v) for k, v in kwargs.items()},
+            list(shape),
+            training,
+        ]
+        for name, kwargs, shape, training in LAYER_EDGE_CASES
+    ]
+    return keras_json(_KERAS_LAYER_RUNNER, backend="tensorflow", stdin=json.dumps(cases))
+
+
+@pytest.mark.parametrize("case", range(len(LAYER_EDGE_CASES)))
+def test_layer_bad_arguments_and_edge_inputs_match_keras(backend, keras_layer_outcomes, case):
+    """Keras' builtin error class (ours a bridge error too) or Keras' output, on every backend."""
+    name, kwargs, shape, training = LAYER_EDGE_CASES[case]
+    expected = keras_layer_outcomes[case]
+    x = np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape)
+    if "error" in expected:
+        with pytest.raises(br.BridgeError) as error:
+            getattr(nn, name)(**kwargs)(x, training=training)
+        assert isinstance(error.value, getattr(builtins, expected["error"]))
+    else:
+        y = getattr(nn, name)(**kwargs)(x, training=training).numpy()
+        assert list(y.shape) == expected["shape"]
+        np.testing.assert_array_equal(y.ravel(), expected["values"])
+
+
+def test_global_average_pooling_of_integers_is_exact_on_every_backend(backend):
+    """Integer inputs are summed exactly (int64), then divided: NumPy's mean, whatever the order."""
+    x = np.full((1, 3, 3, 2), -3, np.int32)
+    x[0, 0, :2, 0] = [np.iinfo(np.int32).min, np.iinfo(np.int32).max]
+    out = nn.GlobalAveragePooling2D()(x)
+    assert out.dtype == "float32"
+    np.testing.assert_allclose(out.numpy(), x.astype(np.float64).mean(axis=(1, 2)), rtol=1e-6)

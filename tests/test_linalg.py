@@ -141,3 +141,108 @@ def test_linear_algebra_errors(backend):
         br.ops.tensordot(br.ones((2, 3)), br.ones((2, 3)), axes=1)
     with pytest.raises(br.InvalidArgumentError, match="ord"):
         br.ops.norm(br.ones((2, 2)), ord="bogus")
+
+
+# --- bad and edge input: the same answer on every backend (issue 8) -----------------------------------
+@pytest.mark.parametrize("dtype", ["bool", "int8", "uint8", "int16"])
+def test_narrow_int_and_bool_products_match_numpy(backend, dtype):
+    """Dtypes without a matmul kernel on a backend give NumPy's result: bool stays bool, ints wrap."""
+    a = np.array([[100, -3, 0], [7, 127, 1]]).astype(dtype)
+    b = np.array([[90, 1], [-5, 2], [3, 0]]).astype(dtype)
+    cases = [
+        (br.ops.matmul(a, b), np.matmul(a, b)),
+        (br.ops.matmul(a[0], b), np.matmul(a[0], b)),
+        (br.ops.dot(a[0], b[:, 0]), np.dot(a[0], b[:, 0])),
+        (br.ops.tensordot(a, b, axes=1), np.tensordot(a, b, axes=1)),
+        (br.ops.einsum("ij,jk->ik", a, b), np.einsum("ij,jk->ik", a, b)),
+    ]
+    for ours, expected in cases:
+        assert ours.dtype == dtype
+        np.testing.assert_array_equal(ours.numpy(), expected)
+
+
+@pytest.mark.parametrize(
+    ("a_shape", "b_shape"),
+    [((2, 2), (2, 2, 2)), ((3, 2, 2), (2,)), ((2, 1, 2, 2), (3, 2, 1)), ((1, 2, 2), (4, 2, 3))],
+)
+def test_solve_broadcasts_batch_axes_as_numpy(backend, a_shape, b_shape):
+    """NumPy 2's rule: b is a vector only when 1-D, else (..., M, K); batch axes broadcast."""
+    a = (RNG.standard_normal(a_shape) + 3 * np.eye(a_shape[-1])).astype(np.float32)
+    b = RNG.standard_normal(b_shape).astype(np.float32)
+    out = br.linalg.solve(a, b)
+    expected = np.linalg.solve(a.astype(np.float64), b.astype(np.float64))
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-4, atol=1e-5)
+    with pytest.raises(br.ShapeError, match=r"solve.*do not broadcast"):
+        br.linalg.solve(np.eye(2, dtype=np.float32)[None].repeat(3, 0), np.ones((2, 2, 1), np.float32))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("name", ["svdvals", "cholesky"])
+def test_decomposition_of_a_non_finite_matrix_is_nan(backend, name, bad):
+    """A matrix holding NaN or infinity decomposes to all NaN on every backend (LAPACK raises on
+    one, returns garbage on another); the finite matrices of the batch are unaffected."""
+    x = np.stack([_spd(2), _spd(2)]).astype(np.float32)
+    x[0, 0, 0] = bad
+    out = getattr(br.linalg, name)(x).numpy()
+    assert np.isnan(out[0]).all()
+    reference = np.linalg.cholesky if name == "cholesky" else lambda m: np.linalg.svd(m, compute_uv=False)
+    np.testing.assert_allclose(out[1], reference(x[1].astype(np.float64)), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("a_shape", "b_shape", "axes"),
+    [
+        ((2, 3), (3, 2), 1.5),
+        ((2, 3), (3, 2), 3),
+        ((2,), (2,), ((1,), (0,))),
+        ((2,), (2,), ((0, 0), (0, 0))),
+        ((2, 2), (2, 2), ((0, 1), (0,))),
+        ((2, 3), (2, 3), ((0,), (1,))),
+    ],
+)
+def test_tensordot_rejects_bad_axes_as_numpy(backend, a_shape, b_shape, axes):
+    """Bad axes raise a bridge error that is also the builtin NumPy raises, never wrap around."""
+    a, b = np.ones(a_shape, np.float32), np.ones(b_shape, np.float32)
+    with pytest.raises(Exception) as numpy_error:
+        np.tensordot(a, b, axes=axes)
+    builtin = next(c for c in (IndexError, TypeError, ValueError) if isinstance(numpy_error.value, c))
+    with pytest.raises(br.BridgeError, match="tensordot") as ours:
+        br.ops.tensordot(a, b, axes=axes)
+    assert isinstance(ours.value, builtin)
+
+
+@pytest.mark.parametrize(
+    ("subscripts", "shapes"),
+    [
+        ("ij->ji", [(2, 2), (2, 2)]),
+        ("i,i->", [(2,)]),
+        ("1", [(2,), (2,)]),
+        ("ab,bc->ad", [(2, 2), (2, 2)]),
+        ("ij,jk->ik,", [(2, 3), (3, 2)]),
+        ("ij,jk->ik", [(2, 3), (2, 2)]),
+        ("ii->i", [(2, 3)]),
+        ("ij,jk", [(2,), (2, 2)]),
+    ],
+)
+def test_einsum_rejects_what_numpy_rejects(backend, subscripts, shapes):
+    """Wrong operand counts, labels or sizes: one InvalidArgumentError (a ValueError) everywhere."""
+    operands = [np.ones(s, np.float32) for s in shapes]
+    with pytest.raises((ValueError, KeyError)):
+        np.einsum(subscripts, *operands)
+    with pytest.raises(br.InvalidArgumentError, match="einsum"):
+        br.ops.einsum(subscripts, *operands)
+
+
+@pytest.mark.parametrize(
+    "a", [np.zeros((2, 2)), np.array([[1.0, 2.0], [2.0, 4.0]]), np.stack([np.eye(2), np.zeros((2, 2))])]
+)
+def test_singular_matrices_raise_a_value_error_as_numpy(backend, a):
+    """NumPy raises LinAlgError (a ValueError); bridge one InvalidArgumentError on every backend."""
+    a = a.astype(np.float32)
+    b = np.ones(a.shape[:-1], np.float32)
+    for name, args in (("solve", (a, b)), ("inv", (a,))):
+        with pytest.raises(np.linalg.LinAlgError):
+            getattr(np.linalg, name)(*(x.astype(np.float64) for x in args))
+        with pytest.raises(br.InvalidArgumentError, match=rf"{name}: singular matrix.*{a.shape}"):
+            getattr(br.linalg, name)(*args)

@@ -96,3 +96,164 @@ def test_shape_errors_name_the_op_and_shapes(backend):
         br.ops.transpose(x, (0, 0))
     with pytest.raises(br.InvalidArgumentError, match="unknown mode 'mirror'"):
         br.ops.pad(x, 1, mode="mirror")
+
+
+# --- bad input: NumPy's answer (its values, or an error of its builtin class) on every backend ----
+def _other_backend(backend: str) -> str:
+    return "tensorflow" if backend == "torch" else "torch"
+
+
+def assert_follows_numpy(ours, reference, *arrays: np.ndarray) -> None:
+    """``ours`` on tensors of ``arrays`` returns what ``reference`` returns on float64 copies, or,
+    where NumPy raises, raises a bridge error of NumPy's builtin class."""
+    try:
+        expected = reference(*(a.astype(np.float64) if a.dtype.kind == "f" else a for a in arrays))
+    except (ValueError, TypeError, IndexError) as exc:
+        builtin = next(b for b in (ValueError, TypeError, IndexError) if isinstance(exc, b))
+        with pytest.raises(br.BridgeError) as info:
+            ours(*(br.tensor(a) for a in arrays))
+        assert isinstance(info.value, builtin), f"NumPy raises {exc!r}, bridge {info.value!r}"
+        return
+    out = ours(*(br.tensor(a) for a in arrays)).numpy()
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out, expected)
+
+
+def test_where_refuses_tensors_of_two_backends(backend):
+    other = _other_backend(backend)
+    x, cond = br.tensor([1.0, 2.0]), br.tensor([True, False])
+    for args in [(cond, x, br.tensor([0.0], backend=other)), (br.tensor([True], backend=other), x, 0.0)]:
+        with pytest.raises(br.BackendMismatchError, match="where"):
+            br.ops.where(*args)
+    # data that is not yet a tensor (the condition here) joins the backend of the tensors
+    out = br.ops.where(np.array([True, False]), br.tensor([1.0, 2.0], backend=other), 0.0)
+    assert out.backend == other and out.tolist() == [1.0, 0.0]
+
+
+RESHAPES = [
+    ((0,), (0, -1)),  # a -1 beside a 0 has no single answer
+    ((2, 0), (-1, 0)),
+    ((6,), (-1, -1)),
+    ((6,), (-2, -3)),
+    ((6,), (4, -1)),
+    ((6,), (4, 2)),
+    ((0, 3), (-1, 3)),
+    ((2, 0), (-1,)),
+    ((2, 0), (0, 5)),
+    ((2, 3), (3, -1)),
+]
+
+
+@pytest.mark.parametrize("shape, target", RESHAPES)
+def test_reshape_follows_numpy(backend, shape, target):
+    x = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+    assert_follows_numpy(lambda t: br.ops.reshape(t, target), lambda a: np.reshape(a, target), x)
+
+
+@given(
+    shape=hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=3),
+    target=st.lists(st.integers(-1, 4), max_size=3),
+)
+def test_reshape_with_any_target_follows_numpy(backend, shape, target):
+    x = np.ones(shape, np.float32)
+    assert_follows_numpy(lambda t: br.ops.reshape(t, target), lambda a: np.reshape(a, target), x)
+
+
+def test_reshape_error_names_shapes(backend):
+    with pytest.raises(br.ShapeError, match=r"reshape.*\(0,\).*\(0, -1\)"):
+        br.ops.reshape(br.zeros((0,)), (0, -1))
+    with pytest.raises(br.ShapeError, match=r"reshape.*\(-1, -1\)"):
+        br.ops.reshape(br.zeros((6,)), (-1, -1))
+
+
+@pytest.mark.parametrize("shape", [(3,), (0,), (2, 0)])
+@pytest.mark.parametrize("reps", [(2, -1), -1, (-1, 1, 1)])
+def test_tile_refuses_negative_reps(backend, shape, reps):
+    # NumPy raises a ValueError for a negative count (and returns an empty array by accident when
+    # there is nothing to tile); bridge always raises.
+    with pytest.raises(br.InvalidArgumentError, match=r"tile.*negative"):
+        br.ops.tile(br.zeros(shape), reps)
+
+
+REPEATS = [
+    ((), (1, 2), None),  # one count per element, or one count: NumPy raises for two
+    ((), (3,), None),
+    ((3,), (1, 2), None),
+    ((3,), [2], 0),  # a single count applies to every element
+    ((2, 3), [[1, 2, 3]], 1),  # counts are a vector
+    ((2, 3), (1, -1, 2), 1),
+    ((2, 3), -1, 1),
+    ((0, 2), (1, 2), -1),  # an empty tensor
+    ((0, 2), 3, 1),
+    ((0,), (1, 2), None),
+    ((2, 0), [], 1),
+]
+
+
+@pytest.mark.parametrize("shape, repeats, axis", REPEATS)
+def test_repeat_follows_numpy(backend, shape, repeats, axis):
+    x = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+    assert_follows_numpy(
+        lambda t: br.ops.repeat(t, repeats, axis=axis), lambda a: np.repeat(a, repeats, axis=axis), x
+    )
+
+
+def test_repeat_errors_say_what_is_wrong(backend):
+    with pytest.raises(br.ShapeError, match=r"repeat.*\(2,\).*length 1"):
+        br.ops.repeat(br.zeros(()), (1, 2))
+    with pytest.raises(br.InvalidArgumentError, match=r"repeat.*negative.*\[1, -1\]"):
+        br.ops.repeat(br.zeros((2,)), (1, -1))
+
+
+@pytest.mark.bridge_requires("jit")
+def test_repeat_negative_counts_are_zero_under_jit(backend):
+    @br.jit
+    def f(x, counts):
+        return br.ops.repeat(x, counts, axis=0)
+
+    out = f(br.tensor([1.0, 2.0, 3.0]), br.tensor([2, -1, 1]))
+    assert out.tolist() == [1.0, 1.0, 3.0]
+
+
+JOINS = [
+    [],
+    [(0,), (0, 0)],  # ranks differ
+    [(2, 3), (2,)],
+    [(), ()],  # 0-d tensors cannot be concatenated, only stacked
+    [(2, 3), (3, 3)],
+    [(2, 3), (2, 4)],
+    [(2, 3), (2, 3)],
+    [(0, 3), (2, 3)],
+    [(0,), (0,)],
+]
+
+
+@pytest.mark.parametrize("shapes", JOINS, ids=str)
+@pytest.mark.parametrize("axis", [0, 1, -1])
+@pytest.mark.parametrize("name", ["concat", "stack"])
+def test_join_follows_numpy(backend, name, shapes, axis):
+    arrays = [np.full(s, i, np.float32) for i, s in enumerate(shapes)]
+    reference = np.concatenate if name == "concat" else np.stack
+    assert_follows_numpy(
+        lambda *ts: getattr(br.ops, name)(list(ts), axis=axis),
+        lambda *xs: reference(list(xs), axis=axis),
+        *arrays,
+    )
+
+
+def test_join_errors_name_the_shapes(backend):
+    with pytest.raises(br.ShapeError, match=r"concat.*\(0,\), \(0, 0\)"):
+        br.ops.concat([br.zeros((0,)), br.zeros((0, 0))])
+    with pytest.raises(br.ShapeError, match=r"stack.*\(2,\), \(3,\)"):
+        br.ops.stack([br.zeros((2,)), br.zeros((3,))])
+    with pytest.raises(br.ShapeError, match="concat: needs at least one tensor"):
+        br.ops.concat([])
+    with pytest.raises(br.ShapeError, match="0-d"):
+        br.ops.concat([br.zeros(()), br.zeros(())])
+
+
+@pytest.mark.parametrize("shape", [(2, 0), (2, 0, 3), (3, 2)])
+@pytest.mark.parametrize("key", [[0, 1], (slice(None), [0, 0]), ([1, 0], Ellipsis)], ids=str)
+def test_getitem_int_arrays_of_empty_tensors_follow_numpy(backend, shape, key):
+    x = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+    assert_follows_numpy(lambda t: t[key], lambda a: a[key], x)

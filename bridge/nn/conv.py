@@ -119,6 +119,11 @@ class GlobalAveragePooling2D(Layer):
 
     def __init__(self, data_format: str = "channels_last", keepdims: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if data_format not in ("channels_last", "channels_first"):
+            raise InvalidArgumentError(
+                f"GlobalAveragePooling2D: data_format must be 'channels_last' or 'channels_first', "
+                f"got {data_format!r}"
+            )
         self.data_format, self.keepdims = data_format, keepdims
 
     def call(self, x: Tensor) -> Tensor:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+from numbers import Real
 from typing import Any
 
 from .. import activations, initializers, ops, random, regularizers
-from ..dtypes import int64
-from ..errors import InvalidArgumentError, ShapeError
+from ..dtypes import default_float, int64
+from ..errors import ArgumentTypeError, InvalidArgumentError, ShapeError
 from ..ops._core import backend_of, integer_arg
 from ..ops.indexing import checked_indices
 from ..tensor import Tensor
@@ -49,8 +51,10 @@ class Dropout(Layer):
 
     def __init__(self, rate: float, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if not 0 <= rate < 1:
-            raise InvalidArgumentError(f"Dropout: rate must be in [0, 1), got {rate}")
+        if not isinstance(rate, Real):
+            raise ArgumentTypeError(f"Dropout: rate must be a float in [0, 1], got {rate!r}")
+        if not 0 <= rate <= 1:
+            raise InvalidArgumentError(f"Dropout: rate must be in [0, 1], got {rate}")
         self.rate, self.seed = float(rate), seed
 
     def build(self, input_shape: tuple[int, ...]) -> None:
@@ -59,6 +63,8 @@ class Dropout(Layer):
     def call(self, x: Tensor, training: bool = False) -> Tensor:
         if not training or self.rate == 0:
             return x
+        if self.rate == 1:  # every element dropped (as Keras): zeros, even where x is NaN
+            return ops.zeros_like(x, dtype=x.dtype if x.dtype.kind == "f" else default_float)
         return ops.dropout(x, self.rate, seed=self.seed_generator)
 
     def get_config(self) -> dict[str, Any]:
@@ -80,10 +86,18 @@ class Activation(Layer):
 
 
 class Flatten(Layer):
-    """Flatten every axis but the first (the batch)."""
+    """Flatten every axis but the first (the batch): ``(batch, ...)`` to ``(batch, features)``."""
 
     def call(self, x: Tensor) -> Tensor:
-        return ops.reshape(x, (x.shape[0], -1) if x.ndim else (1,))
+        if x.ndim < 1:
+            raise ShapeError(f"{self.name}: Flatten needs inputs of rank >= 1 (a batch axis), got shape ()")
+        return ops.reshape(x, _with_batch(x, (math.prod(x.shape[1:]),)))
+
+
+def _with_batch(x: Tensor, sample_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape ``(batch, *sample_shape)`` for ``x``: -1 stands for the batch where that is not
+    ambiguous (a sample of zero elements needs the batch size itself)."""
+    return (-1 if math.prod(sample_shape) else x.shape[0], *sample_shape)
 
 
 class Reshape(Layer):
@@ -91,10 +105,25 @@ class Reshape(Layer):
 
     def __init__(self, target_shape: tuple[int, ...], **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.target_shape = tuple(int(n) for n in target_shape)
+        if not isinstance(target_shape, (tuple, list)):
+            raise ArgumentTypeError(f"Reshape: target_shape must be a tuple of ints, got {target_shape!r}")
+        self.target_shape = tuple(integer_arg("Reshape", "target_shape", n, minimum=-1) for n in target_shape)
+        if self.target_shape.count(-1) > 1:
+            raise InvalidArgumentError(f"Reshape: at most one -1 in target_shape, got {self.target_shape}")
 
     def call(self, x: Tensor) -> Tensor:
-        return ops.reshape(x, (x.shape[0], *self.target_shape))
+        if x.ndim < 1:
+            raise ShapeError(f"{self.name}: Reshape needs inputs of rank >= 1 (a batch axis), got shape ()")
+        size, known = math.prod(x.shape[1:]), math.prod(n for n in self.target_shape if n != -1)
+        target = self.target_shape
+        if -1 in target and known and size % known == 0:
+            target = tuple(size // known if n == -1 else n for n in target)
+        if -1 in target or math.prod(target) != size:
+            raise ShapeError(
+                f"{self.name}: cannot reshape samples of shape {x.shape[1:]} ({size} elements) "
+                f"into target_shape {self.target_shape}"
+            )
+        return ops.reshape(x, _with_batch(x, target))
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "target_shape": self.target_shape}

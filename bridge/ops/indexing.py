@@ -158,7 +158,8 @@ def getitem(x: Any, key: Any) -> Tensor:
     linear = None
     for index, size in zip(arrays, sizes):  # each already in [0, size)
         linear = index if linear is None else add(multiply(linear, size), index)
-    flat = reshape(y, (-1,) + y.shape[len(arrays) :])
+    rows = int(np.prod(sizes, dtype=np.int64))  # not -1, which NumPy refuses beside a 0
+    flat = reshape(y, (rows,) + y.shape[len(arrays) :])
     out = Tensor(x._backend.take(flat._native, broadcast_to(linear, shape)._native, 0), x._backend)
     if adjacent and advanced_axes[0] > 0:
         nb, start = len(shape), advanced_axes[0]

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import builtins
+import functools
 from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidArgumentError, ShapeError
+from ..dtypes import bool_, int8, int16, int32, uint8
+from ..errors import ArgumentTypeError, AxisError, InvalidArgumentError, ShapeError
 from ..tensor import Tensor
-from ._core import as_tensor, axes_tuple, backend_of, floating, op, promote_natives, require, tensor_args
-from .math import abs, isfinite, isnan, multiply, power, sqrt
+from ._core import (
+    as_tensor,
+    axes_tuple,
+    axis_index,
+    backend_of,
+    floating,
+    op,
+    promote_natives,
+    require,
+    tensor_args,
+)
+from .math import abs, isfinite, isnan, multiply, power, sqrt, where
 from .reduction import all as all_of
 from .reduction import any as any_of
 from .reduction import max, min, sum
@@ -47,7 +59,20 @@ def matmul(x1: Any, x2: Any) -> Tensor:
     else:
         backend, natives = tensor_args("matmul", x1, x2)
         (a, b), _ = promote_natives(backend, natives)
-    return Tensor(backend.matmul(a, b), backend)
+    return Tensor(_native_matmul(backend, a, b), backend)
+
+
+# dtypes some backends have no matmul kernel for (TensorFlow: all four, torch: bool)
+_WIDENED_IN_MATMUL = frozenset((bool_, int8, uint8, int16))
+
+
+def _native_matmul(backend: Any, a: Any, b: Any) -> Any:
+    """``backend.matmul`` for operands of one dtype; bool and narrow ints are multiplied in int32
+    and cast back: NumPy's result (bool: any product true; ints: wrapped around) on every backend."""
+    dtype = backend.dtype_of(a)
+    if dtype not in _WIDENED_IN_MATMUL:
+        return backend.matmul(a, b)
+    return backend.cast(backend.matmul(backend.cast(a, int32), backend.cast(b, int32)), dtype)
 
 
 @op()
@@ -67,13 +92,7 @@ def tensordot(x1: Any, x2: Any, axes: Any = 2) -> Tensor:
     """Sum of products over ``axes`` (an int: the last N of ``x1`` and first N of ``x2``; or two
     sequences of axes), as ``numpy.tensordot``."""
     x1, x2 = as_tensor("tensordot", x1), as_tensor("tensordot", x2)
-    if isinstance(axes, (int, np.integer)):
-        axes_a = list(range(x1.ndim - int(axes), x1.ndim))
-        axes_b = list(range(int(axes)))
-    else:
-        axes_a, axes_b = ([a] if isinstance(a, int) else list(a) for a in axes)
-    axes_a = [a % x1.ndim for a in axes_a] if x1.ndim else axes_a
-    axes_b = [b % x2.ndim for b in axes_b] if x2.ndim else axes_b
+    axes_a, axes_b = _tensordot_axes(axes, x1.shape, x2.shape)
     sizes_a = [x1.shape[a] for a in axes_a]
     sizes_b = [x2.shape[b] for b in axes_b]
     require(
@@ -89,12 +108,64 @@ def tensordot(x1: Any, x2: Any, axes: Any = 2) -> Tensor:
     return reshape(matmul(a, b), [x1.shape[i] for i in free_a] + [x2.shape[i] for i in free_b])
 
 
+def _tensordot_axes(axes: Any, shape_a: tuple, shape_b: tuple) -> tuple[list[int], list[int]]:
+    """The summed axes of each operand, normalized; bad ``axes`` raise as NumPy rejects them."""
+    if isinstance(axes, (int, np.integer)) and not isinstance(axes, bool):
+        n = int(axes)
+        if n > len(shape_a) or n > len(shape_b):
+            raise AxisError(f"tensordot: axes={n} needs operands of rank >= {n}, got {shape_a} and {shape_b}")
+        pairs = (list(range(len(shape_a) - n, len(shape_a))), list(range(n))) if n > 0 else ([], [])
+    else:
+        try:
+            pairs = tuple([a] if isinstance(a, (int, np.integer)) else list(a) for a in axes)
+        except TypeError:
+            raise ArgumentTypeError(
+                f"tensordot: axes must be an int or two sequences of ints, got {axes!r}"
+            ) from None
+        require(
+            len(pairs) == 2 and len(pairs[0]) == len(pairs[1]),
+            ShapeError,
+            f"tensordot: axes {axes!r} must name as many axes of each operand",
+        )
+    normalized = []
+    for listed, shape in zip(pairs, (shape_a, shape_b)):
+        found = [axis_index("tensordot", a, len(shape)) for a in listed]
+        require(len(set(found)) == len(found), AxisError, f"tensordot: repeated axis in {listed}")
+        normalized.append(found)
+    return normalized[0], normalized[1]
+
+
 @op()
 def einsum(subscripts: str, *operands: Any) -> Tensor:
     """Einstein summation, as ``numpy.einsum`` (explicit or implicit output, ``...``)."""
     backend, natives = tensor_args("einsum", *operands)
-    natives, _ = promote_natives(backend, natives)
-    return Tensor(backend.einsum(subscripts, *natives), backend)
+    require(
+        isinstance(subscripts, str),
+        ArgumentTypeError,
+        f"einsum: subscripts must be a str, got {subscripts!r}",
+    )
+    reason = _einsum_check(subscripts, tuple(backend.shape(n) for n in natives))
+    if reason:
+        raise InvalidArgumentError(f"einsum: {reason}")
+    natives, dtype = promote_natives(backend, natives)
+    if dtype not in _WIDENED_IN_MATMUL:
+        return Tensor(backend.einsum(subscripts, *natives), backend)
+    wide = backend.einsum(subscripts, *(backend.cast(n, int32) for n in natives))
+    return Tensor(backend.cast(wide, dtype), backend)
+
+
+@functools.lru_cache(maxsize=512)
+def _einsum_check(subscripts: str, shapes: tuple[tuple[int, ...], ...]) -> str | None:
+    """Why NumPy rejects ``subscripts`` for operands of ``shapes`` (a wrong operand count, an
+    unknown label, sizes that differ), or None: checked here so every backend rejects the same."""
+    if any(n is None for shape in shapes for n in shape):
+        return None  # unknown sizes while tracing: the backend checks them
+    dummies = [np.broadcast_to(np.zeros((), np.float32), shape) for shape in shapes]
+    try:
+        np.einsum_path(subscripts, *dummies, optimize=False)
+    except Exception as error:  # NumPy's parser raises ValueError, KeyError, IndexError
+        return f"{subscripts!r} does not fit operands of shapes {list(shapes)}: {error}"
+    return None
 
 
 @op()
@@ -183,24 +254,38 @@ def _square_check(a: Any, *rest: Any) -> str | None:
     return None
 
 
-def _linalg(name: str, x: Any) -> Tensor:
+def _square_floats(name: str, x: Any) -> Tensor:
+    """``x`` as a tensor of square matrices in a float dtype, else a ShapeError naming ``name``."""
     x = as_tensor(name, x)
     reason = _square_check(x)
     if reason:
         raise ShapeError(f"{name}: {reason}")
-    return Tensor(getattr(x._backend, name)(floating(x._backend, x._native)), x._backend)
+    return Tensor(floating(x._backend, x._native), x._backend)
 
 
 @op(check=_square_check)
 def inv(x: Any) -> Tensor:
-    """Inverse of square matrices (batched over leading axes)."""
-    return _linalg("inv", x)
+    """Inverse of square matrices (batched over leading axes); a singular matrix raises
+    InvalidArgumentError (a ValueError, as NumPy's LinAlgError) on every backend."""
+    x = _square_floats("inv", x)
+    return Tensor(_unless_singular("inv", x.shape, x._backend.inv, x._native), x._backend)
+
+
+def _unless_singular(name: str, shape: tuple[int, ...], solver: Any, *natives: Any) -> Any:
+    """``solver(*natives)``, called once shapes and dtypes are checked: a failure left is a
+    singular matrix (each framework words and classes it differently)."""
+    try:
+        return solver(*natives)
+    except Exception as exc:
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InvalidArgumentError(f"{name}: singular matrix in a of shape {shape} ({first_line})") from exc
 
 
 @op(check=_square_check)
 def det(x: Any) -> Tensor:
     """Determinant of square matrices."""
-    return _linalg("det", x)
+    x = _square_floats("det", x)
+    return Tensor(x._backend.det(x._native), x._backend)
 
 
 @op(check=_square_check)
@@ -209,10 +294,11 @@ def cholesky(x: Any) -> Tensor:
 
     A finite matrix that is not positive definite is an error (as NumPy); under ``br.jit``, where
     values are unknown, its factor is all NaN on every backend."""
-    factor = _linalg("cholesky", x)
+    x = _square_floats("cholesky", x)
+    factor = _nan_unless_finite(x, x._backend.cholesky, 2)
     backend = factor._backend
     if not backend.tracing() and bool(any_of(isnan(factor)).numpy()):
-        finite = all_of(isfinite(as_tensor("cholesky", x)), axis=(-2, -1))
+        finite = all_of(isfinite(x), axis=(-2, -1))
         failed = any_of(isnan(factor), axis=(-2, -1)) & finite
         if bool(any_of(failed).numpy()):
             raise InvalidArgumentError(
@@ -227,29 +313,45 @@ def svdvals(x: Any) -> Tensor:
     """Singular values of matrices, descending."""
     x = as_tensor("svdvals", x)
     require(x.ndim >= 2, ShapeError, f"svdvals: needs matrices, got shape {x.shape}")
-    return Tensor(x._backend.svdvals(floating(x._backend, x._native)), x._backend)
+    return _nan_unless_finite(x, x._backend.svdvals, 1)
+
+
+def _nan_unless_finite(x: Tensor, decompose: Any, out_rank: int) -> Tensor:
+    """``decompose`` of each matrix of ``x`` (in floats), all NaN for a matrix holding a NaN or an
+    infinity: LAPACK may raise, loop or return garbage there, and each backend does differently."""
+    x = Tensor(floating(x._backend, x._native), x._backend)
+    finite = all_of(isfinite(x), axis=(-2, -1))
+    clean = where(expand_dims(finite, (-2, -1)), x, 0)
+    out = Tensor(decompose(clean._native), x._backend)
+    keep = expand_dims(finite, tuple(range(-out_rank, 0)))
+    return where(keep, out, float("nan")).astype(out.dtype)
 
 
 @op(check=_square_check)
 def solve(a: Any, b: Any) -> Tensor:
-    """The ``x`` with ``a @ x == b``; ``b`` is a vector (..., M) when 1-D, else (..., M, K)."""
-    a, b = as_tensor("solve", a), as_tensor("solve", b)
-    reason = _square_check(a)
-    if reason:
-        raise ShapeError(f"solve: {reason}")
+    """The ``x`` with ``a @ x == b``, as ``numpy.linalg.solve`` (NumPy 2): ``b`` is a vector (M,)
+    when 1-D, else matrices (..., M, K); the batch axes of ``a`` and ``b`` broadcast. A singular
+    ``a`` raises InvalidArgumentError (a ValueError, as NumPy's LinAlgError)."""
+    a, b = _square_floats("solve", a), as_tensor("solve", b)
     backend = backend_of("solve", a, b)
-    (na, nb), _ = promote_natives(backend, [floating(backend, a._native), floating(backend, b._native)])
+    (na, nb), _ = promote_natives(backend, [a._native, floating(backend, b._native)])
     vector = b.ndim == 1
-    if vector:
-        nb = backend.reshape(nb, b.shape + (1,))
-    rows = backend.shape(nb)[-2]
+    b_shape = b.shape + (1,) if vector else b.shape
     require(
-        rows == a.shape[-1],
+        len(b_shape) >= 2 and b_shape[-2] == a.shape[-1],
         ShapeError,
         f"solve: a of shape {a.shape} and b of shape {b.shape} differ in the number of rows",
     )
-    out = backend.solve(na, nb)
-    return Tensor(backend.reshape(out, b.shape) if vector else out, backend)
+    try:
+        batch = np.broadcast_shapes(a.shape[:-2], b_shape[:-2])
+    except ValueError:
+        raise ShapeError(f"solve: batch axes of a {a.shape} and b {b.shape} do not broadcast") from None
+    na = backend.broadcast_to(na, batch + a.shape[-2:]) if a.shape[:-2] != batch else na
+    nb = backend.broadcast_to(backend.reshape(nb, b_shape), batch + b_shape[-2:])
+    if a.device != b.device:  # diagnose names the devices
+        return Tensor(backend.solve(na, nb), backend)
+    out = _unless_singular("solve", a.shape, backend.solve, na, nb)
+    return Tensor(backend.reshape(out, batch + b_shape[-2:-1]) if vector else out, backend)
 
 
 __all__ = ["matmul", "dot", "tensordot", "einsum", "outer", "norm"]

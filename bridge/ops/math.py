@@ -24,7 +24,6 @@ from ._core import (
     floating,
     mismatch,
     op,
-    tensor_args,
     to_native,
 )
 
@@ -309,7 +308,9 @@ def astype(x: Any, dtype: Any) -> Tensor:
 @op(check=broadcast_check)
 def where(condition: Any, x1: Any, x2: Any) -> Tensor:
     """Elements of ``x1`` where ``condition`` holds, else of ``x2`` (all three broadcast)."""
-    backend, (cond,) = tensor_args("where", condition)
+    backend = backend_of("where", condition, x1, x2)  # Tensors of two backends: BackendMismatchError
+    device = next((t.device for t in (condition, x1, x2) if isinstance(t, Tensor)), None)
+    cond = to_native(condition, backend, device=device, op="where")
     if backend.dtype_of(cond) is not bool_:
         cond = backend.cast(cond, bool_)
     _, a, b, _ = _operands("where", *_tensorize_one(backend, x1, x2))

@@ -96,7 +96,10 @@ def _count(x: Tensor, axis: Any) -> int:
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Arithmetic mean over ``axis``; integers give the default float."""
     x = as_tensor("mean", x)
-    dtype = x.dtype if x.dtype.kind == "f" else default_float
+    if x.dtype.kind != "f":  # an exact int64 sum: the same mean on every backend, in any order
+        total = _reduce("sum", x.astype(int64), axis, keepdims).astype(default_float)
+        return total / _count(x, axis)
+    dtype = x.dtype
     total = _reduce("sum", x.astype(wider_float(dtype)), axis, keepdims)
     return (total / _count(x, axis)).astype(dtype)
 

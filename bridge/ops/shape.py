@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import builtins
+import math
 import operator
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from ..dtypes import int64
 from ..errors import ArgumentTypeError, InvalidArgumentError, ShapeError
 from ..tensor import Tensor
 from ._core import (
@@ -23,6 +25,7 @@ from ._core import (
     tensor_args,
     to_native,
 )
+from .math import maximum
 
 
 def _shape_tuple(shape: Any) -> tuple[int, ...]:
@@ -35,21 +38,27 @@ def _shape_tuple(shape: Any) -> tuple[int, ...]:
         raise ArgumentTypeError(f"shape must be an int or a sequence of ints, got {shape!r}") from None
 
 
-def _reshape_check(x: Any, shape: Any) -> str | None:
-    size = int(np.prod(x.shape))
-    target = _shape_tuple(shape)
-    known = int(np.prod([n for n in target if n != -1]))
-    ok = size == known if -1 not in target else (known and size % known == 0)
-    return None if ok else f"cannot reshape {x.shape} ({size} elements) into {target}"
+def _reshape_target(shape: tuple[int | None, ...], target: tuple[int, ...]) -> tuple[int, ...]:
+    """``target`` with its -1 resolved for a tensor of ``shape``, as ``numpy.reshape`` (which also
+    refuses a -1 next to a 0, whose length nothing determines); unresolved while a dim is unknown."""
+    if builtins.any(n < -1 for n in target) or target.count(-1) > 1:
+        raise ShapeError(f"reshape: invalid target shape {target}: sizes are >= 0 with at most one -1")
+    if None in shape:
+        return target
+    size = math.prod(shape)
+    known = math.prod(n for n in target if n != -1)
+    if -1 in target and known and size % known == 0:
+        return tuple(size // known if n == -1 else n for n in target)
+    if -1 not in target and size == known:
+        return target
+    raise ShapeError(f"reshape: cannot reshape {shape} ({size} elements) into {target}")
 
 
-@op(check=_reshape_check)
+@op()
 def reshape(x: Any, shape: Any) -> Tensor:
     """``x`` with a new shape of the same size; one entry may be -1."""
     x = as_tensor("reshape", x)
-    shape = _shape_tuple(shape)
-    if shape.count(-1) > 1:
-        raise ShapeError(f"reshape: only one -1 is allowed, got {shape}")
+    shape = _reshape_target(x.shape, _shape_tuple(shape))
     return Tensor(x._backend.reshape(x._native, shape), x._backend)
 
 
@@ -130,34 +139,41 @@ def flatten(x: Any) -> Tensor:
     return reshape(x, (-1,))
 
 
-def _join_check(xs: Any, axis: int = 0) -> str | None:
-    return (
-        "shapes "
-        + ", ".join(str(t.shape) for t in xs if isinstance(t, Tensor))
-        + f" do not fit together along axis {axis}"
-    )
-
-
-def _joined(op_name: str, xs: Sequence[Any]):
+def _joined(op_name: str, xs: Sequence[Any], axis: Any, new_axis: bool):
+    """(backend, natives of the common dtype, axis) for :func:`concat` (``new_axis`` False) or
+    :func:`stack`; shapes that do not fit are refused as NumPy refuses them."""
     require(len(xs) > 0, ShapeError, f"{op_name}: needs at least one tensor")
     backend, natives = tensor_args(op_name, *xs)
     natives, _ = promote_natives(backend, natives)
-    return backend, natives
+    shapes = [backend.shape(n) for n in natives]
+    ndim = len(shapes[0])
+    require(new_axis or ndim > 0, ShapeError, f"{op_name}: 0-d tensors cannot be concatenated")
+    axis = axis_index(op_name, axis, ndim + new_axis)
+    where = "along a new axis" if new_axis else "along axis"
+    for shape in shapes[1:]:
+        fits = len(shape) == ndim and builtins.all(
+            a == b or a is None or b is None or (i == axis and not new_axis)
+            for i, (a, b) in enumerate(zip(shape, shapes[0]))
+        )
+        require(
+            fits,
+            ShapeError,
+            f"{op_name}: shapes {', '.join(map(str, shapes))} do not fit together {where} {axis}",
+        )
+    return backend, natives, axis
 
 
-@op(check=_join_check)
+@op()
 def concat(xs: Sequence[Any], axis: int = 0) -> Tensor:
     """Join tensors along an existing axis."""
-    backend, natives = _joined("concat", xs)
-    axis = axis_index("concat", axis, len(backend.shape(natives[0])))
+    backend, natives, axis = _joined("concat", xs, axis, new_axis=False)
     return Tensor(backend.concat(natives, axis), backend)
 
 
-@op(check=_join_check)
+@op()
 def stack(xs: Sequence[Any], axis: int = 0) -> Tensor:
     """Join tensors of one shape along a new axis."""
-    backend, natives = _joined("stack", xs)
-    axis = axis_index("stack", axis, len(backend.shape(natives[0])) + 1)
+    backend, natives, axis = _joined("stack", xs, axis, new_axis=True)
     return Tensor(backend.stack(natives, axis), backend)
 
 
@@ -193,6 +209,11 @@ def tile(x: Any, reps: Any) -> Tensor:
     """``x`` repeated ``reps`` times along each axis, as ``numpy.tile``."""
     x = as_tensor("tile", x)
     reps = _shape_tuple(reps)
+    require(
+        builtins.all(n >= 0 for n in reps),
+        InvalidArgumentError,
+        f"tile: reps must not be negative, got {reps}",
+    )
     ndim = builtins.max(len(reps), x.ndim)
     x = reshape(x, (1,) * (ndim - x.ndim) + x.shape)
     reps = (1,) * (ndim - len(reps)) + reps
@@ -201,7 +222,8 @@ def tile(x: Any, reps: Any) -> Tensor:
 
 @op()
 def repeat(x: Any, repeats: Any, axis: int | None = None) -> Tensor:
-    """Repeat each element ``repeats`` times (an int or one count per element) along ``axis``."""
+    """Repeat each element ``repeats`` times (an int, or one count per element or a single one)
+    along ``axis``, as ``numpy.repeat``."""
     x = as_tensor("repeat", x)
     if axis is None:
         x, axis = flatten(x), 0
@@ -210,13 +232,30 @@ def repeat(x: Any, repeats: Any, axis: int | None = None) -> Tensor:
     if isinstance(repeats, (int, float, np.number)):
         repeats = integer_arg("repeat", "repeats", repeats)
     else:
-        from ..dtypes import int64
-
-        repeats = as_tensor("repeat", repeats)
-        if repeats.dtype.kind not in "iu":  # 1.5 is not truncated (NumPy raises a TypeError too)
-            raise ArgumentTypeError(f"repeat: repeats must be integers, got {repeats.dtype}")
-        repeats = to_native(repeats, backend, dtype=int64, device=x.device)
+        if isinstance(repeats, (list, tuple)) and not repeats:  # no counts: int, not the default float
+            repeats = np.zeros(0, np.int64)
+        repeats = _repeat_counts(as_tensor("repeat", repeats), x, axis)
     return Tensor(backend.repeat(x._native, repeats, axis), backend)
+
+
+def _repeat_counts(repeats: Tensor, x: Tensor, axis: int) -> Any:
+    """Counts for :func:`repeat` as a native int64 vector of ``x``'s backend with one entry per
+    element of ``axis`` (a single count is broadcast). Negative counts raise in eager code and
+    count as 0 inside ``br.jit``, where values are not known."""
+    if repeats.dtype.kind not in "iu":  # 1.5 is not truncated (NumPy raises a TypeError too)
+        raise ArgumentTypeError(f"repeat: repeats must be integers, got {repeats.dtype}")
+    n = x.shape[axis]
+    require(
+        repeats.ndim <= 1 and repeats.size in (1, n),
+        ShapeError,
+        f"repeat: repeats of shape {repeats.shape} do not fit axis {axis} of length {n} in {x.shape}",
+    )
+    repeats = Tensor(to_native(repeats, x._backend, dtype=int64, device=x.device, op="repeat"), x._backend)
+    if x._backend.tracing():
+        repeats = maximum(repeats, 0)
+    elif repeats.size and x._backend.to_numpy(x._backend.min(repeats._native, None, False)) < 0:
+        raise InvalidArgumentError(f"repeat: repeats must not be negative, got {repeats.numpy().tolist()}")
+    return broadcast_to(repeats, (n,))._native
 
 
 @op()

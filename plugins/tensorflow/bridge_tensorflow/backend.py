@@ -380,6 +380,11 @@ class TensorFlowBackend(Backend):
         return tf.tile(x, reps)
 
     def repeat(self, x, repeats, axis):
+        if x.shape.num_elements() == 0:  # tf.repeat fails on some empty tensors ((0, 2) along axis 1)
+            length = tf.reduce_sum(repeats) if tf.is_tensor(repeats) else x.shape[axis] * repeats
+            shape = tf.shape(x, out_type=tf.int64)
+            shape = tf.concat([shape[:axis], [tf.cast(length, tf.int64)], shape[axis + 1 :]], 0)
+            return tf.zeros(shape, x.dtype)
         return tf.repeat(x, repeats, axis=axis)
 
     def pad(self, x, widths, value):
