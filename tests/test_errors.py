@@ -63,9 +63,22 @@ def test_backend_mismatch_says_how_to_convert():
             call()
 
 
-def test_unforeseen_framework_errors_are_wrapped_with_context(backend):
+def test_unforeseen_framework_errors_are_wrapped_with_context(backend, monkeypatch):
+    x = br.zeros((2, 2))
+
+    def kernel_failure(*args):
+        raise RuntimeError("the kernel failed\nsecond line of a long native traceback")
+
+    monkeypatch.setattr(type(x._backend), "det", staticmethod(kernel_failure))
     with pytest.raises(
-        br.BackendOpError, match=rf"inv failed on backend '{backend}' for float32\(2, 2\)@cpu"
+        br.BackendOpError,
+        match=rf"det failed on backend '{backend}' for float32\(2, 2\)@cpu: the kernel failed$",
     ) as info:
+        br.linalg.det(x)
+    assert isinstance(info.value.__cause__, RuntimeError)  # the framework's own error stays attached
+
+
+def test_singular_matrices_raise_a_value_error_naming_the_op(backend):
+    with pytest.raises(br.InvalidArgumentError, match=r"inv: singular matrix in a of shape \(2, 2\)") as info:
         br.linalg.inv(br.zeros((2, 2))).numpy()
-    assert info.value.__cause__ is not None  # the framework's own error stays attached
+    assert isinstance(info.value, ValueError) and info.value.__cause__ is not None

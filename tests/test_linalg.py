@@ -178,7 +178,7 @@ def test_solve_broadcasts_batch_axes_as_numpy(backend, a_shape, b_shape):
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-@pytest.mark.parametrize("name", ["svdvals", "cholesky"])
+@pytest.mark.parametrize("name", ["svdvals", "cholesky", "det", "inv"])
 def test_decomposition_of_a_non_finite_matrix_is_nan(backend, name, bad):
     """A matrix holding NaN or infinity decomposes to all NaN on every backend (LAPACK raises on
     one, returns garbage on another); the finite matrices of the batch are unaffected."""
@@ -186,7 +186,12 @@ def test_decomposition_of_a_non_finite_matrix_is_nan(backend, name, bad):
     x[0, 0, 0] = bad
     out = getattr(br.linalg, name)(x).numpy()
     assert np.isnan(out[0]).all()
-    reference = np.linalg.cholesky if name == "cholesky" else lambda m: np.linalg.svd(m, compute_uv=False)
+    reference = {
+        "cholesky": np.linalg.cholesky,
+        "svdvals": lambda m: np.linalg.svd(m, compute_uv=False),
+        "det": np.linalg.det,
+        "inv": np.linalg.inv,
+    }[name]
     np.testing.assert_allclose(out[1], reference(x[1].astype(np.float64)), rtol=1e-4, atol=1e-5)
 
 

@@ -22,6 +22,7 @@ from ._core import (
     require,
     tensor_args,
 )
+from .creation import eye
 from .math import abs, isfinite, isnan, multiply, power, sqrt, where
 from .reduction import all as all_of
 from .reduction import any as any_of
@@ -266,9 +267,10 @@ def _square_floats(name: str, x: Any) -> Tensor:
 @op(check=_square_check)
 def inv(x: Any) -> Tensor:
     """Inverse of square matrices (batched over leading axes); a singular matrix raises
-    InvalidArgumentError (a ValueError, as NumPy's LinAlgError) on every backend."""
+    InvalidArgumentError (a ValueError, as NumPy's LinAlgError) on every backend, and a matrix
+    holding a NaN or an infinity inverts to all NaN."""
     x = _square_floats("inv", x)
-    return Tensor(_unless_singular("inv", x.shape, x._backend.inv, x._native), x._backend)
+    return _nan_unless_finite(x, lambda n: _unless_singular("inv", x.shape, x._backend.inv, n), 2)
 
 
 def _unless_singular(name: str, shape: tuple[int, ...], solver: Any, *natives: Any) -> Any:
@@ -283,9 +285,10 @@ def _unless_singular(name: str, shape: tuple[int, ...], solver: Any, *natives: A
 
 @op(check=_square_check)
 def det(x: Any) -> Tensor:
-    """Determinant of square matrices."""
+    """Determinant of square matrices; NaN for a matrix holding a NaN or an infinity (the
+    frameworks' pivoting makes any other answer an accident)."""
     x = _square_floats("det", x)
-    return Tensor(x._backend.det(x._native), x._backend)
+    return _nan_unless_finite(x, x._backend.det, 0)
 
 
 @op(check=_square_check)
@@ -321,7 +324,8 @@ def _nan_unless_finite(x: Tensor, decompose: Any, out_rank: int) -> Tensor:
     infinity: LAPACK may raise, loop or return garbage there, and each backend does differently."""
     x = Tensor(floating(x._backend, x._native), x._backend)
     finite = all_of(isfinite(x), axis=(-2, -1))
-    clean = where(expand_dims(finite, (-2, -1)), x, 0)
+    identity = eye(x.shape[-2], x.shape[-1], dtype=x.dtype, backend=x.backend, device=x.device)
+    clean = where(expand_dims(finite, (-2, -1)), x, identity)  # a stand-in any solver takes
     out = Tensor(decompose(clean._native), x._backend)
     keep = expand_dims(finite, tuple(range(-out_rank, 0)))
     return where(keep, out, float("nan")).astype(out.dtype)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from ..dtypes import ALL_DTYPES, bool_, default_float, int64, uint8
+from ..dtypes import ALL_DTYPES, bool_, default_float, float64, int64, uint8
 from ..errors import ShapeError
 from ..tensor import Tensor
 from ._core import as_tensor, axes_tuple, axis_index, floating, op, wider_float
@@ -96,9 +96,9 @@ def _count(x: Tensor, axis: Any) -> int:
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Arithmetic mean over ``axis``; integers give the default float."""
     x = as_tensor("mean", x)
-    if x.dtype.kind != "f":  # an exact int64 sum: the same mean on every backend, in any order
-        total = _reduce("sum", x.astype(int64), axis, keepdims).astype(default_float)
-        return total / _count(x, axis)
+    if x.dtype.kind != "f":  # as NumPy, in float64: exact below 2**53 in any order, and no wrap-around
+        total = _reduce("sum", x.astype(float64), axis, keepdims)
+        return (total / _count(x, axis)).astype(default_float)
     dtype = x.dtype
     total = _reduce("sum", x.astype(wider_float(dtype)), axis, keepdims)
     return (total / _count(x, axis)).astype(dtype)
