@@ -43,6 +43,15 @@ def test_integer_data_out_of_range_is_an_error_not_wrapped(backend, dtype, value
             br.full((2,), value, dtype=dtype)
 
 
+@pytest.mark.parametrize("value", [2**63, 2**64 + 1, -(2**70)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_python_ints_beyond_int64_become_floats(backend, dtype, value):
+    got = br.tensor([value, 1], dtype=dtype).numpy()
+    np.testing.assert_array_equal(got, np.array([float(value), 1.0], dtype=dtype))
+    with pytest.raises(br.InvalidArgumentError, match="too large"):
+        br.tensor([10**400], dtype=dtype)
+
+
 @pytest.mark.parametrize("dtype", INT_DTYPES)
 @given(value=st.floats(allow_nan=True, allow_infinity=True, width=64))
 def test_float_data_to_integers_truncates_or_refuses(backend, dtype, value):

@@ -71,7 +71,13 @@ def numpy_array(data: Any, dtype: DType | None = None, op: str = "tensor") -> np
     except (ValueError, TypeError) as exc:
         raise ShapeError(f"{op}: cannot make a tensor of {_summary(data)}: {exc}") from None
     if from_python and (array.dtype == np.uint64 or array.dtype == object):
-        _check_python_ints(op, array, dtype or default_int)
+        if dtype is not None and dtype.kind == "f":  # Python ints beyond int64 are fine as floats
+            try:
+                array = np.asarray(data, dtype=np.float64)
+            except (OverflowError, ValueError, TypeError) as exc:
+                raise InvalidArgumentError(f"{op}: cannot make {dtype} of {_summary(data)}: {exc}") from None
+        else:
+            _check_python_ints(op, array, dtype or default_int)
     try:
         source = as_dtype(array.dtype)
     except DTypeError:
