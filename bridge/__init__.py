@@ -17,6 +17,7 @@ from . import (  # noqa: E402
     optim,
     random,
     regularizers,
+    tree,
 )
 from ._dispatch import device, devices, get_backend, set_backend, use_backend
 from ._plugins import BackendInfo, hookimpl, register_backend
@@ -44,6 +45,7 @@ from .errors import (
     DeviceError,
     DTypeError,
     FrameworkNotInstalledError,
+    IncompatibleBackendError,
     IndexOutOfRangeError,
     InvalidArgumentError,
     NonFiniteError,
@@ -75,9 +77,10 @@ __version__ = "0.1.0"
 
 
 def backends() -> dict[str, str]:
-    """Installed backends: name -> framework version (read without importing the framework)."""
-    infos = _plugins.backend_infos()
-    return {name: _plugins.framework_version(infos[name]) for name in _plugins.installed_backends()}
+    """Installed backends, the default first: name -> the framework's version as the framework
+    reports it (``torch.__version__``, ``tf.__version__``; package metadata can differ, e.g. for
+    TensorFlow pre-releases), so this imports each installed framework."""
+    return _plugins.framework_versions()
 
 
 __all__ = [
@@ -106,6 +109,7 @@ __all__ = [
     "ops",
     "linalg",
     "random",
+    "tree",
     "backends",
     "register_backend",
     "hookimpl",
@@ -140,6 +144,7 @@ __all__ = [
     "BridgeError",
     "UnknownBackendError",
     "FrameworkNotInstalledError",
+    "IncompatibleBackendError",
     "BackendMismatchError",
     "ShapeError",
     "DTypeError",

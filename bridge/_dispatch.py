@@ -7,12 +7,9 @@ import os
 from collections.abc import Iterator
 from contextvars import ContextVar
 
-from ._plugins import installed_backends, load_backend
+from ._plugins import ENTRY_POINT_GROUP, installed_backends, load_backend
 from .backend import Backend
 from .errors import BridgeError, DeviceError
-
-#: Preferred default backends, in order, when neither set_backend nor BRIDGE_BACKEND chose one.
-PREFERRED = ("torch", "tensorflow")
 
 _backend: ContextVar[Backend | None] = ContextVar("bridge_backend", default=None)
 _device: ContextVar[str | None] = ContextVar("bridge_device", default=None)
@@ -31,13 +28,13 @@ def _resolve_default() -> Backend:
     global _process_default
     name = os.environ.get("BRIDGE_BACKEND")
     if not name:
-        installed = installed_backends()
-        preferred = [n for n in PREFERRED if n in installed] + installed
-        if not preferred:
+        installed = installed_backends()  # the highest ``BackendInfo.priority`` first
+        if not installed:
             raise BridgeError(
-                "no bridge backend is installed: pip install bridge-torch (or bridge-tensorflow)"
+                "no bridge backend is installed: install a backend plugin (a package declaring "
+                f"the entry-point group '{ENTRY_POINT_GROUP}') or use bridge.register_backend()"
             )
-        name = preferred[0]
+        name = installed[0]
     _process_default = load_backend(name)
     return _process_default
 

@@ -7,9 +7,7 @@ first use of that backend.
 
 from __future__ import annotations
 
-import functools
 import importlib
-import importlib.metadata
 import importlib.util
 import os
 import threading
@@ -18,16 +16,13 @@ from dataclasses import dataclass, field
 
 import pluggy
 
-from .backend import Backend, missing_primitives
-from .errors import BridgeError, FrameworkNotInstalledError, UnknownBackendError
+from .backend import CONTRACT_VERSION, Backend
+from .errors import BridgeError, FrameworkNotInstalledError, IncompatibleBackendError, UnknownBackendError
 
 ENTRY_POINT_GROUP = "bridge.backends"
 AUTOLOAD_SWITCH = "BRIDGE_DISABLE_PLUGIN_AUTOLOAD"
 hookspec = pluggy.HookspecMarker("bridge")
 hookimpl = pluggy.HookimplMarker("bridge")
-
-#: Where the plugins bridge knows of come from, for the "pip install" hint.
-KNOWN_PLUGINS = {"torch": "bridge-torch", "tensorflow": "bridge-tensorflow"}
 
 
 @dataclass(frozen=True)
@@ -37,7 +32,8 @@ class BackendInfo:
     ``load`` is a ``"module:attribute"`` path or a callable returning the Backend (or its class).
     ``framework`` is the import name of the framework (``None`` for none); ``pip_name`` what to
     install when it is missing; ``native_modules`` the top-level modules whose tensor types this
-    backend owns (used to recognise native tensors by type, without importing anything).
+    backend owns (used to recognise native tensors by type, without importing anything);
+    ``priority`` ranks installed backends for the default one (highest first, then by name).
     """
 
     name: str
@@ -45,13 +41,14 @@ class BackendInfo:
     framework: str | None = None
     pip_name: str | None = None
     native_modules: tuple[str, ...] = field(default=())
+    priority: int = 0
 
 
 class BackendSpecs:
     """Hook specifications a backend plugin implements."""
 
     @hookspec
-    def bridge_backends(self) -> list[BackendInfo]:
+    def bridge_backends(self) -> list[BackendInfo]:  # type: ignore[empty-body]
         """Return the backends this plugin provides."""
 
 
@@ -68,10 +65,14 @@ def plugin_manager() -> pluggy.PluginManager:
         if _manager is None:
             manager = pluggy.PluginManager("bridge")
             manager.add_hookspecs(BackendSpecs)
-            if os.environ.get(AUTOLOAD_SWITCH, "") in ("", "0"):
+            if not _autoload_disabled():
                 manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
             _manager = manager
         return _manager
+
+
+def _autoload_disabled() -> bool:
+    return os.environ.get(AUTOLOAD_SWITCH, "") not in ("", "0")
 
 
 def backend_infos() -> dict[str, BackendInfo]:
@@ -92,21 +93,10 @@ def framework_installed(info: BackendInfo) -> bool:
 
 
 def installed_backends() -> list[str]:
-    return [name for name, info in backend_infos().items() if framework_installed(info)]
-
-
-@functools.cache
-def _distributions() -> dict[str, list[str]]:
-    return importlib.metadata.packages_distributions()
-
-
-def framework_version(info: BackendInfo) -> str:
-    """The installed framework's version, read from package metadata (nothing is imported)."""
-    if info.framework is None:
-        return ""
-    for dist in _distributions().get(info.framework, []):
-        return importlib.metadata.version(dist)
-    return getattr(importlib.import_module(info.framework), "__version__", "")
+    """Backends whose framework is installed, the preferred default first (see ``priority``)."""
+    infos = backend_infos()
+    installed = [name for name, info in infos.items() if framework_installed(info)]
+    return sorted(installed, key=lambda name: (-infos[name].priority, name))
 
 
 class _InProcessPlugin:
@@ -125,6 +115,7 @@ def register_backend(
     framework: str | None = None,
     pip_name: str | None = None,
     native_modules: tuple[str, ...] = (),
+    priority: int = 0,
 ) -> None:
     """Register a backend in this process, through the same plugin manager as installed plugins.
 
@@ -132,7 +123,7 @@ def register_backend(
     """
     global _infos
     load = (lambda: backend) if isinstance(backend, Backend) else backend
-    info = BackendInfo(name, load, framework, pip_name, tuple(native_modules))
+    info = BackendInfo(name, load, framework, pip_name, tuple(native_modules), priority)
     with _lock:
         if name in backend_infos():
             raise BridgeError(f"a backend named {name!r} is already registered")
@@ -156,10 +147,12 @@ def _info(name: str) -> BackendInfo:
     if info is None:
         installed = ", ".join(installed_backends()) or "none"
         hint = (
-            f"install it with: pip install {KNOWN_PLUGINS[name]}"
-            if name in KNOWN_PLUGINS
-            else "a third-party backend is installed as a plugin under the entry-point group "
-            f"'{ENTRY_POINT_GROUP}', or registered with bridge.register_backend()"
+            f"plugin autoload is off ({AUTOLOAD_SWITCH} is set): register the backend with "
+            "bridge.register_backend()"
+            if _autoload_disabled()
+            else f"install its plugin (by convention: pip install bridge-{name}), a package "
+            f"declaring the entry-point group '{ENTRY_POINT_GROUP}', or register it with "
+            "bridge.register_backend()"
         )
         raise UnknownBackendError(f"unknown backend {name!r} (installed: {installed}); {hint}")
     return info
@@ -170,6 +163,8 @@ def _instantiate(info: BackendInfo) -> Backend:
         if isinstance(info.load, str):
             module, _, attr = info.load.partition(":")
             loaded = getattr(importlib.import_module(module), attr)
+        elif isinstance(info.load, type):  # instantiated below, once its contract is checked
+            loaded = info.load
         else:
             loaded = info.load()
     except ImportError as exc:
@@ -179,16 +174,43 @@ def _instantiate(info: BackendInfo) -> Backend:
                 f"pip install {info.pip_name or info.framework}"
             ) from exc
         raise
-    backend = loaded() if isinstance(loaded, type) else loaded
-    if not isinstance(backend, Backend):
-        raise BridgeError(f"backend {info.name!r} loaded {backend!r}, which is not a bridge Backend")
-    missing = missing_primitives(backend)
-    if missing:
-        raise BridgeError(f"backend {info.name!r} lacks primitives: {', '.join(missing)}")
+    kind = loaded if isinstance(loaded, type) else type(loaded)
+    if not issubclass(kind, Backend):
+        raise BridgeError(f"backend {info.name!r} loaded {loaded!r}, which is not a bridge Backend")
+    _check_contract(info.name, kind)
+    backend: Backend = loaded() if isinstance(loaded, type) else loaded
     return backend
 
 
+def _check_contract(name: str, kind: type[Backend]) -> None:
+    """A backend implements this bridge's contract version, and all of its primitives."""
+    version = getattr(kind, "contract_version", None)
+    if version != CONTRACT_VERSION:
+        stated = "states no contract_version" if version is None else f"implements contract {version}"
+        advice = (
+            "upgrade bridge"
+            if isinstance(version, int) and version > CONTRACT_VERSION
+            else "upgrade the backend's plugin (or install a bridge version it supports)"
+        )
+        raise IncompatibleBackendError(
+            f"backend {name!r} ({kind.__qualname__}) {stated}, but this bridge implements Backend "
+            f"contract {CONTRACT_VERSION}: {advice}"
+        )
+    missing = sorted(getattr(kind, "__abstractmethods__", ()))
+    if missing:
+        raise BridgeError(
+            f"backend {name!r} ({kind.__qualname__}) does not implement these Backend methods: "
+            f"{', '.join(missing)}"
+        )
+
+
 _native_owner: dict[type, str | None] = {}
+
+
+def _owners(x: object) -> list[str]:
+    """Backends whose ``native_modules`` hold the top-level module of ``type(x)``."""
+    root = type(x).__module__.partition(".")[0]
+    return [name for name, info in backend_infos().items() if root in info.native_modules]
 
 
 def native_backend_name(x: object) -> str | None:
@@ -198,11 +220,18 @@ def native_backend_name(x: object) -> str | None:
         return _native_owner[kind]
     except KeyError:
         pass
-    root = kind.__module__.partition(".")[0]
-    owner = None
-    for name, info in backend_infos().items():
-        if root in info.native_modules and load_backend(name).is_native(x):
-            owner = name
-            break
+    owner = next((name for name in _owners(x) if load_backend(name).is_native(x)), None)
     _native_owner[kind] = owner
     return owner
+
+
+def pipeline_backend(x: object) -> str | None:
+    """The backend whose framework's input pipeline ``x`` is (``Backend.is_pipeline``), else None;
+    only backends owning ``type(x)``'s module are asked, so nothing is imported for other objects."""
+    return next((name for name in _owners(x) if load_backend(name).is_pipeline(x)), None)
+
+
+def framework_versions() -> dict[str, str]:
+    """Installed backends: name -> the framework's version as the framework itself reports it
+    (``Backend.version()``): this loads each backend, importing its framework."""
+    return {name: load_backend(name).version() for name in installed_backends()}

@@ -1,34 +1,116 @@
-"""Lookup of things given by name (activations, initializers, losses, ...), with one error style."""
+"""Things given by name or by config (activations, initializers, layers, losses, metrics, ...).
+
+One ``Registry`` per kind is the one place behind that module's ``get``, ``serialize`` and
+``deserialize``. A config is Keras' ``{"class_name": ..., "config": {...}}``; custom classes are
+found through ``custom_objects``, which also reach nested configs (a ``Sequential``'s layers)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from types import MappingProxyType
 from typing import Any
 
-from .errors import InvalidArgumentError
+from .errors import ArgumentTypeError, InvalidArgumentError
+
+_CUSTOM_OBJECTS: ContextVar[Mapping[str, Any]] = ContextVar(
+    "bridge_custom_objects", default=MappingProxyType({})
+)
+
+
+def snake_case(name: str) -> str:
+    """``"MeanSquaredError"`` -> ``"mean_squared_error"``, as Keras names things
+    (``"Conv2DTranspose"`` -> ``"conv2d_transpose"``, ``"AdamW"`` -> ``"adam_w"``)."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _normal(name: str) -> str:
     return name.lower().replace("_", "").replace("-", "")
 
 
-def lookup(kind: str, identifier: Any, known: Mapping[str, Any]) -> Any:
-    """``known[identifier]`` for a name, ignoring case, ``_`` and ``-`` (so ``"MeanSquaredError"``
-    finds ``"mean_squared_error"``); anything but a string comes back unchanged."""
-    if not isinstance(identifier, str):
-        return identifier
-    table = {_normal(name): value for name, value in known.items()}
-    if _normal(identifier) not in table:
-        raise InvalidArgumentError(f"unknown {kind} {identifier!r}; known: {', '.join(sorted(known))}")
-    return table[_normal(identifier)]
+def config_of(obj: Any) -> dict[str, Any]:
+    """``{"class_name": ..., "config": obj.get_config()}``."""
+    return {"class_name": type(obj).__name__, "config": obj.get_config()}
 
 
-def from_config(kind: str, config: Mapping[str, Any], classes: Mapping[str, Callable]) -> Any:
-    """An object rebuilt from ``{"class_name": ..., "config": {...}}``."""
+@contextmanager
+def custom_object_scope(custom_objects: Mapping[str, Any] | None) -> Iterator[None]:
+    """Make ``custom_objects`` (names to classes or functions) known to every lookup inside."""
+    token = _CUSTOM_OBJECTS.set({**_CUSTOM_OBJECTS.get(), **(custom_objects or {})})
     try:
-        name, arguments = config["class_name"], config.get("config", {})
-    except (KeyError, TypeError):
-        raise InvalidArgumentError(
-            f"a {kind} config is {{'class_name': ..., 'config': {{...}}}}, got {config!r}"
-        ) from None
-    return lookup(kind, name, classes)(**arguments)
+        yield
+    finally:
+        _CUSTOM_OBJECTS.reset(token)
+
+
+class Registry:
+    """The built-in things of one ``kind`` by name (several names may share one thing).
+
+    A name is found ignoring case, ``_`` and ``-``, so a class name (``"MeanSquaredError"``)
+    finds the thing registered as ``"mean_squared_error"``. ``base`` is the class of instances
+    that ``get`` passes through; ``callables`` says whether it passes other callables through."""
+
+    def __init__(
+        self, kind: str, known: Mapping[str, Any], base: type | None = None, callables: bool = True
+    ) -> None:
+        self.kind, self.known, self.base, self.callables = kind, dict(known), base, callables
+
+    def register(self, *objects: Any) -> None:
+        """Make classes (or functions) known by their ``__name__``."""
+        self.known.update({obj.__name__: obj for obj in objects})
+
+    def lookup(self, name: str, custom_objects: Mapping[str, Any] | None = None) -> Any:
+        """The thing registered (or given in ``custom_objects``) under ``name``."""
+        custom = {**_CUSTOM_OBJECTS.get(), **(custom_objects or {})}
+        if name in custom:
+            return custom[name]
+        table = {_normal(key): value for key, value in {**self.known, **custom}.items()}
+        if _normal(name) not in table:
+            known = ", ".join(sorted(self.known))
+            raise InvalidArgumentError(f"unknown {self.kind} {name!r}; known: {known}")
+        return table[_normal(name)]
+
+    def get(self, identifier: Any, custom_objects: Mapping[str, Any] | None = None) -> Any:
+        """An object from a name (a class is instantiated with its defaults), a config dict, or
+        an object passed through (an instance of ``base``, or a callable where allowed)."""
+        if isinstance(identifier, dict):
+            return self.deserialize(identifier, custom_objects)
+        if isinstance(identifier, str):
+            found = self.lookup(identifier, custom_objects)
+            return found() if isinstance(found, type) else found
+        if isinstance(identifier, type) and self.base is not None and issubclass(identifier, self.base):
+            return identifier()
+        if (self.base is not None and isinstance(identifier, self.base)) or (
+            self.callables and callable(identifier)
+        ):
+            return identifier
+        other = (
+            "a callable" if self.callables or self.base is None else f"an instance of {self.base.__name__}"
+        )
+        raise ArgumentTypeError(f"{self.kind}: expected a name, a config or {other}, got {identifier!r}")
+
+    def serialize(self, obj: Any) -> Any:
+        """A config for an object with ``get_config``, the name of a registered function, or
+        (a custom callable) the object itself."""
+        if not isinstance(obj, type) and hasattr(obj, "get_config"):
+            return config_of(obj)
+        return next((name for name, value in self.known.items() if value is obj), obj)
+
+    def deserialize(self, config: Any, custom_objects: Mapping[str, Any] | None = None) -> Any:
+        """The object ``serialize`` described: from a name, or from a config via the class's
+        ``from_config`` (else its constructor)."""
+        if isinstance(config, str):
+            return self.get(config, custom_objects)
+        try:
+            name, arguments = config["class_name"], config.get("config", {})
+        except (KeyError, TypeError, AttributeError):
+            raise InvalidArgumentError(
+                f"a {self.kind} config is {{'class_name': ..., 'config': {{...}}}}, got {config!r}"
+            ) from None
+        with custom_object_scope(custom_objects):
+            cls = self.lookup(name)
+            from_config = getattr(cls, "from_config", None)
+            return from_config(arguments) if from_config is not None else cls(**arguments)

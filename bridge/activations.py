@@ -6,8 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import ops
-from ._registry import lookup
-from .errors import ArgumentTypeError
+from ._registry import Registry
 
 
 def linear(x: Any) -> Any:
@@ -20,30 +19,36 @@ def softmax(x: Any) -> Any:
     return ops.softmax(x, axis=-1)
 
 
+relu, sigmoid, tanh, gelu, silu = ops.relu, ops.sigmoid, ops.tanh, ops.gelu, ops.silu
+leaky_relu, elu, softplus = ops.leaky_relu, ops.elu, ops.softplus
+swish = silu
+
 ACTIVATIONS: dict[str, Callable] = {
-    "relu": ops.relu,
-    "sigmoid": ops.sigmoid,
-    "tanh": ops.tanh,
+    "relu": relu,
+    "sigmoid": sigmoid,
+    "tanh": tanh,
     "softmax": softmax,
-    "gelu": ops.gelu,
-    "silu": ops.silu,
-    "swish": ops.silu,
-    "leaky_relu": ops.leaky_relu,
-    "elu": ops.elu,
-    "softplus": ops.softplus,
+    "gelu": gelu,
+    "silu": silu,
+    "swish": swish,
+    "leaky_relu": leaky_relu,
+    "elu": elu,
+    "softplus": softplus,
     "linear": linear,
 }
+REGISTRY = Registry("activation", ACTIVATIONS)
 
 
-def get(identifier: str | Callable | None) -> Callable:
+def get(identifier: str | Callable | dict | None) -> Callable:
     """The activation function for a name, a callable, or None (linear)."""
-    if identifier is None:
-        return linear
-    if not (isinstance(identifier, str) or callable(identifier)):
-        raise ArgumentTypeError(f"activation must be a name, a callable or None, got {identifier!r}")
-    return lookup("activation", identifier, ACTIVATIONS)
+    return linear if identifier is None else REGISTRY.get(identifier)
 
 
 def serialize(activation: Callable) -> str | Callable:
     """The name of a built-in activation (else the callable itself)."""
-    return next((name for name, fn in ACTIVATIONS.items() if fn is activation), activation)
+    return REGISTRY.serialize(activation)
+
+
+def deserialize(config: Any, custom_objects: dict[str, Any] | None = None) -> Callable:
+    """The activation ``serialize`` described."""
+    return REGISTRY.deserialize(config, custom_objects)

@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any
 
-from . import _tree
 from ._dispatch import current_backend
 from ._plugins import load_backend
+from .backend import Backend, Tape
 from .errors import BridgeError, DTypeError, InvalidArgumentError, ShapeError
 from .ops import reshape, stack, zeros_like
 from .ops._core import as_tensor, backend_of, mismatch
 from .tensor import Tensor
+from .tree import leaves, map_leaves, replace_leaves
 from .variable import Variable
 
 #: How many tapes are recording right now (their gradients must stay differentiable).
@@ -48,10 +49,10 @@ class GradientTape:
     ) -> None:
         self.persistent = persistent
         self.watch_accessed_variables = watch_accessed_variables
-        self._tape = None
-        self._backend = load_backend(backend) if backend is not None else None
+        self._tape: Tape | None = None  # the backend's, from ``__enter__`` on
+        self._backend: Backend | None = load_backend(backend) if backend is not None else None
         self._used = False
-        self._token = None
+        self._token: Token[int] | None = None
 
     def __enter__(self) -> GradientTape:
         self._backend = self._backend or current_backend()
@@ -61,19 +62,25 @@ class GradientTape:
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
+        assert self._tape is not None and self._token is not None, "__exit__ before __enter__"
         _recording.reset(self._token)
         self._tape.__exit__(*exc_info)
 
+    @property
+    def _entered_backend(self) -> Backend:
+        assert self._backend is not None, "a tape's backend is known once it is entered"
+        return self._backend
+
     def _native(self, x: Tensor) -> Any:
-        if x._backend is not self._backend:
-            raise mismatch("GradientTape", [x.backend, self._backend.name])
+        if x._backend is not self._entered_backend:
+            raise mismatch("GradientTape", [x.backend, self._entered_backend.name])
         return x._native
 
     def watch(self, tensors: Any) -> None:
         """Record operations on ``tensors`` (a Tensor or a pytree of them) from now on."""
         if self._tape is None:
             raise InvalidArgumentError("GradientTape.watch: use it inside the tape's `with` block")
-        for x in _tree.leaves(tensors):
+        for x in leaves(tensors):
             x = _floating_leaf("GradientTape.watch", x, "a watched value")
             watched = self._tape.watch(self._native(x))
             if watched is not x._native and not isinstance(x, Variable):
@@ -98,10 +105,10 @@ class GradientTape:
                 "use GradientTape(persistent=True) to take several gradients"
             )
         self._used = True
-        targets = [as_tensor("gradient", t) for t in _tree.leaves(target)]
+        targets = [as_tensor("gradient", t) for t in leaves(target)]
         if not targets:
             raise InvalidArgumentError("GradientTape.gradient: the target holds no tensor")
-        found = _tree.leaves(sources)
+        found = leaves(sources)
         for x in found:
             _floating_leaf("GradientTape.gradient", x, "every source")
         natives = [self._native(x) for x in found]
@@ -109,12 +116,14 @@ class GradientTape:
             [self._native(t) for t in targets], natives, create_graph=_recording.get() > 0
         )
 
+        backend = self._entered_backend
+
         def wrapped(grad: Any, source: Any) -> Tensor | None:
             if grad is not None:
-                return Tensor(grad, self._backend)
-            return zeros_like(Tensor(source, self._backend)) if unconnected_gradients == "zero" else None
+                return Tensor(grad, backend)
+            return zeros_like(Tensor(source, backend)) if unconnected_gradients == "zero" else None
 
-        return _tree.replace_leaves(sources, [wrapped(g, n) for g, n in zip(grads, natives)])
+        return replace_leaves(sources, [wrapped(g, n) for g, n in zip(grads, natives)])
 
 
 def _argnums(op: str, argnums: int | Sequence[int], count: int) -> tuple[int, ...]:
@@ -127,18 +136,21 @@ def _argnums(op: str, argnums: int | Sequence[int], count: int) -> tuple[int, ..
 
 def _backend_of_leaves(op: str, tree: Any) -> str:
     """The backend of the tensors in ``tree`` (the current one if it holds none)."""
-    return backend_of(op, *_tree.leaves(tree)).name
+    return backend_of(op, *leaves(tree)).name
 
 
 def _watched_copy(op: str, tape: GradientTape, tree: Any, position: int) -> Any:
     """``tree`` with each tensor replaced by a watched one (the caller's tensors are untouched)."""
 
+    recorder = tape._tape
+    assert recorder is not None, "the tape is entered before its arguments are watched"
+
     def watch(x: Any) -> Any:
         x = _floating_leaf(op, x, f"argument {position}")
-        native = tape._tape.watch(tape._native(x))
+        native = recorder.watch(tape._native(x))
         return x if isinstance(x, Variable) else Tensor(native, x._backend)
 
-    return _tree.map_leaves(watch, tree)
+    return map_leaves(watch, tree)
 
 
 def value_and_grad(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:

@@ -1,5 +1,6 @@
 """Callbacks for ``Model.fit``: History, EarlyStopping, LearningRateScheduler,
-ReduceLROnPlateau, TerminateOnNaN, CSVLogger and the progress display."""
+ReduceLROnPlateau, TerminateOnNaN, CSVLogger, the progress display, and the ``CallbackList``
+that calls them all as one; ``numeric_logs`` is the one place logs become numbers."""
 
 from __future__ import annotations
 
@@ -9,11 +10,48 @@ import math
 import os
 import sys
 import tempfile
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from .errors import InvalidArgumentError
+# tqdm (a bridge dependency: small, none of its own) draws the bar; ProgressBar wraps it, adding
+# the metric lines below the bar, wrapped at 80 columns (rich would draw the same, one dependency more).
+from tqdm import tqdm  # type: ignore[import-untyped]  # no stubs; types-tqdm is not a dependency
+
+from .errors import ArgumentTypeError, InvalidArgumentError
+from .optim import LearningRateSchedule
+
+Logs = dict[str, Any]
+
+#: The width the progress display keeps within.
+COLUMNS = 80
+
+
+def numeric_logs(logs: Logs | None) -> dict[str, float | np.ndarray]:
+    """Logs as numbers, as Keras reports them: a Python float for a scalar, a float32 NumPy
+    array for a metric whose result is not one (``Precision(thresholds=[0.3, 0.7])``)."""
+    numbers: dict[str, float | np.ndarray] = {}
+    for key, value in (logs or {}).items():
+        array = np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+        numbers[key] = float(array) if array.ndim == 0 else array.astype(np.float32)
+    return numbers
+
+
+def format_logs(logs: Logs | None, lead: str | None = None) -> list[str]:
+    """``lead``, then ``name: value`` for every entry of the logs (a non-scalar shows its mean,
+    as Keras' bar), joined by `` - `` into lines of at most ``COLUMNS`` characters."""
+    items = [
+        *([lead] if lead else []),
+        *(f"{k}: {float(np.mean(v)):.4f}" for k, v in numeric_logs(logs).items()),
+    ]
+    lines: list[str] = []
+    for item in items:
+        if lines and len(lines[-1]) + 3 + len(item) <= COLUMNS:
+            lines[-1] += f" - {item}"
+        else:
+            lines.append(item)
+    return lines
 
 
 class Callback:
@@ -26,12 +64,57 @@ class Callback:
     def set_model(self, model: Any) -> None:
         self.model = model
 
-    def on_train_begin(self, logs: dict | None = None) -> None: ...
-    def on_train_end(self, logs: dict | None = None) -> None: ...
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None: ...
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None: ...
-    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None: ...
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_train_begin(self, logs: Logs | None = None) -> None: ...
+    def on_train_end(self, logs: Logs | None = None) -> None: ...
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None: ...
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None: ...
+    def on_train_batch_begin(self, batch: int, logs: Logs | None = None) -> None: ...
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None: ...
+
+
+class CallbackList(Callback):
+    """Callbacks called as one, in order: each hook fans out to every callback, all given the
+    same logs (so what one adds, such as ``learning_rate``, the next ones see). ``fit`` builds
+    one from the user's callbacks, then its progress display and ``history`` (last, so that it
+    records what the others added)."""
+
+    def __init__(
+        self, callbacks: Sequence[Callback] = (), progress: Callback | None = None, model: Any = None
+    ) -> None:
+        super().__init__()
+        self.history = History()
+        self.callbacks = [*callbacks, *([progress] if progress is not None else []), self.history]
+        if model is not None:
+            self.set_model(model)
+
+    def set_model(self, model: Any) -> None:
+        super().set_model(model)
+        for callback in self.callbacks:
+            callback.set_model(model)
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        for callback in self.callbacks:
+            callback.on_train_begin(logs)
+
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        for callback in self.callbacks:
+            callback.on_train_end(logs)
+
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        for callback in self.callbacks:
+            callback.on_epoch_begin(epoch, logs)
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        for callback in self.callbacks:
+            callback.on_epoch_end(epoch, logs)
+
+    def on_train_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
+        for callback in self.callbacks:
+            callback.on_train_batch_begin(batch, logs)
+
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        for callback in self.callbacks:
+            callback.on_train_batch_end(batch, logs)
 
 
 class History(Callback):
@@ -84,8 +167,8 @@ class _Monitor(Callback):
             return True
         shifted = value - self.min_delta if self._maximize else value + self.min_delta
         with np.errstate(over="ignore"):
-            shifted, reference = np.float32(shifted), np.float32(reference)
-        return bool(shifted > reference) if self._maximize else bool(shifted < reference)
+            ours, theirs = np.float32(shifted), np.float32(reference)
+        return bool(ours > theirs) if self._maximize else bool(ours < theirs)
 
 
 class EarlyStopping(_Monitor):
@@ -152,6 +235,15 @@ class LearningRateScheduler(Callback):
     def __init__(self, schedule: Any) -> None:
         super().__init__()
         self.schedule = schedule
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        rate = self.model.optimizer._learning_rate
+        if isinstance(rate, LearningRateSchedule) or callable(rate):
+            raise ArgumentTypeError(
+                f"LearningRateScheduler: the optimizer's learning rate already is a schedule "
+                f"({type(rate).__name__}), which sets it at every step; give the optimizer a float "
+                "learning rate for this callback to set per epoch, or drop the callback"
+            )
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         optimizer = self.model.optimizer
@@ -254,17 +346,14 @@ class CSVLogger(Callback):
                 self.rows = list(csv.DictReader(existing, delimiter=self.separator))
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        self.rows.append({"epoch": epoch, **{k: _plain(v) for k, v in (logs or {}).items()}})
+        values = {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in numeric_logs(logs).items()}
+        self.rows.append({"epoch": epoch, **values})
         columns = list(dict.fromkeys(key for row in self.rows for key in row))
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, columns, delimiter=self.separator)
         writer.writeheader()
         writer.writerows(self.rows)
         _write_atomically(self.filename, buffer.getvalue())
-
-
-def _plain(value: Any) -> Any:
-    return float(value) if isinstance(value, (np.floating, float)) or hasattr(value, "numpy") else value
 
 
 def _write_atomically(path: str, text: str) -> None:
@@ -279,32 +368,47 @@ def _write_atomically(path: str, text: str) -> None:
         raise
 
 
-class ProgressLogger(Callback):
-    """The display of ``fit(verbose=...)``: 1 a progress bar per epoch (tqdm), 2 a line per epoch."""
+class ProgressBar(Callback):
+    """The display of ``fit(verbose=...)``, within ``COLUMNS`` columns, in one format during and
+    at the end of an epoch: ``verbose=1`` a bar per epoch (tqdm) with every metric on the lines
+    below it, refreshed after each batch, the validation ones added at the epoch's end;
+    ``verbose=2`` the same lines once per epoch."""
 
     def __init__(self, verbose: int, epochs: int, steps: int | None) -> None:
         super().__init__()
         self.verbose, self.epochs, self.steps = verbose, epochs, steps
-        self._bar = None
+        self._bar: tqdm | None = None
+        self._lines: list[tqdm] = []
 
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         if self.verbose == 1:
-            from tqdm import tqdm
-
             self._bar = tqdm(
-                total=self.steps, desc=f"Epoch {epoch + 1}/{self.epochs}", unit="step", leave=True
+                total=self.steps,
+                desc=f"Epoch {epoch + 1}/{self.epochs}",
+                unit="step",
+                ncols=COLUMNS,
+                bar_format="{desc} {bar} {n_fmt}/{total_fmt} [{elapsed}<{remaining}]",
             )
 
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
         if self._bar is not None:
             self._bar.update(1)
-            self._bar.set_postfix({k: f"{float(v):.4f}" for k, v in (logs or {}).items()})
+            self._show(format_logs(logs))
 
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        text = " - ".join(f"{k}: {float(v):.4f}" for k, v in (logs or {}).items())
+    def _show(self, lines: list[str]) -> None:
+        """Write ``lines`` below the bar, one status line (a text-only tqdm) each."""
+        while len(self._lines) < len(lines):
+            self._lines.append(
+                tqdm(total=0, bar_format="{desc}", ncols=COLUMNS, position=len(self._lines) + 1)
+            )
+        for status, line in zip(self._lines, lines):
+            status.set_description_str(line)
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         if self._bar is not None:
-            self._bar.set_postfix_str(text)
-            self._bar.close()
-            self._bar = None
+            self._show(format_logs(logs))
+            for shown in (self._bar, *self._lines):
+                shown.close()
+            self._bar, self._lines = None, []
         elif self.verbose == 2:
-            print(f"Epoch {epoch + 1}/{self.epochs} - {text}", flush=True)
+            print(*format_logs(logs, f"Epoch {epoch + 1}/{self.epochs}"), sep="\n", flush=True)

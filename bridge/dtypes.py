@@ -24,6 +24,10 @@ class DType(str):
 
     Each dtype is a singleton; ``kind`` is "b" bool, "i" signed, "u" unsigned or "f" float."""
 
+    kind: str
+    bits: int
+    numpy: np.dtype
+
     def __new__(cls, name: str, kind: str, bits: int, numpy_dtype: Any) -> DType:
         self = super().__new__(cls, name)
         self.kind = kind

@@ -67,3 +67,7 @@ class UnsupportedFeatureError(BridgeError, RuntimeError):
 
 class NonFiniteError(BridgeError, FloatingPointError):
     """A NaN or infinity where training needs finite numbers (a loss, a gradient)."""
+
+
+class IncompatibleBackendError(BridgeError, ImportError):
+    """A backend built for another version of the Backend contract than this bridge's."""

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from . import random
-from ._registry import from_config, lookup
+from ._registry import Registry
 from .dtypes import as_dtype, default_float
 from .errors import InvalidArgumentError
 from .ops.creation import full, tensor
@@ -105,6 +105,10 @@ class RandomUniform(_Seeded):
         return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
 
 
+_MODES = Registry("mode", {name: name for name in ("fan_in", "fan_out", "fan_avg")})
+_DISTRIBUTIONS = Registry("distribution", {name: name for name in ("truncated_normal", "uniform")})
+
+
 class VarianceScaling(_Seeded):
     """Scale ``scale / fan`` with fan one of fan_in, fan_out, fan_avg; a truncated normal or a
     uniform distribution (Keras' VarianceScaling)."""
@@ -117,9 +121,11 @@ class VarianceScaling(_Seeded):
         seed: int | None = None,
     ) -> None:
         super().__init__(seed)
-        lookup("mode", mode, {"fan_in": 0, "fan_out": 0, "fan_avg": 0})
-        lookup("distribution", distribution, {"truncated_normal": 0, "uniform": 0})
-        self.scale, self.mode, self.distribution = scale, mode, distribution
+        self.scale, self.mode, self.distribution = (
+            scale,
+            _MODES.lookup(mode),
+            _DISTRIBUTIONS.lookup(distribution),
+        )
 
     def __call__(self, shape: Any, dtype: Any = None) -> Tensor:
         shape = tuple(shape)
@@ -200,38 +206,42 @@ class Orthogonal(_Seeded):
         return {"gain": self.gain, "seed": self.seed}
 
 
-INITIALIZERS: dict[str, type[Initializer]] = {
-    "zeros": Zeros,
-    "ones": Ones,
-    "constant": Constant,
-    "random_normal": RandomNormal,
-    "random_uniform": RandomUniform,
-    "uniform": RandomUniform,
-    "glorot_uniform": GlorotUniform,
-    "glorot_normal": GlorotNormal,
-    "he_uniform": HeUniform,
-    "he_normal": HeNormal,
-    "lecun_normal": LecunNormal,
-    "orthogonal": Orthogonal,
-    "variance_scaling": VarianceScaling,
-}
-_CLASSES = {cls.__name__: cls for cls in set(INITIALIZERS.values())}
+# Keras' lowercase aliases: ``initializers.he_normal(seed=1)``
+zeros, ones, constant, orthogonal, variance_scaling = Zeros, Ones, Constant, Orthogonal, VarianceScaling
+random_normal, random_uniform, lecun_normal = RandomNormal, RandomUniform, LecunNormal
+glorot_uniform, glorot_normal, he_uniform, he_normal = GlorotUniform, GlorotNormal, HeUniform, HeNormal
+
+REGISTRY = Registry(
+    "initializer",
+    {
+        "zeros": Zeros,
+        "ones": Ones,
+        "constant": Constant,
+        "random_normal": RandomNormal,
+        "random_uniform": RandomUniform,
+        "uniform": RandomUniform,
+        "glorot_uniform": GlorotUniform,
+        "glorot_normal": GlorotNormal,
+        "he_uniform": HeUniform,
+        "he_normal": HeNormal,
+        "lecun_normal": LecunNormal,
+        "orthogonal": Orthogonal,
+        "variance_scaling": VarianceScaling,
+    },
+    base=Initializer,
+)
 
 
-def get(identifier: Any) -> Initializer:
+def get(identifier: Any) -> Any:
     """An initializer from a name, a config dict, an Initializer, or a callable ``(shape, dtype)``."""
-    if isinstance(identifier, dict):
-        return from_config("initializer", identifier, _CLASSES)
-    found = lookup("initializer", identifier, INITIALIZERS)
-    if isinstance(found, type):
-        return found()
-    if callable(found):
-        return found
-    raise InvalidArgumentError(f"an initializer is a name, a config or a callable, got {identifier!r}")
+    return REGISTRY.get(identifier)
 
 
 def serialize(initializer: Any) -> Any:
-    """``{"class_name", "config"}`` for a built-in initializer (else the object itself)."""
-    if isinstance(initializer, Initializer):
-        return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
-    return initializer
+    """``{"class_name", "config"}`` for an initializer (else the callable itself)."""
+    return REGISTRY.serialize(initializer)
+
+
+def deserialize(config: Any, custom_objects: dict[str, Any] | None = None) -> Any:
+    """The initializer ``serialize`` described."""
+    return REGISTRY.deserialize(config, custom_objects)

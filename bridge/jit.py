@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import itertools
+import types
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import _tree
+from . import tree
 from ._dispatch import current_backend
 from ._plugins import backend_infos
 from .errors import BridgeError
@@ -20,8 +22,10 @@ def jit(fn: Callable | None = None, *, enabled: bool = True, **options: Any) -> 
 
     Inputs and outputs may be Tensors, Variables and pytrees of them; Variables may be updated
     inside. ``enabled=False`` returns ``fn`` unchanged, for debugging. Options pass through to the
-    framework; an option named after a backend (``torch={"backend": "aot_eager"}``,
-    ``tensorflow={"jit_compile": True}``) applies to that backend only.
+    framework; an option whose value is a dict is named after a backend (``torch={"backend":
+    "aot_eager"}``, ``tensorflow={"jit_compile": True}``) and applies to that backend only, so
+    code that names a backend which is not installed still runs on the others. (A framework
+    option that is itself a dict goes inside its backend's: ``torch={"options": {...}}``.)
 
     Inside, values are symbolic: ``bool()`` of a tensor (a Python ``if`` on it) raises
     ``TracedValueError``, and out-of-range gather indices are clamped (eager code raises
@@ -31,29 +35,25 @@ def jit(fn: Callable | None = None, *, enabled: bool = True, **options: Any) -> 
         return functools.partial(jit, enabled=enabled, **options)
     if not enabled:
         return fn
-    names = set(backend_infos())
-    shared = {k: v for k, v in options.items() if k not in names}
+    shared = {k: v for k, v in options.items() if not isinstance(v, Mapping)}
     compiled: dict[str, Callable] = {}
 
     @functools.wraps(fn)
     def jitted(*args: Any, **kwargs: Any) -> Any:
-        found = [x for x in _tree.leaves((args, kwargs)) if isinstance(x, Tensor)]
+        found = [x for x in tree.leaves((args, kwargs)) if isinstance(x, Tensor)]
         backend = backend_of("jit", *found) if found else current_backend()
         if backend.name not in compiled:
             compiled[backend.name] = backend.jit(
                 _on_natives(fn, backend), **shared, **options.get(backend.name, {})
             )
-        natives = _tree.map_leaves(lambda x: x._native if isinstance(x, Tensor) else x, (args, kwargs))
+        natives = tree.map_leaves(lambda x: x._native if isinstance(x, Tensor) else x, (args, kwargs))
         try:
             out = compiled[backend.name](*natives)
         except Exception as exc:
             if isinstance(exc, BridgeError) or not _from_framework(exc, backend.name):
                 raise
-            cause = exc
-            while (cause.__cause__ or cause.__context__) is not None:  # torch.compile wraps the op's error
-                cause = cause.__cause__ or cause.__context__
-            raise diagnose(f"jit({getattr(fn, '__name__', 'fn')})", found, cause, None) from exc
-        return _tree.map_leaves(lambda x: _wrap(x, backend), out)
+            raise diagnose(f"jit({getattr(fn, '__name__', 'fn')})", found, _innermost(exc), None) from exc
+        return tree.map_leaves(lambda x: _wrap(x, backend), out)
 
     return jitted
 
@@ -64,22 +64,36 @@ def _from_framework(exc: Exception, backend: str) -> bool:
     return root in backend_infos()[backend].native_modules
 
 
+def _innermost(exc: Exception) -> Exception:
+    """The error at the bottom of ``exc``'s chain (a compiler may wrap the op's own error)."""
+    while isinstance(inner := exc.__cause__ or exc.__context__, Exception):
+        exc = inner
+    return exc
+
+
 def _wrap(x: Any, backend: Any) -> Any:
     if not backend.is_native(x):
         return x
     if backend.is_variable(x):
-        return Variable._wrap(
-            x, backend, trainable=bool(getattr(x, "trainable", getattr(x, "requires_grad", True))), name=None
-        )
+        return Variable._wrap(x, backend, trainable=backend.is_trainable(x), name=None)
     return Tensor(x, backend)
 
 
+_jitted_count = itertools.count()
+
+
 def _on_natives(fn: Callable, backend: Any) -> Callable:
-    """``fn`` as a function of native tensors, for the framework's compiler to trace."""
+    """``fn`` as a function of native tensors, for the framework's compiler to trace; a function
+    with a code object of its own, as compilers key their caches and counts on it (torch.compile
+    recompiles one code object at most 8 times, then runs it eagerly; TensorFlow warns of
+    "retracing" when one code object traces 5 times in 10 calls: shared by every jitted function,
+    several models' steps in a row would trip both): named after ``fn`` and numbered."""
 
     def traced(args: tuple, kwargs: dict) -> Any:
-        args, kwargs = _tree.map_leaves(lambda x: _wrap(x, backend), (args, kwargs))
+        args, kwargs = tree.map_leaves(lambda x: _wrap(x, backend), (args, kwargs))
         out = fn(*args, **kwargs)
-        return _tree.map_leaves(lambda x: x._native if isinstance(x, Tensor) else x, out)
+        return tree.map_leaves(lambda x: x._native if isinstance(x, Tensor) else x, out)
 
-    return traced
+    name = f"{getattr(fn, '__name__', 'fn')}_{next(_jitted_count)}"  # unique: codes compare by value
+    code = traced.__code__.replace(co_name=name, co_qualname=name)
+    return types.FunctionType(code, traced.__globals__, name, None, traced.__closure__)

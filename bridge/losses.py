@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 
 from . import ops
-from ._registry import lookup
+from ._registry import Registry, snake_case
 from .dtypes import int64
 from .errors import InvalidArgumentError, ShapeError
 from .ops._core import as_tensor
+from .ops.creation import tensor_like
 from .tensor import Tensor
 
 REDUCTIONS = ("sum_over_batch_size", "mean", "sum", "none")
@@ -35,7 +36,7 @@ class Loss(ABC):
                 f"{type(self).__name__}: unknown reduction {reduction!r}; known: {', '.join(REDUCTIONS)}"
             )
         self.reduction = reduction
-        self.name = name or _snake(type(self).__name__)
+        self.name = name or snake_case(type(self).__name__)
 
     @abstractmethod
     def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
@@ -53,21 +54,18 @@ class Loss(ABC):
         total = ops.sum(losses)
         return total if self.reduction == "sum" else total / max(losses.size, 1)
 
+    @property
+    def _label(self) -> str:
+        """How errors name the loss."""
+        return self.name
+
     def get_config(self) -> dict[str, Any]:
         return {"reduction": self.reduction, "name": self.name}
 
 
-def _snake(name: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(name))
-
-
 def _like(x: Any, reference: Tensor) -> Tensor:
     """``x`` as a tensor on the reference's backend and device."""
-    if isinstance(x, Tensor):
-        return x
-    return Tensor(
-        ops.tensor(x, backend=reference.backend, device=reference.device).native, reference._backend
-    )
+    return x if isinstance(x, Tensor) else tensor_like(x, reference)
 
 
 def same_rank(x1: Tensor, x2: Tensor, expand_rank_1: bool = True) -> tuple[Tensor, Tensor]:
@@ -207,9 +205,9 @@ class SparseCategoricalCrossentropy(Loss):
             )
         labels = y_true.astype(int64)
         check_class_ids(self, labels, classes)
-        fast = y_pred._backend.sparse_cross_entropy
-        if self.from_logits and fast is not None and y_pred.dtype.kind == "f":
-            return Tensor(fast(y_pred._native, labels._native), y_pred._backend)
+        backend = y_pred._backend
+        if self.from_logits and "sparse_cross_entropy" in backend.fast_paths and y_pred.dtype.kind == "f":
+            return Tensor(backend.sparse_cross_entropy(y_pred._native, labels._native), backend)
         return sparse_cross_entropy_composite(y_pred, labels, self.from_logits)
 
     def get_config(self) -> dict[str, Any]:
@@ -257,9 +255,9 @@ def check_class_ids(owner: Any, labels: Tensor, classes: int) -> None:
         owner._classes = classes  # so that the next fit can check its labels before any step
     span = _LABEL_RANGE.get()
     if span is not None:
-        _check_range(owner.name, span, classes)
+        _check_range(owner._label, span, classes)
     elif labels.size and not labels._backend.tracing():
-        _look_at_labels(owner.name, labels, classes)
+        _look_at_labels(owner._label, labels, classes)
 
 
 def _look_at_labels(op: str, labels: Tensor, classes: int) -> None:
@@ -294,11 +292,12 @@ def checked_labels(users: Iterable[Any], y: Any, validation_data: Any = None) ->
     if validation_data is not None:
         given = isinstance(validation_data, (tuple, list)) and len(validation_data) > 1
         spans.append(_label_span(validation_data[1]) if given else None)
-    span = None if None in spans else (min(s[0] for s in spans), max(s[1] for s in spans))
+    known = [s for s in spans if s is not None]
+    span = (min(s[0] for s in known), max(s[1] for s in known)) if len(known) == len(spans) else None
     if span is not None:
         for user in users:
             if getattr(user, "_classes", None) is not None:
-                _check_range(user.name, span, user._classes)
+                _check_range(user._label, span, user._classes)
     token = _LABEL_RANGE.set(span)
     try:
         yield
@@ -306,23 +305,36 @@ def checked_labels(users: Iterable[Any], y: Any, validation_data: Any = None) ->
         _LABEL_RANGE.reset(token)
 
 
-LOSSES: dict[str, type[Loss]] = {
-    "mse": MeanSquaredError,
-    "mean_squared_error": MeanSquaredError,
-    "mae": MeanAbsoluteError,
-    "mean_absolute_error": MeanAbsoluteError,
-    "huber": Huber,
-    "binary_crossentropy": BinaryCrossentropy,
-    "categorical_crossentropy": CategoricalCrossentropy,
-    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-}
+REGISTRY = Registry(
+    "loss",
+    {
+        "mse": MeanSquaredError,
+        "mean_squared_error": MeanSquaredError,
+        "mae": MeanAbsoluteError,
+        "mean_absolute_error": MeanAbsoluteError,
+        "huber": Huber,
+        "binary_crossentropy": BinaryCrossentropy,
+        "categorical_crossentropy": CategoricalCrossentropy,
+        "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    },
+    base=Loss,
+)
 
 
 def get(identifier: Any) -> Any:
-    """A loss from a name (``"mse"``, ``"sparse_categorical_crossentropy"``, ...), a Loss, or a
-    callable ``(y_true, y_pred) -> scalar``."""
-    found = lookup("loss", identifier, LOSSES)
-    return found() if isinstance(found, type) else found
+    """A loss from a name (``"mse"``, ``"sparse_categorical_crossentropy"``, ...), a config, a
+    Loss, or a callable ``(y_true, y_pred) -> scalar``."""
+    return REGISTRY.get(identifier)
+
+
+def serialize(loss: Any) -> Any:
+    """``{"class_name", "config"}`` for a Loss (else the callable itself)."""
+    return REGISTRY.serialize(loss)
+
+
+def deserialize(config: Any, custom_objects: dict[str, Any] | None = None) -> Any:
+    """The loss ``serialize`` described."""
+    return REGISTRY.deserialize(config, custom_objects)
 
 
 __all__ = [
@@ -335,4 +347,6 @@ __all__ = [
     "SparseCategoricalCrossentropy",
     "checked_labels",
     "get",
+    "serialize",
+    "deserialize",
 ]

@@ -3,30 +3,55 @@
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 from . import ops
-from ._registry import lookup
+from ._registry import Registry, snake_case
 from .dtypes import float32, int64
 from .errors import BridgeError, InvalidArgumentError, ShapeError
 from .losses import align_weight, check_class_ids, require_class_axis, same_rank
 from .ops._core import as_tensor, renamed
+from .ops.creation import tensor_like
 from .tensor import Tensor
 from .variable import Variable
 
 
+def _naming_errors(update_state: Callable) -> Callable:
+    """``update_state`` whose bridge errors name the metric (``"Precision 'precision': ..."``)."""
+
+    @functools.wraps(update_state)
+    def wrapper(self: Metric, *args: Any, **kwargs: Any) -> None:
+        try:
+            update_state(self, *args, **kwargs)
+        except BridgeError as exc:
+            raise renamed(exc, self._label) from exc.__cause__
+
+    return wrapper
+
+
 class Metric(ABC):
-    """Base class. Subclasses name their state in ``_state_names`` and define ``update_state``."""
+    """Base class. Subclasses name their state in ``_state_names`` and define ``update_state``
+    (whose errors then name the metric: its class and name)."""
 
     _state_names: tuple[str, ...] = ()
     _state_shape: tuple[int, ...] = ()
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "update_state" in cls.__dict__:
+            cls.update_state = _naming_errors(cls.__dict__["update_state"])  # type: ignore[method-assign]
+
     def __init__(self, name: str | None = None) -> None:
-        self.name = name or "".join(
-            f"_{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(type(self).__name__)
-        )
+        self.name = name or snake_case(type(self).__name__)
         self._state: dict[str, Variable] = {}
+
+    @property
+    def _label(self) -> str:
+        """How errors name the metric: ``Precision 'precision'``."""
+        return f"{type(self).__name__} {self.name!r}"
 
     def _variables(self, like: Tensor) -> dict[str, Variable]:
         """The state Variables, created on the first update's backend and device."""
@@ -46,6 +71,10 @@ class Metric(ABC):
     @abstractmethod
     def update_state(self, *args: Any, **kwargs: Any) -> None: ...
 
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this metric (its state not included)."""
+        return {"name": self.name}
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r}>"
 
@@ -53,7 +82,7 @@ class Metric(ABC):
 def _as_weight(values: Tensor, sample_weight: Any) -> Tensor:
     if isinstance(sample_weight, Tensor):
         return sample_weight.astype(float32)
-    return ops.tensor(sample_weight, dtype=float32, backend=values.backend, device=values.device)
+    return tensor_like(sample_weight, values, float32)
 
 
 def _mean_over_samples(x: Tensor, start: int = 1) -> Tensor:
@@ -67,20 +96,20 @@ def _divide_no_nan(total: Tensor, count: Tensor) -> Tensor:
     return ops.where(nonzero, total / ops.where(nonzero, count, 1.0), 0.0)
 
 
-class Mean(Metric):
-    """The (weighted) mean of the values passed to ``update_state(values, sample_weight=None)``;
-    values of a sample beyond the first axis are averaged first, as Keras does."""
+class _Averaging(Metric):
+    """A weighted mean of values per sample: the state of ``Mean`` and ``MeanMetricWrapper``."""
 
     _state_names = ("total", "count")
 
-    def update_state(self, values: Any, sample_weight: Any = None) -> None:
-        values = as_tensor(self.name, values).astype(float32)
+    def _add(self, values: Any, sample_weight: Any) -> None:
+        """Add ``values`` (of a sample beyond the first axis averaged first, as Keras does)."""
+        values = as_tensor(self._label, values).astype(float32)
         if sample_weight is None:
             weight = ops.ones_like(_mean_over_samples(values))
         else:
             values, weight = same_rank(values, _as_weight(values, sample_weight))
             values = _mean_over_samples(values, weight.ndim)
-            values, weight = align_weight(self.name, values, weight)
+            values, weight = align_weight(self._label, values, weight)
             values = values * weight
             weight = _mean_over_samples(ops.broadcast_to(weight, values.shape))
         state = self._variables(values)
@@ -93,15 +122,20 @@ class Mean(Metric):
         return _divide_no_nan(self._state["total"], self._state["count"])
 
 
-def _targets_and_predictions(name: str, y_true: Any, y_pred: Any) -> tuple[Tensor, Tensor]:
+class Mean(_Averaging):
+    """The (weighted) mean of the values passed to ``update_state(values, sample_weight=None)``."""
+
+    def update_state(self, values: Any, sample_weight: Any = None) -> None:
+        self._add(values, sample_weight)
+
+
+def _targets_and_predictions(metric: Metric, y_true: Any, y_pred: Any) -> tuple[Tensor, Tensor]:
     """Both as tensors; targets given as data join the predictions' backend and device."""
-    y_pred = as_tensor(name, y_pred)
-    if not isinstance(y_true, Tensor):
-        y_true = ops.tensor(y_true, backend=y_pred.backend, device=y_pred.device)
-    return y_true, y_pred
+    y_pred = as_tensor(metric._label, y_pred)
+    return (y_true if isinstance(y_true, Tensor) else tensor_like(y_true, y_pred)), y_pred
 
 
-class MeanMetricWrapper(Mean):
+class MeanMetricWrapper(_Averaging):
     """The mean of ``fn(y_true, y_pred)`` per sample."""
 
     def __init__(self, fn: Any, name: str | None = None) -> None:
@@ -109,12 +143,8 @@ class MeanMetricWrapper(Mean):
         self.fn = fn
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        y_true, y_pred = _targets_and_predictions(self.name, y_true, y_pred)
-        try:
-            values = self.fn(y_true, y_pred)
-        except BridgeError as exc:  # "accuracy: shapes ...", not the "equal" it calls
-            raise renamed(exc, self.name) from exc.__cause__
-        super().update_state(values, sample_weight)
+        y_true, y_pred = _targets_and_predictions(self, y_true, y_pred)
+        self._add(self.fn(y_true, y_pred), sample_weight)
 
 
 def _matches(y_true: Tensor, y_pred: Tensor) -> Tensor:
@@ -137,6 +167,9 @@ class BinaryAccuracy(MeanMetricWrapper):
         self.threshold = threshold
         super().__init__(lambda t, p: _matches(t.astype(float32), (p > threshold).astype(float32)), name)
 
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "threshold": self.threshold}
+
 
 class CategoricalAccuracy(MeanMetricWrapper):
     """How often the arg-max of one-hot labels equals that of the predictions."""
@@ -152,7 +185,7 @@ class SparseCategoricalAccuracy(MeanMetricWrapper):
         super().__init__(self._matches_ids, name)
 
     def _matches_ids(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
-        classes = require_class_axis(self.name, y_pred)
+        classes = require_class_axis(self._label, y_pred)
         if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
             y_true = ops.squeeze(y_true, -1)
         labels = y_true.astype(int64)
@@ -172,6 +205,9 @@ class TopKCategoricalAccuracy(MeanMetricWrapper):
             return (ops.sum((p > target).astype(int64), axis=-1) < k).astype(float32)
 
         super().__init__(in_top_k, name)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "k": self.k}
 
 
 def _errors(y_true: Tensor, y_pred: Tensor) -> Tensor:
@@ -214,20 +250,20 @@ class _Confusion(Metric):
     def __init__(self, thresholds: Any = 0.5, name: str | None = None) -> None:
         super().__init__(name)
         self.thresholds = thresholds
-        self._thresholds = _threshold_list(self.name, thresholds)
+        self._thresholds = _threshold_list(self._label, thresholds)
         self._state_shape = (len(self._thresholds),) if len(self._thresholds) > 1 else ()
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        y_true, y_pred = _targets_and_predictions(self.name, y_true, y_pred)
+        y_true, y_pred = _targets_and_predictions(self, y_true, y_pred)
         y_pred, y_true = same_rank(y_pred.astype(float32), y_true)
         if y_true.shape != y_pred.shape:
             raise ShapeError(
-                f"{self.name}: y_true of shape {y_true.shape} does not fit y_pred of shape {y_pred.shape}"
+                f"{self._label}: y_true of shape {y_true.shape} does not fit y_pred of shape {y_pred.shape}"
             )
         weight = ops.ones_like(y_pred) if sample_weight is None else _as_weight(y_pred, sample_weight)
-        shaped, weight = align_weight(self.name, y_pred, weight)
+        shaped, weight = align_weight(self._label, y_pred, weight)
         weight = ops.reshape(ops.broadcast_to(weight, shaped.shape), (1, -1))
-        thresholds = ops.tensor(self._thresholds, dtype=float32, backend=y_pred.backend, device=y_pred.device)
+        thresholds = tensor_like(self._thresholds, y_pred, float32)
         predicted = (ops.reshape(y_pred, (1, -1)) > ops.expand_dims(thresholds, -1)).astype(float32)
         actual = ops.reshape(y_true != 0, (1, -1)).astype(float32)
         state = self._variables(y_pred)
@@ -237,6 +273,9 @@ class _Confusion(Metric):
             ("false_negatives", (1.0 - predicted) * actual),
         ):
             state[name].assign_add(ops.reshape(ops.sum(counted * weight, axis=-1), self._state_shape))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "thresholds": self.thresholds}
 
     def _share(self, other: str) -> Tensor:
         """true positives / (true positives + ``other``), 0 when both are 0."""
@@ -266,30 +305,43 @@ class Recall(_Confusion):
         return self._share("false_negatives")
 
 
-METRICS: dict[str, type[Metric]] = {
-    "mean": Mean,
-    "accuracy": Accuracy,
-    "acc": Accuracy,
-    "binary_accuracy": BinaryAccuracy,
-    "categorical_accuracy": CategoricalAccuracy,
-    "sparse_categorical_accuracy": SparseCategoricalAccuracy,
-    "top_k_categorical_accuracy": TopKCategoricalAccuracy,
-    "precision": Precision,
-    "recall": Recall,
-    "mse": MeanSquaredError,
-    "mean_squared_error": MeanSquaredError,
-    "mae": MeanAbsoluteError,
-    "mean_absolute_error": MeanAbsoluteError,
-}
+REGISTRY = Registry(
+    "metric",
+    {
+        "mean": Mean,
+        "accuracy": Accuracy,
+        "acc": Accuracy,
+        "binary_accuracy": BinaryAccuracy,
+        "categorical_accuracy": CategoricalAccuracy,
+        "sparse_categorical_accuracy": SparseCategoricalAccuracy,
+        "top_k_categorical_accuracy": TopKCategoricalAccuracy,
+        "precision": Precision,
+        "recall": Recall,
+        "mse": MeanSquaredError,
+        "mean_squared_error": MeanSquaredError,
+        "mae": MeanAbsoluteError,
+        "mean_absolute_error": MeanAbsoluteError,
+    },
+    base=Metric,
+)
 
 
-def get(identifier: Any) -> Metric:
-    """A metric from a name (then named by it, as Keras names ``metrics=["mae"]`` "mae") or a
-    Metric."""
-    found = lookup("metric", identifier, METRICS)
+def get(identifier: Any) -> Any:
+    """A metric from a name (then named by it, as Keras names ``metrics=["mae"]`` "mae"), a
+    config or a Metric."""
     if isinstance(identifier, str):
-        return found(name=identifier)
-    return found() if isinstance(found, type) else found
+        return REGISTRY.lookup(identifier)(name=identifier)
+    return REGISTRY.get(identifier)
+
+
+def serialize(metric: Metric) -> Any:
+    """``{"class_name", "config"}`` for a metric."""
+    return REGISTRY.serialize(metric)
+
+
+def deserialize(config: Any, custom_objects: dict[str, Any] | None = None) -> Any:
+    """The metric ``serialize`` described."""
+    return REGISTRY.deserialize(config, custom_objects)
 
 
 __all__ = [
@@ -306,4 +358,6 @@ __all__ = [
     "MeanSquaredError",
     "MeanAbsoluteError",
     "get",
+    "serialize",
+    "deserialize",
 ]

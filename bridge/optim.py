@@ -8,8 +8,8 @@ variables in place. ``learning_rate`` is a float, a schedule, or a callable of t
 With ``check_finite`` (the default) a step whose gradients are not all finite changes no variable,
 no slot and not ``iterations`` (as torch's GradScaler skips ``step()``): the choice is made with
 tensors inside the step, the same eager and under ``br.jit``, with no host sync. (A skipped step
-runs the rule with zeroed gradients and a *gate* of 0 folded into the step's scalars, which costs
-far less than selecting between old and new values of every variable and slot.) The optimizer then
+runs each rule with zero gradients and a learning rate of 0, and ``Optimizer.assign`` and its kin
+keep every slot as it was: a rule written with them needs no case for it.) The optimizer then
 halts (every later step changes nothing too) and remembers the step, so the weights stay those
 from before it until someone looks: ``fit`` does once per epoch, a custom loop calls
 ``raise_if_nonfinite()`` when it likes, and ``reset_nonfinite()`` resumes.
@@ -17,119 +17,56 @@ from before it until someone looks: ``fit`` does once per epoch, a custom loop c
 
 from __future__ import annotations
 
-import math
-import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from . import ops
-from .dtypes import float32, float64, int64
+from ._registry import Registry
+from .dtypes import DType, float32, float64, int64
 from .errors import InvalidArgumentError, NonFiniteError
+from .ops.creation import tensor_like
+from .schedules import (
+    SCHEDULES,
+    CosineDecay,
+    ExponentialDecay,
+    LearningRateSchedule,
+    PiecewiseConstantDecay,
+    number_in_range,
+)
 from .tensor import Tensor
 from .variable import Variable
 
 
-def _in_range(
-    owner: str, name: str, value: Any, low: float = 0.0, high: float = math.inf, high_open: bool = True
-) -> float:
-    """``value`` as a float, checked to lie in ``[low, high)`` (``[low, high]`` without
-    ``high_open``); NaN and non-numbers fail."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InvalidArgumentError(f"{owner}: {name} must be a number, got {value!r}")
-    value = float(value)
-    if not (low <= value and (value < high if high_open else value <= high)):
-        bounds = f">= {low}" if high == math.inf else f"in [{low}, {high}{')' if high_open else ']'}"
-        raise InvalidArgumentError(f"{owner}: {name} must be {bounds}, got {value!r}")
-    return value
-
-
-def _positive_steps(owner: str, decay_steps: Any) -> float:
-    if isinstance(decay_steps, bool) or not isinstance(decay_steps, numbers.Real) or not decay_steps > 0:
-        raise InvalidArgumentError(f"{owner}: decay_steps must be > 0, got {decay_steps!r}")
-    return float(decay_steps)
-
-
-# --- learning-rate schedules ---------------------------------------------------------------
-class LearningRateSchedule(ABC):
-    """A learning rate as a function of the step (the optimizer's ``iterations``, or a Python int)."""
-
-    @abstractmethod
-    def __call__(self, step: Tensor | int) -> Tensor: ...
-
-
-def _step_tensor(schedule: LearningRateSchedule, step: Tensor | int) -> Tensor:
-    """The step as a Tensor (a Python int becomes one on the current backend)."""
-    if isinstance(step, Tensor):
-        return step
-    return ops.tensor(_in_range(type(schedule).__name__, "step", step), dtype=float32)
-
-
-class ExponentialDecay(LearningRateSchedule):
-    """``initial_learning_rate * decay_rate ** (step / decay_steps)`` (floored with ``staircase``)."""
-
-    def __init__(
-        self, initial_learning_rate: float, decay_steps: int, decay_rate: float, staircase: bool = False
-    ):
-        self.initial_learning_rate = _in_range(
-            "ExponentialDecay", "initial_learning_rate", initial_learning_rate
-        )
-        self.decay_steps = _positive_steps("ExponentialDecay", decay_steps)
-        self.decay_rate = _in_range("ExponentialDecay", "decay_rate", decay_rate)
-        self.staircase = staircase
-
-    def __call__(self, step: Tensor | int) -> Tensor:
-        step = _step_tensor(self, step)
-        progress = step.astype(float32) / self.decay_steps
-        if self.staircase:
-            progress = ops.floor(progress)
-        return ops.power(self.decay_rate, progress) * self.initial_learning_rate
-
-
-class CosineDecay(LearningRateSchedule):
-    """Cosine from ``initial_learning_rate`` down to ``alpha`` times it over ``decay_steps``."""
-
-    def __init__(self, initial_learning_rate: float, decay_steps: int, alpha: float = 0.0):
-        self.initial_learning_rate = _in_range("CosineDecay", "initial_learning_rate", initial_learning_rate)
-        self.decay_steps = _positive_steps("CosineDecay", decay_steps)
-        self.alpha = _in_range("CosineDecay", "alpha", alpha)
-
-    def __call__(self, step: Tensor | int) -> Tensor:
-        step = _step_tensor(self, step)
-        progress = ops.minimum(step.astype(float32), float(self.decay_steps)) / float(self.decay_steps)
-        cosine = (ops.cos(progress * math.pi) + 1.0) * 0.5
-        return (cosine * (1.0 - self.alpha) + self.alpha) * self.initial_learning_rate
-
-
-class PiecewiseConstantDecay(LearningRateSchedule):
-    """``values[0]`` up to ``boundaries[0]`` (inclusive), then ``values[1]``, and so on."""
-
-    def __init__(self, boundaries: Sequence[int], values: Sequence[float]):
-        if len(values) != len(boundaries) + 1:
-            raise InvalidArgumentError(
-                f"PiecewiseConstantDecay: needs one more value than boundaries, got {len(boundaries)} "
-                f"boundaries and {len(values)} values"
-            )
-        self.boundaries = list(boundaries)
-        self.values = [_in_range("PiecewiseConstantDecay", "values", v) for v in values]
-
-    def __call__(self, step: Tensor | int) -> Tensor:
-        step = _step_tensor(self, step)
-        rate = ops.full((), self.values[-1], dtype=float32, backend=step.backend, device=step.device)
-        for boundary, value in reversed(list(zip(self.boundaries, self.values))):
-            rate = ops.where(step <= boundary, value, rate)
-        return rate
-
-
 # --- optimizers ----------------------------------------------------------------------------
 class Optimizer(ABC):
-    """Base class. Subclasses define ``_slots`` (names of per-variable state, zeros-initialized
-    unless ``_initial_slot`` says otherwise) and ``_update(variable, grad, coefficients, slots)``,
-    which updates them in place. On a skipped step ``grad`` is zero, ``coefficients["lr"]`` is 0 and
-    ``coefficients["gate"]`` is 0 (else 1): a rule must then change nothing, so it scales every
-    other change (a slot's decay) by the gate, folded into a scalar where it can."""
+    """Base class. A new rule is a subclass that names its per-variable state in ``slot_names``
+    and defines ``update_step``; for example sign SGD with momentum::
 
-    _slots: tuple[str, ...] = ()
+        class SignSGD(Optimizer):
+            slot_names = ("momentum",)
+
+            def __init__(self, learning_rate=0.01, beta=0.9, **kwargs):
+                super().__init__(learning_rate, **kwargs)
+                self.beta = beta
+
+            def update_step(self, variable, gradient, learning_rate):
+                m = self.slot(variable, "momentum")
+                self.assign(m, m * self.beta + gradient * (1 - self.beta))
+                self.assign_sub(variable, ops.sign(m) * learning_rate)
+
+            def get_config(self):
+                return {**super().get_config(), "beta": self.beta}
+
+    ``apply`` calls ``update_step`` once per variable and step, after clipping and weight decay,
+    with the gradient and learning rate (a scalar tensor) in the variable's dtype;
+    ``self.iterations`` counts the steps before this one. Slots start at 0 (``initial_slot_value``
+    says otherwise). Change state with ``self.assign``, ``assign_add`` and ``assign_sub``: on a
+    step whose gradients are not all finite (see the module docstring) they change nothing, so a
+    rule needs no case for it. On that step the gradient is 0 and the learning rate 0 too, so a
+    change proportional to the learning rate may also go straight to ``variable.assign_sub``."""
+
+    slot_names: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -145,7 +82,7 @@ class Optimizer(ABC):
         if sum(c is not None for c in (clipnorm, clipvalue, global_clipnorm)) > 1:
             raise InvalidArgumentError("use at most one of clipnorm, clipvalue and global_clipnorm")
         if not callable(learning_rate):
-            learning_rate = _in_range(self.name, "learning_rate", learning_rate)
+            learning_rate = number_in_range(self.name, "learning_rate", learning_rate)
         for argument, value in (
             ("weight_decay", weight_decay),
             ("clipnorm", clipnorm),
@@ -153,7 +90,7 @@ class Optimizer(ABC):
             ("global_clipnorm", global_clipnorm),
         ):
             if value is not None:
-                _in_range(self.name, argument, value)
+                number_in_range(self.name, argument, value)
         self._learning_rate = learning_rate
         self.weight_decay, self.check_finite = weight_decay, check_finite
         self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
@@ -161,6 +98,8 @@ class Optimizer(ABC):
         self._lr_variable: Variable | None = None
         self._nonfinite: Variable | None = None  # 0, or the number of the first non-finite step
         self._state: dict[int, dict[str, Variable]] = {}
+        self._go: Tensor | None = None  # inside a checked step: whether it may change anything
+        self._per_step: dict[Any, Tensor] = {}
 
     # --- learning rate -------------------------------------------------------------------
     @property
@@ -176,47 +115,52 @@ class Optimizer(ABC):
     def learning_rate(self, value: float) -> None:
         if callable(self._learning_rate):
             raise InvalidArgumentError(f"{self.name}: the learning rate is a schedule; it cannot be set")
-        self._learning_rate = _in_range(self.name, "learning_rate", value)
+        self._learning_rate = number_in_range(self.name, "learning_rate", value)
         if self._lr_variable is not None:
             self._lr_variable.assign(self._learning_rate)
 
-    def _current_learning_rate(self) -> Tensor:
+    def _current_learning_rate(self, iterations: Variable) -> Tensor:
         if callable(self._learning_rate):
-            return ops.tensor(self._learning_rate(self.iterations)).astype(float32)
+            return ops.tensor(self._learning_rate(iterations)).astype(float32)
+        assert self._lr_variable is not None
         return self._lr_variable
 
     # --- state ---------------------------------------------------------------------------
-    def _initial_slot(self, name: str, variable: Variable) -> Any:
+    def initial_slot_value(self, name: str, variable: Variable) -> float:
+        """The value slot ``name`` of ``variable`` starts at (0)."""
         return 0.0
+
+    def slot(self, variable: Variable, name: str) -> Variable:
+        """The slot ``name`` (one of ``slot_names``) of ``variable``."""
+        slots = self._state.get(id(variable), {})
+        if name not in slots:
+            raise InvalidArgumentError(
+                f"{self.name}: no slot {name!r} for variable {variable.name!r}; slots: {self.slot_names}"
+            )
+        return slots[name]
 
     def build(self, variables: Sequence[Variable]) -> None:
         """Create the step counter and per-variable state (done on the first ``apply``)."""
         first = variables[0]
         if self.iterations is None:
             self.iterations = Variable(
-                ops.zeros((), dtype=int64, backend=first.backend, device=first.device),
-                trainable=False,
-                name=f"{self.name}/iterations",
+                tensor_like(0, first, int64), trainable=False, name=f"{self.name}/iterations"
             )
             if not callable(self._learning_rate):
-                lr = ops.full(
-                    (), float(self._learning_rate), dtype=float64, backend=first.backend, device=first.device
-                )
+                lr = tensor_like(float(self._learning_rate), first, float64)
                 self._lr_variable = Variable(lr, trainable=False, name=f"{self.name}/learning_rate")
             self._nonfinite = Variable(
-                ops.zeros((), dtype=int64, backend=first.backend, device=first.device),
-                trainable=False,
-                name=f"{self.name}/nonfinite_step",
+                tensor_like(0, first, int64), trainable=False, name=f"{self.name}/nonfinite_step"
             )
         for variable in variables:
             if id(variable) not in self._state:
                 self._state[id(variable)] = {
                     slot: Variable(
-                        ops.full_like(variable, self._initial_slot(slot, variable)),
+                        ops.full_like(variable, self.initial_slot_value(slot, variable)),
                         trainable=False,
                         name=f"{self.name}/{slot}",
                     )
-                    for slot in self._slots
+                    for slot in self.slot_names
                 }
 
     @property
@@ -230,6 +174,26 @@ class Optimizer(ABC):
         for variable in (*self.variables, *([self._nonfinite] if self._nonfinite is not None else [])):
             variable._relocate(device)
         return self
+
+    # --- changing state within a step ----------------------------------------------------
+    def assign(self, target: Variable, value: Any) -> None:
+        """``target = value``, except on a step with non-finite gradients."""
+        target.assign(value if self._go is None else ops.where(self._go, value, target))
+
+    def assign_add(self, target: Variable, increment: Any) -> None:
+        """``target += increment``, except on a step with non-finite gradients."""
+        target.assign_add(increment if self._go is None else ops.where(self._go, increment, 0.0))
+
+    def assign_sub(self, target: Variable, decrement: Any) -> None:
+        """``target -= decrement``, except on a step with non-finite gradients."""
+        target.assign_sub(decrement if self._go is None else ops.where(self._go, decrement, 0.0))
+
+    def _once_per_step(self, compute: Callable[..., Tensor], *args: Any) -> Tensor:
+        """``compute(*args)``, computed once per step and shared by every variable."""
+        key = (compute, *args)
+        if key not in self._per_step:
+            self._per_step[key] = compute(*args)
+        return self._per_step[key]
 
     # --- non-finite steps ----------------------------------------------------------------
     @property
@@ -273,48 +237,47 @@ class Optimizer(ABC):
         for _, v in pairs:
             if not isinstance(v, Variable):
                 raise InvalidArgumentError(f"{self.name}.apply: expected Variables, got {type(v).__name__}")
-        grads = [g if isinstance(g, Tensor) else ops.tensor(g) for g, _ in pairs]
-        variables = [v for _, v in pairs]
-        self.build(variables)
-        go = self._finite_step(grads) if self.check_finite else None
-        if go is not None:  # a skipped step runs with zero gradients and a gate of 0
-            grads = [ops.where(go, g, 0.0) for g in grads]
-        grads = self._clip(grads)
-        lr = self._current_learning_rate()
-        step = self.iterations + 1
-        per_dtype: dict[Any, dict[str, Tensor]] = {}  # step-wide numbers, computed once per dtype
-        for grad, variable in zip(grads, variables):
-            dtype = variable.dtype
-            if dtype not in per_dtype:
-                gate = 1.0 if go is None else go.astype(dtype)
-                per_dtype[dtype] = {
-                    **self._coefficients(lr.astype(dtype) * gate, step.astype(dtype), gate),
-                    "gate": gate,
-                }
-            coefficients = per_dtype[dtype]
-            if grad.dtype is not dtype:
-                grad = grad.astype(dtype)
-            if self.weight_decay:
-                variable.assign_sub(variable * (coefficients["lr"] * self.weight_decay))
-            self._update(variable, grad, coefficients, self._state[id(variable)])
-        self.iterations.assign(step if go is None else ops.where(go, step, self.iterations))
+        gradients = [g if isinstance(g, Tensor) else ops.tensor(g) for g, _ in pairs]
+        self.build([v for _, v in pairs])
+        iterations = self.iterations
+        assert iterations is not None
+        go = self._finite_step(gradients, iterations) if self.check_finite else None
+        if go is not None:  # a skipped step runs with zero gradients and a learning rate of 0
+            gradients = [ops.where(go, g, 0.0) for g in gradients]
+        lr = self._current_learning_rate(iterations)
+        self._go, self._per_step = go, {}
+        try:
+            rates: dict[DType, Tensor] = {}  # this step's learning rate per dtype
+            for gradient, (_, variable) in zip(self._clip(gradients), pairs):
+                if variable.dtype not in rates:
+                    rates[variable.dtype] = self._gated_rate(lr, variable.dtype)
+                rate = rates[variable.dtype]
+                gradient = (
+                    gradient.astype(variable.dtype) if gradient.dtype is not variable.dtype else gradient
+                )
+                if self.weight_decay:
+                    variable.assign_sub(variable * (rate * self.weight_decay))
+                self.update_step(variable, gradient, rate)
+        finally:
+            self._go, self._per_step = None, {}
+        step = iterations + 1
+        iterations.assign(step if go is None else ops.where(go, step, iterations))
 
-    def _finite_step(self, grads: list[Tensor]) -> Tensor:
+    def _gated_rate(self, lr: Tensor, dtype: DType) -> Tensor:
+        rate = lr.astype(dtype)
+        return rate if self._go is None else rate * self._go.astype(dtype)
+
+    def _finite_step(self, grads: list[Tensor], iterations: Variable) -> Tensor:
         """Whether this step may change anything: its gradients are all finite and no earlier
         step was not. Records the first non-finite step in ``_nonfinite``; all as tensors."""
+        assert self._nonfinite is not None
         # g * 0 is 0 where g is finite and NaN elsewhere: exact, and cheaper than isfinite + all
         finite = ops.isfinite(ops.sum(ops.stack([ops.sum(g * 0.0).astype(float32) for g in grads])))
         clean = self._nonfinite == 0
-        step = self.iterations + 1
         self._nonfinite.assign(
-            ops.where(ops.logical_and(clean, ops.logical_not(finite)), step, self._nonfinite)
+            ops.where(ops.logical_and(clean, ops.logical_not(finite)), iterations + 1, self._nonfinite)
         )
         return ops.logical_and(finite, clean)
-
-    def _coefficients(self, lr: Tensor, step: Tensor, gate: Any) -> dict[str, Tensor]:
-        """Numbers shared by every variable of one dtype in a step: the learning rate (already
-        times the gate), and decays of slots, times the gate."""
-        return {"lr": lr}
 
     def _clip(self, grads: list[Tensor]) -> list[Tensor]:
         if self.clipvalue is not None:
@@ -328,21 +291,31 @@ class Optimizer(ABC):
         return grads
 
     @abstractmethod
-    def _update(
-        self, variable: Variable, grad: Tensor, coefficients: dict[str, Any], slots: dict[str, Variable]
-    ) -> None:
+    def update_step(self, variable: Variable, gradient: Tensor, learning_rate: Tensor) -> None:
         """Apply one step of the rule to ``variable`` and its slots, in place."""
 
+    # --- configuration -------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
+        """The constructor's arguments (Keras' keys); a schedule as its config, another callable
+        learning rate as itself."""
         rate = self._learning_rate
         return {
             "name": self.name,
-            "learning_rate": rate if not callable(rate) else type(rate).__name__,
+            "learning_rate": SCHEDULES.serialize(rate) if callable(rate) else rate,
             "weight_decay": self.weight_decay,
             "clipnorm": self.clipnorm,
-            "clipvalue": self.clipvalue,
             "global_clipnorm": self.global_clipnorm,
+            "clipvalue": self.clipvalue,
+            "check_finite": self.check_finite,
         }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Optimizer:
+        """A new optimizer (without state) from ``get_config``'s output."""
+        rate = config.get("learning_rate")
+        if isinstance(rate, dict):
+            config = {**config, "learning_rate": SCHEDULES.deserialize(rate)}
+        return cls(**config)
 
 
 class SGD(Optimizer):
@@ -352,24 +325,19 @@ class SGD(Optimizer):
         self, learning_rate: Any = 0.01, momentum: float = 0.0, nesterov: bool = False, **kwargs: Any
     ):
         super().__init__(learning_rate, **kwargs)
-        self.momentum = _in_range(self.name, "momentum", momentum, 0.0, 1.0, high_open=False)  # as Keras
+        # in [0, 1], as Keras
+        self.momentum = number_in_range(self.name, "momentum", momentum, 0.0, 1.0, high_open=False)
         self.nesterov = nesterov
-        self._slots = ("momentum",) if momentum else ()
+        self.slot_names = ("momentum",) if momentum else ()
 
-    def _coefficients(self, lr, step, gate):
-        return {"lr": lr, "decay": (self.momentum - 1.0) * gate, "momentum": self.momentum * gate}
-
-    def _update(self, variable, grad, coefficients, slots):
-        step = grad * coefficients["lr"]
+    def update_step(self, variable: Variable, gradient: Tensor, learning_rate: Tensor) -> None:
+        step = gradient * learning_rate
         if not self.momentum:
             variable.assign_sub(step)
             return
-        m = slots["momentum"]
-        m.assign_add(m * coefficients["decay"] - step)  # m = momentum * m - lr * g
-        if self.nesterov:
-            variable.assign_add(m * coefficients["momentum"] - step)
-        else:
-            variable.assign_add(m * coefficients["gate"])
+        m = self.slot(variable, "momentum")
+        self.assign(m, m * self.momentum - step)
+        self.assign_add(variable, m * self.momentum - step if self.nesterov else m)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
@@ -391,24 +359,26 @@ class Adam(Optimizer):
         **kwargs: Any,
     ):
         super().__init__(learning_rate, **kwargs)
-        self.beta_1 = _in_range(self.name, "beta_1", beta_1, 0.0, 1.0)  # as torch.optim.Adam
-        self.beta_2 = _in_range(self.name, "beta_2", beta_2, 0.0, 1.0)
-        self.epsilon, self.amsgrad = _in_range(self.name, "epsilon", epsilon), amsgrad
-        self._slots = ("m", "v", "v_max") if amsgrad else ("m", "v")
+        self.beta_1 = number_in_range(self.name, "beta_1", beta_1, 0.0, 1.0)  # as torch.optim.Adam
+        self.beta_2 = number_in_range(self.name, "beta_2", beta_2, 0.0, 1.0)
+        self.epsilon, self.amsgrad = number_in_range(self.name, "epsilon", epsilon), amsgrad
+        self.slot_names = ("m", "v", "v_max") if amsgrad else ("m", "v")
 
-    def _coefficients(self, lr, step, gate):
-        alpha = lr * ops.sqrt(1.0 - ops.power(self.beta_2, step)) / (1.0 - ops.power(self.beta_1, step))
-        return {"lr": lr, "alpha": alpha, "m": (1.0 - self.beta_1) * gate, "v": (1.0 - self.beta_2) * gate}
+    def _bias_correction(self, dtype: DType) -> Tensor:
+        assert self.iterations is not None
+        t = (self.iterations + 1).astype(dtype)
+        return ops.sqrt(1.0 - ops.power(self.beta_2, t)) / (1.0 - ops.power(self.beta_1, t))
 
-    def _update(self, variable, grad, coefficients, slots):
-        m, v = slots["m"], slots["v"]
-        m.assign_add((grad - m) * coefficients["m"])
-        v.assign_add((ops.square(grad) - v) * coefficients["v"])
+    def update_step(self, variable: Variable, gradient: Tensor, learning_rate: Tensor) -> None:
+        m, v = self.slot(variable, "m"), self.slot(variable, "v")
+        self.assign_add(m, (gradient - m) * (1.0 - self.beta_1))
+        self.assign_add(v, (ops.square(gradient) - v) * (1.0 - self.beta_2))
         second = v
         if self.amsgrad:  # v is unchanged on a skipped step, so is its running maximum
-            slots["v_max"].assign(ops.maximum(slots["v_max"], v))
-            second = slots["v_max"]
-        variable.assign_sub(m * coefficients["alpha"] / (ops.sqrt(second) + self.epsilon))
+            second = self.slot(variable, "v_max")
+            second.assign(ops.maximum(second, v))
+        alpha = learning_rate * self._once_per_step(self._bias_correction, variable.dtype)
+        variable.assign_sub(m * alpha / (ops.sqrt(second) + self.epsilon))
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -445,27 +415,24 @@ class RMSprop(Optimizer):
         **kwargs: Any,
     ):
         super().__init__(learning_rate, **kwargs)
-        self.rho = _in_range(self.name, "rho", rho, 0.0, 1.0)
-        self.momentum = _in_range(self.name, "momentum", momentum)  # as torch.optim.RMSprop
-        self.epsilon, self.centered = _in_range(self.name, "epsilon", epsilon), centered
-        self._slots = ("v",) + (("momentum",) if momentum else ()) + (("mean_grad",) if centered else ())
+        self.rho = number_in_range(self.name, "rho", rho, 0.0, 1.0)
+        self.momentum = number_in_range(self.name, "momentum", momentum)  # as torch.optim.RMSprop
+        self.epsilon, self.centered = number_in_range(self.name, "epsilon", epsilon), centered
+        self.slot_names = ("v",) + (("momentum",) if momentum else ()) + (("mean_grad",) if centered else ())
 
-    def _coefficients(self, lr, step, gate):
-        return {"lr": lr, "average": (1.0 - self.rho) * gate, "decay": (self.momentum - 1.0) * gate}
-
-    def _update(self, variable, grad, coefficients, slots):
-        v = slots["v"]
-        v.assign_add((ops.square(grad) - v) * coefficients["average"])  # v = rho*v + (1-rho)*g^2
+    def update_step(self, variable: Variable, gradient: Tensor, learning_rate: Tensor) -> None:
+        v = self.slot(variable, "v")
+        self.assign_add(v, (ops.square(gradient) - v) * (1.0 - self.rho))  # v = rho*v + (1-rho)*g^2
         denominator = v + self.epsilon
         if self.centered:
-            mean_grad = slots["mean_grad"]
-            mean_grad.assign_add((grad - mean_grad) * coefficients["average"])
+            mean_grad = self.slot(variable, "mean_grad")
+            self.assign_add(mean_grad, (gradient - mean_grad) * (1.0 - self.rho))
             denominator = denominator - ops.square(mean_grad)
-        increment = grad * coefficients["lr"] * ops.rsqrt(denominator)
+        increment = gradient * learning_rate * ops.rsqrt(denominator)
         if self.momentum:
-            m = slots["momentum"]
-            m.assign_add(m * coefficients["decay"] + increment)  # m = momentum * m + increment
-            variable.assign_sub(m * coefficients["gate"])
+            m = self.slot(variable, "momentum")
+            self.assign(m, m * self.momentum + increment)
+            self.assign_sub(variable, m)
         else:
             variable.assign_sub(increment)
 
@@ -483,7 +450,7 @@ class Adagrad(Optimizer):
     """Adagrad as Keras: ``acc += g^2; var -= lr * g / sqrt(acc + epsilon)``, ``acc`` starting
     at ``initial_accumulator_value``."""
 
-    _slots = ("accumulator",)
+    slot_names = ("accumulator",)
 
     def __init__(
         self,
@@ -493,18 +460,18 @@ class Adagrad(Optimizer):
         **kwargs: Any,
     ):
         super().__init__(learning_rate, **kwargs)
-        self.initial_accumulator_value = _in_range(
+        self.initial_accumulator_value = number_in_range(
             self.name, "initial_accumulator_value", initial_accumulator_value
         )
-        self.epsilon = _in_range(self.name, "epsilon", epsilon)
+        self.epsilon = number_in_range(self.name, "epsilon", epsilon)
 
-    def _initial_slot(self, name, variable):
+    def initial_slot_value(self, name: str, variable: Variable) -> float:
         return self.initial_accumulator_value
 
-    def _update(self, variable, grad, coefficients, slots):
-        accumulator = slots["accumulator"]
-        accumulator.assign_add(ops.square(grad))  # a skipped step's gradient is zero
-        variable.assign_sub(grad * coefficients["lr"] / ops.sqrt(accumulator + self.epsilon))
+    def update_step(self, variable: Variable, gradient: Tensor, learning_rate: Tensor) -> None:
+        accumulator = self.slot(variable, "accumulator")
+        accumulator.assign_add(ops.square(gradient))  # a skipped step's gradient is zero
+        variable.assign_sub(gradient * learning_rate / ops.sqrt(accumulator + self.epsilon))
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -514,15 +481,27 @@ class Adagrad(Optimizer):
         }
 
 
-OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad}
+REGISTRY = Registry(
+    "optimizer",
+    {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad},
+    base=Optimizer,
+    callables=False,
+)
 
 
 def get(identifier: Any) -> Optimizer:
-    """An optimizer from a name (default settings) or an Optimizer."""
-    from ._registry import lookup
+    """An optimizer from a name (default settings), a config, or an Optimizer."""
+    return REGISTRY.get(identifier)
 
-    found = lookup("optimizer", identifier, OPTIMIZERS)
-    return found() if isinstance(found, type) else found
+
+def serialize(optimizer: Optimizer) -> dict[str, Any]:
+    """``{"class_name", "config"}`` for an optimizer."""
+    return REGISTRY.serialize(optimizer)
+
+
+def deserialize(config: Any, custom_objects: dict[str, Any] | None = None) -> Optimizer:
+    """The optimizer ``serialize`` described (without state)."""
+    return REGISTRY.deserialize(config, custom_objects)
 
 
 __all__ = [
@@ -537,4 +516,6 @@ __all__ = [
     "CosineDecay",
     "PiecewiseConstantDecay",
     "get",
+    "serialize",
+    "deserialize",
 ]

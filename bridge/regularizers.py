@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from . import ops
-from ._registry import from_config, lookup
-from .errors import InvalidArgumentError
+from ._registry import Registry
+from .ops.creation import tensor_like
 from .tensor import Tensor
 
 
@@ -17,7 +17,7 @@ class L1L2:
         self.l1, self.l2 = float(l1), float(l2)
 
     def __call__(self, weight: Tensor) -> Tensor:
-        penalty = ops.zeros((), dtype=weight.dtype, backend=weight.backend, device=weight.device)
+        penalty = tensor_like(0, weight)
         if self.l1:
             penalty = penalty + ops.sum(ops.abs(weight)) * self.l1
         if self.l2:
@@ -44,24 +44,21 @@ class L2(L1L2):
         return {"l2": self.l2}
 
 
-REGULARIZERS = {"l1": L1, "l2": L2, "l1_l2": L1L2}
+l1, l2, l1_l2 = L1, L2, L1L2  # Keras' lowercase aliases: ``regularizers.l2(0.01)``
+
+REGISTRY = Registry("regularizer", {"l1": L1, "l2": L2, "l1_l2": L1L2})
 
 
 def get(identifier: Any) -> Any:
     """A regularizer from None, a name, a config dict or a callable ``weight -> scalar``."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        return from_config("regularizer", identifier, REGULARIZERS)
-    found = lookup("regularizer", identifier, REGULARIZERS)
-    if isinstance(found, type):
-        return found()
-    if callable(found):
-        return found
-    raise InvalidArgumentError(f"a regularizer is a name, a config or a callable, got {identifier!r}")
+    return None if identifier is None else REGISTRY.get(identifier)
 
 
 def serialize(regularizer: Any) -> Any:
-    if isinstance(regularizer, L1L2):
-        return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
-    return regularizer
+    """A config for a built-in regularizer (else the callable itself)."""
+    return REGISTRY.serialize(regularizer)
+
+
+def deserialize(config: Any, custom_objects: dict[str, Any] | None = None) -> Any:
+    """The regularizer ``serialize`` described."""
+    return REGISTRY.deserialize(config, custom_objects)

@@ -1,17 +1,39 @@
 """The Tensor: a thin wrapper over a native tensor, with NumPy-style operators and methods.
 
-Operators and methods are the ops of :mod:`bridge.ops`, bound at the bottom of this module.
+Layering. ``Tensor`` is layer 4 of the core (see ``DESIGN.md``) and the ops that implement its
+operators (``bridge.ops``, layer 5) are written over it: they test ``isinstance(x, Tensor)`` and
+build results with ``Tensor(native, backend)``. A class whose methods call functions that in turn
+need the class can be split across modules only one way without an import cycle: the lower module
+reaches the upper one through a reference the upper one hands down. So every operator and method
+is declared here, in the class body, with its signature and type hints, and forwards to the op of
+the same meaning in ``bridge.ops``; that module namespace is the one name this module does not
+import (``_ops``): ``bridge.ops`` provides it with :func:`provide_ops` as the last line of its
+``__init__``, and ``import bridge`` always imports ``bridge.ops``. The alternatives were worse:
+importing ``bridge.ops`` here is a cycle (ops -> tensor -> ops); moving the ops the class calls
+(elementwise promotion, reductions, reshapes, indexing: most of ``bridge.ops``) below the class
+would make this thin wrapper the largest module of the core. The forwarding costs one Python
+call per operator (about 0.1 us, within the noise of an op: ``x + y`` takes 2 us on torch).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
 from .backend import Backend
 from .dtypes import DType
-from .errors import BridgeError, ShapeError, TracedValueError
+from .errors import ArgumentTypeError, BridgeError, ShapeError, TracedValueError
+
+if TYPE_CHECKING:
+    from . import ops as _ops
+
+#: What an operator takes as its other operand: a Tensor, a native tensor of the same backend,
+#: NumPy data, or Python numbers and (nested) lists of them (native types are the plugins' own,
+#: so the core cannot name them).
+TensorLike: TypeAlias = Any
 
 
 class ImmutableTensorError(BridgeError, TypeError):
@@ -82,7 +104,8 @@ class Tensor:
     def item(self) -> bool | int | float:
         if self.size != 1:
             raise ShapeError(f"item: needs a tensor of one element, got shape {self.shape}")
-        return self.numpy().reshape(()).item()
+        value: bool | int | float = self.numpy().reshape(()).item()
+        return value
 
     def tolist(self) -> Any:
         return self.numpy().tolist()
@@ -132,6 +155,120 @@ class Tensor:
     def std(self, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
         return _ops.std(self, axis, keepdims, ddof)
 
+    # --- arithmetic operators (``x <op> y`` and the reflected ``y <op> x``) ---------------------
+    def __add__(self, other: TensorLike) -> Tensor:
+        return _ops.add(self, other)
+
+    def __radd__(self, other: TensorLike) -> Tensor:
+        return _ops.add(other, self)
+
+    def __sub__(self, other: TensorLike) -> Tensor:
+        return _ops.subtract(self, other)
+
+    def __rsub__(self, other: TensorLike) -> Tensor:
+        return _ops.subtract(other, self)
+
+    def __mul__(self, other: TensorLike) -> Tensor:
+        return _ops.multiply(self, other)
+
+    def __rmul__(self, other: TensorLike) -> Tensor:
+        return _ops.multiply(other, self)
+
+    def __truediv__(self, other: TensorLike) -> Tensor:
+        return _ops.divide(self, other)
+
+    def __rtruediv__(self, other: TensorLike) -> Tensor:
+        return _ops.divide(other, self)
+
+    def __floordiv__(self, other: TensorLike) -> Tensor:
+        return _ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other: TensorLike) -> Tensor:
+        return _ops.floor_divide(other, self)
+
+    def __mod__(self, other: TensorLike) -> Tensor:
+        return _ops.mod(self, other)
+
+    def __rmod__(self, other: TensorLike) -> Tensor:
+        return _ops.mod(other, self)
+
+    def __pow__(self, other: TensorLike) -> Tensor:
+        return _ops.power(self, other)
+
+    def __rpow__(self, other: TensorLike) -> Tensor:
+        return _ops.power(other, self)
+
+    def __matmul__(self, other: TensorLike) -> Tensor:
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other: TensorLike) -> Tensor:
+        return _ops.matmul(other, self)
+
+    # --- bitwise operators (ints; on bools they are logic) --------------------------------------
+    def __and__(self, other: TensorLike) -> Tensor:
+        return _ops.bitwise_and(self, other)
+
+    def __rand__(self, other: TensorLike) -> Tensor:
+        return _ops.bitwise_and(other, self)
+
+    def __or__(self, other: TensorLike) -> Tensor:
+        return _ops.bitwise_or(self, other)
+
+    def __ror__(self, other: TensorLike) -> Tensor:
+        return _ops.bitwise_or(other, self)
+
+    def __xor__(self, other: TensorLike) -> Tensor:
+        return _ops.bitwise_xor(self, other)
+
+    def __rxor__(self, other: TensorLike) -> Tensor:
+        return _ops.bitwise_xor(other, self)
+
+    def __lshift__(self, other: TensorLike) -> Tensor:
+        return _ops.left_shift(self, other)
+
+    def __rlshift__(self, other: TensorLike) -> Tensor:
+        return _ops.left_shift(other, self)
+
+    def __rshift__(self, other: TensorLike) -> Tensor:
+        return _ops.right_shift(self, other)
+
+    def __rrshift__(self, other: TensorLike) -> Tensor:
+        return _ops.right_shift(other, self)
+
+    # --- comparisons: elementwise, as bool tensors ----------------------------------------------
+    # ``==`` and ``!=`` return a Tensor, not the bool ``object`` promises (as NumPy and torch);
+    # ``x == None`` is False and ``x != None`` True, as for torch tensors.
+    def __eq__(self, other: TensorLike) -> Tensor:  # type: ignore[override]
+        return NotImplemented if other is None else _ops.equal(self, other)
+
+    def __ne__(self, other: TensorLike) -> Tensor:  # type: ignore[override]
+        return NotImplemented if other is None else _ops.not_equal(self, other)
+
+    def __lt__(self, other: TensorLike) -> Tensor:
+        return _ops.less(self, other)
+
+    def __le__(self, other: TensorLike) -> Tensor:
+        return _ops.less_equal(self, other)
+
+    def __gt__(self, other: TensorLike) -> Tensor:
+        return _ops.greater(self, other)
+
+    def __ge__(self, other: TensorLike) -> Tensor:
+        return _ops.greater_equal(self, other)
+
+    # --- unary operators -------------------------------------------------------------------
+    def __abs__(self) -> Tensor:
+        return _ops.abs(self)
+
+    def __neg__(self) -> Tensor:
+        return _ops.negative(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __invert__(self) -> Tensor:
+        return _ops.invert(self)
+
     # --- Python protocols ------------------------------------------------------------------
     def __getitem__(self, key: Any) -> Tensor:
         return _ops.getitem(self, key)
@@ -147,7 +284,7 @@ class Tensor:
             raise TypeError("len() of a 0-d tensor")
         return shape[0]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Tensor]:
         return (self[i] for i in range(len(self)))
 
     def __bool__(self) -> bool:
@@ -157,8 +294,8 @@ class Tensor:
             raise TracedValueError(
                 f"bool() of a tensor (shape {self.shape}, {self.dtype}) inside br.jit (a Python `if`, "
                 "`while`, `and`/`or` or `assert` on a tensor): its value is unknown while the function "
-                "compiles. Decide with tensors instead (ops.where, ops.maximum, ...), or run it eagerly with "
-                "br.jit(fn, enabled=False)"
+                "compiles. Decide with tensors instead (ops.where, ops.maximum, ...), or run it eagerly "
+                "with br.jit(fn, enabled=False)"
             )
         if self.size != 1:
             raise ShapeError(
@@ -177,23 +314,23 @@ class Tensor:
             raise TypeError(f"only integer tensors can be used as an index, not {self.dtype}")
         return int(self.item())
 
+    def __format__(self, format_spec: str) -> str:
+        """As torch: a 0-d tensor formats as its Python number (``f"{loss:.4f}"``); other shapes
+        take only the empty spec (``f"{x}"`` is ``str(x)``)."""
+        if self.ndim == 0:
+            return format(self.item(), format_spec)
+        if format_spec:
+            raise ArgumentTypeError(
+                f"format: spec {format_spec!r} needs a 0-d tensor, got shape {self.shape}; "
+                "format its values (x.numpy() or x.tolist()) or one element (x[i])"
+            )
+        return str(self)
+
     def __repr__(self) -> str:
         if self._backend.tracing():  # inside br.jit: no values yet
             return f"Tensor(<traced>, shape={self.shape}, dtype={self.dtype}, backend={self.backend})"
         values = np.array2string(self.numpy(), separator=", ", prefix="Tensor(")
         return f"Tensor({values}, dtype={self.dtype}, device={self.device}, backend={self.backend})"
-
-    def __abs__(self) -> Tensor:
-        return _ops.abs(self)
-
-    def __neg__(self) -> Tensor:
-        return _ops.negative(self)
-
-    def __pos__(self) -> Tensor:
-        return self
-
-    def __invert__(self) -> Tensor:
-        return _ops.invert(self)
 
 
 class _AtIndexer:
@@ -220,41 +357,7 @@ class _AtUpdate:
         return _ops.index_update(self._tensor, self._key, value, accumulate=True)
 
 
-def bind_ops(ops: Any) -> None:
-    """Bind operators and methods to the ops module (called once, by ``bridge.ops``)."""
+def provide_ops(ops: ModuleType) -> None:
+    """Give this module the ops its methods forward to (called once, by ``bridge.ops``)."""
     global _ops
     _ops = ops
-
-    def reflected(fn):
-        return lambda self, other: fn(other, self)
-
-    def identity_with_none(fn):  # ``x == None`` is False, as for torch tensors
-        return lambda self, other: NotImplemented if other is None else fn(self, other)
-
-    for dunder, fn, has_reflected in [
-        ("add", ops.add, True),
-        ("sub", ops.subtract, True),
-        ("mul", ops.multiply, True),
-        ("truediv", ops.divide, True),
-        ("floordiv", ops.floor_divide, True),
-        ("mod", ops.mod, True),
-        ("pow", ops.power, True),
-        ("matmul", ops.matmul, True),
-        ("and", ops.bitwise_and, True),
-        ("or", ops.bitwise_or, True),
-        ("xor", ops.bitwise_xor, True),
-        ("lshift", ops.left_shift, True),
-        ("rshift", ops.right_shift, True),
-        ("eq", ops.equal, False),
-        ("ne", ops.not_equal, False),
-        ("lt", ops.less, False),
-        ("le", ops.less_equal, False),
-        ("gt", ops.greater, False),
-        ("ge", ops.greater_equal, False),
-    ]:
-        setattr(Tensor, f"__{dunder}__", identity_with_none(fn) if dunder in ("eq", "ne") else fn)
-        if has_reflected:
-            setattr(Tensor, f"__r{dunder}__", reflected(fn))
-
-
-_ops: Any = None  # bridge.ops, bound by bind_ops once it is imported

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
 from typing import Any
 
+from ._dispatch import resolve_device
 from .errors import DTypeError, ShapeError
 from .ops.creation import tensor
-from .tensor import Tensor
+from .tensor import Tensor, TensorLike
 
 
 class Variable(Tensor):
@@ -75,8 +75,6 @@ class Variable(Tensor):
     def _relocate(self, device: str) -> None:
         """Move the value to ``device`` (a name ``resolve_device`` accepts) in place: a new framework
         variable behind this same Variable, so code holding the Variable follows it."""
-        from ._dispatch import resolve_device
-
         target = resolve_device(self._backend, device)
         moved = self._backend.to_device(self._backend.read(self._native), target)
         self._native = self._backend.variable(moved, self._trainable, self._name)
@@ -97,7 +95,7 @@ class Variable(Tensor):
         self._backend.assign_sub(self._native, self._checked("assign_sub", value))
         return self
 
-    def _update(self, symbol: str, fn: Callable, other: Any) -> Variable:
+    def _update(self, symbol: str, fn: Callable[[Tensor, Any], Tensor], other: Any) -> Variable:
         """``self <symbol>= other``: the result is assigned in place (NumPy data, promoted to
         float64 by ``fn``, is cast back, as ``assign`` casts it)."""
         result = fn(self, other)
@@ -111,30 +109,42 @@ class Variable(Tensor):
         name = f"name={self._name!r}, " if self._name else ""
         return f"Variable({name}{Tensor.__repr__(self.value)[len('Tensor(') :]}"
 
+    # --- augmented operators: ``v <op>= x`` updates ``v`` in place (as ``assign``) ----------------
+    def __iadd__(self, other: TensorLike) -> Variable:
+        return self._update("+", Tensor.__add__, other)
 
-def _augmented(symbol: str, fn: Callable) -> Callable:
-    def update(self: Variable, other: Any) -> Variable:
-        return self._update(symbol, fn, other)
+    def __isub__(self, other: TensorLike) -> Variable:
+        return self._update("-", Tensor.__sub__, other)
 
-    update.__doc__ = f"``v {symbol}= x`` updates ``v`` in place (as ``assign``), keeping the Variable."
-    return update
+    def __imul__(self, other: TensorLike) -> Variable:
+        return self._update("*", Tensor.__mul__, other)
 
+    def __itruediv__(self, other: TensorLike) -> Variable:
+        return self._update("/", Tensor.__truediv__, other)
 
-for _name, _symbol in [
-    ("add", "+"),
-    ("sub", "-"),
-    ("mul", "*"),
-    ("truediv", "/"),
-    ("floordiv", "//"),
-    ("mod", "%"),
-    ("pow", "**"),
-    ("and", "&"),
-    ("or", "|"),
-    ("xor", "^"),
-    ("lshift", "<<"),
-    ("rshift", ">>"),
-]:
-    setattr(Variable, f"__i{_name}__", _augmented(_symbol, getattr(operator, f"__{_name}__")))
+    def __ifloordiv__(self, other: TensorLike) -> Variable:
+        return self._update("//", Tensor.__floordiv__, other)
+
+    def __imod__(self, other: TensorLike) -> Variable:
+        return self._update("%", Tensor.__mod__, other)
+
+    def __ipow__(self, other: TensorLike) -> Variable:
+        return self._update("**", Tensor.__pow__, other)
+
+    def __iand__(self, other: TensorLike) -> Variable:
+        return self._update("&", Tensor.__and__, other)
+
+    def __ior__(self, other: TensorLike) -> Variable:
+        return self._update("|", Tensor.__or__, other)
+
+    def __ixor__(self, other: TensorLike) -> Variable:
+        return self._update("^", Tensor.__xor__, other)
+
+    def __ilshift__(self, other: TensorLike) -> Variable:
+        return self._update("<<", Tensor.__lshift__, other)
+
+    def __irshift__(self, other: TensorLike) -> Variable:
+        return self._update(">>", Tensor.__rshift__, other)
 
 
 __all__ = ["Variable"]

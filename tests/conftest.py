@@ -1,15 +1,20 @@
-"""Test-suite setup: the NumPy reference backend joins the built-in plugins, and hypothesis
-gets a profile that fits CI on two cores."""
+"""Test-suite setup: the NumPy reference backend joins the built-in plugins, hypothesis gets a
+profile that fits CI on two cores, and tests marked ``needs("torch")`` (a framework as their
+reference, or both backends at once) are deselected, and counted in the summary, where that
+framework is not installed: CI runs the suite with only one plugin installed too."""
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import os
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 import bridge as br
-
-from .numpy_backend import NumpyBackend
+from bridge.testing.numpy_backend import NumpyBackend
 
 br.register_backend("numpy", NumpyBackend, framework="numpy")
 
@@ -23,3 +28,65 @@ settings.register_profile(
 settings.load_profile("bridge")
 
 pytest_plugins = ["pytester"]
+
+
+@pytest.fixture
+def backend(bridge_backend: str) -> str:
+    """The project's own short name for the bridge plugin's ``bridge_backend`` fixture."""
+    return bridge_backend
+
+
+FRAMEWORKS = ("torch", "tensorflow", "keras")
+_LEFT_OUT = pytest.StashKey[list[str]]()
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def _left_out(config: pytest.Config) -> list[str]:
+    return config.stash.setdefault(_LEFT_OUT, [])
+
+
+def _module_imports(path: Path) -> set[str]:
+    """The top-level packages that a test module imports at module level."""
+    names: set[str] = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """A test module that imports an absent framework at module level is not collected."""
+    if collection_path.suffix != ".py" or not collection_path.name.startswith("test_"):
+        return None
+    absent = sorted(m for m in _module_imports(collection_path) if m in FRAMEWORKS and not _installed(m))
+    if not absent:
+        return None
+    _left_out(config).append(f"{collection_path.name} (imports {', '.join(absent)})")
+    return True
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the tests whose ``needs`` names a framework that is not installed."""
+    counts: dict[str, int] = {}
+    kept: list[pytest.Item] = []
+    deselected: list[pytest.Item] = []
+    for item in items:
+        absent = sorted({m for mark in item.iter_markers("needs") for m in mark.args if not _installed(m)})
+        (deselected if absent else kept).append(item)
+        for module in absent:
+            counts[module] = counts.get(module, 0) + 1
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
+    _left_out(config).extend(f"{count} tests that need {module}" for module, count in sorted(counts.items()))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    left_out = _left_out(config)
+    if left_out:
+        terminalreporter.write_line(f"bridge: left out, their framework not installed: {'; '.join(left_out)}")

@@ -12,7 +12,6 @@ subprocess). Compiled code (br.jit) is left to tests/test_jit.py: compiling per 
 from __future__ import annotations
 
 import json
-import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,10 +25,13 @@ from hypothesis.extra import numpy as hnp
 
 import bridge as br
 from bridge.testing import to_numpy_tree
+from bridge.testing.references import erf, relu, sigmoid
 
 from .keras_reference import keras_json
 
 BACKENDS = ("torch", "tensorflow")
+# Every case compares the two backends (and some ask Keras on torch).
+pytestmark = pytest.mark.needs("torch", "tensorflow", "keras")
 BUILTINS = (ValueError, TypeError, IndexError, LookupError, RuntimeError, ArithmeticError, ImportError)
 NAN, INF = float("nan"), float("inf")
 
@@ -369,8 +371,6 @@ def _f64(fn: Callable[[np.ndarray], Any]) -> Callable[[Any], Any]:
     return call
 
 
-_erf = np.vectorize(math.erf, otypes=[np.float64])
-
 UNARY: dict[str, Callable[..., Any] | None] = {
     "negative": np.negative,
     "abs": np.abs,
@@ -389,10 +389,10 @@ UNARY: dict[str, Callable[..., Any] | None] = {
     "sinh": _f64(np.sinh),
     "cosh": _f64(np.cosh),
     "arctan": _f64(np.arctan),
-    "erf": _f64(_erf),
-    "sigmoid": _f64(lambda x: 1 / (1 + np.exp(-x))),
+    "erf": _f64(erf),
+    "sigmoid": _f64(sigmoid),
     "softplus": _f64(lambda x: np.logaddexp(0, x)),
-    "relu": lambda x: np.maximum(x, 0),
+    "relu": relu,
     "leaky_relu": _f64(lambda x: np.where(x >= 0, x, 0.2 * x)),
     "elu": _f64(lambda x: np.where(x > 0, x, np.expm1(x))),
     "gelu": None,
@@ -1439,6 +1439,7 @@ def _assert_follows_keras(label: str, outcomes: dict[str, Outcome], keras: Any) 
         )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, kwargs", OPTIMIZER_CASES, ids=[f"{n}-{k}" for n, k in OPTIMIZER_CASES])
 def test_optimizer_arguments_follow_keras(name, kwargs, keras_outcomes):
     outcomes = check(f"optim.{name}({kwargs})", lambda: getattr(br.optim, name)(**kwargs).learning_rate)
@@ -1447,6 +1448,7 @@ def test_optimizer_arguments_follow_keras(name, kwargs, keras_outcomes):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, kwargs", SCHEDULE_CASES, ids=[f"{n}-{k}" for n, k in SCHEDULE_CASES])
 def test_schedules_follow_keras(name, kwargs, keras_outcomes):
     label = f"optim.{name}({kwargs})"

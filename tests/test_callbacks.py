@@ -144,6 +144,8 @@ def _assert_as_keras(cases: list[dict]) -> None:
         assert actual == expected, case
 
 
+@pytest.mark.needs("keras", "tensorflow")
+@pytest.mark.slow
 def test_early_stopping_matches_keras() -> None:
     fixed = [  # the issue's example: patience=3 stops after the fourth epoch; restored at the end
         {"cls": "EarlyStopping", "monitor": "val_loss", "values": [1.0, 2.0, 2.0, 2.0, 2.0, 2.0],
@@ -154,6 +156,8 @@ def test_early_stopping_matches_keras() -> None:
     _assert_as_keras(fixed + drawn_cases(early_stopping_cases(), 150))
 
 
+@pytest.mark.needs("keras", "tensorflow")
+@pytest.mark.slow
 def test_reduce_lr_on_plateau_matches_keras() -> None:
     fixed = [
         {"cls": "ReduceLROnPlateau", "monitor": "val_loss", "values": [1.0, 2.0, 2.0, 2.0, 2.0, 0.5, 0.6],
@@ -218,3 +222,42 @@ def test_bad_mode_and_factor() -> None:
         callbacks.EarlyStopping(mode="up")
     with pytest.raises(br.InvalidArgumentError, match="factor must be below 1, got 1.5"):
         callbacks.ReduceLROnPlateau(factor=1.5)
+
+
+def test_learning_rate_scheduler_on_a_scheduled_optimizer_fails_as_training_begins(backend) -> None:
+    """Keras raises a TypeError at the first epoch; bridge raises when training begins, before
+    any step, naming the callback and the schedule."""
+    x = np.random.default_rng(0).normal(size=(16, 4)).astype(np.float32)
+    model = nn.Sequential([nn.Dense(1)])
+    model.compile(optimizer=optim.SGD(optim.ExponentialDecay(0.1, 10, 0.9)), loss="mse")
+    model.build((None, 4))
+    before = model.get_weights()
+    scheduler = callbacks.LearningRateScheduler(lambda epoch, rate: rate)
+    with pytest.raises(
+        br.InvalidArgumentError, match="LearningRateScheduler: .* already is a schedule"
+    ) as info:
+        model.fit(x, x[:, :1], callbacks=[scheduler], verbose=0)
+    assert isinstance(info.value, TypeError) and "ExponentialDecay" in str(info.value)
+    for got, want in zip(model.get_weights(), before, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_callback_list_fans_out_and_ends_with_the_history(backend) -> None:
+    calls = []
+
+    class Spy(callbacks.Callback):
+        def __init__(self, name):
+            super().__init__()
+            self.name = name
+
+        def on_epoch_end(self, epoch, logs=None):
+            calls.append((self.name, epoch, sorted(logs)))
+            logs[f"seen_by_{self.name}"] = 1.0
+
+    model = nn.Sequential([nn.Dense(1)])
+    every = callbacks.CallbackList([Spy("a"), Spy("b")], model=model)
+    assert [type(c).__name__ for c in every.callbacks] == ["Spy", "Spy", "History"]
+    assert all(c.model is model for c in every.callbacks)
+    every.on_epoch_end(0, {"loss": 1.0})
+    assert calls == [("a", 0, ["loss"]), ("b", 0, ["loss", "seen_by_a"])]
+    assert every.history.history == {"loss": [1.0], "seen_by_a": [1.0], "seen_by_b": [1.0]}

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 import bridge as br
+from bridge.data import adapters
+from bridge.data.adapters import adapter_for
 
 X = np.arange(20, dtype=np.float32).reshape(10, 2)
 Y = np.arange(10)
@@ -19,6 +21,7 @@ def test_batches_in_order_and_with_remainder(backend):
     assert [len(xb) for xb in br.data.batches(X, batch_size=4, drop_remainder=True)] == [4, 4]
 
 
+@pytest.mark.needs("torch", "tensorflow")
 def test_shuffled_batches_are_the_same_on_every_backend_for_a_seed():
     orders = {}
     for backend in ("torch", "tensorflow", "numpy"):
@@ -60,3 +63,74 @@ def test_data_errors():
         list(br.data.batches(X, batch_size=0))
     with pytest.raises(br.InvalidArgumentError, match="test_size"):
         br.data.train_test_split(X, test_size=0.0)
+
+
+# --- the adapters fit, evaluate and predict read their data through ---------------------------
+def epochs_of(adapter, count=2):
+    """Each epoch's batches as NumPy, leaf by leaf."""
+    return [[[leaf.numpy() for leaf in batch] for batch in adapter.epoch(e)] for e in range(count)]
+
+
+def test_arrays_and_tensors_get_their_own_adapters(backend):
+    from_numpy = adapter_for("fit", X, Y, batch_size=4, shuffle=True, seed=3)
+    from_tensors = adapter_for("fit", br.tensor(X), br.tensor(Y), batch_size=4, shuffle=True, seed=3)
+    assert type(from_numpy) is adapters.ArrayAdapter and type(from_tensors) is adapters.TensorAdapter
+    assert from_numpy.num_batches == from_tensors.num_batches == 3
+    first, second = epochs_of(from_numpy)
+    assert [len(yb) for _, yb in first] == [4, 4, 2]
+    np.testing.assert_array_equal(
+        np.concatenate([xb[:, 0] for xb, _ in first]), np.concatenate([yb for _, yb in first]) * 2
+    )
+    assert not np.array_equal(
+        np.concatenate([yb for _, yb in first]), np.concatenate([yb for _, yb in second])
+    )
+    for got, want in zip(epochs_of(from_tensors), epochs_of(from_numpy)):  # the same order for a seed
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a[1], b[1])
+
+
+def test_iterables_of_batches_replay_every_epoch(backend):
+    made = list(br.data.batches(X, Y, batch_size=4))
+    for source in (made, iter(made), (batch for batch in made)):
+        adapter = adapter_for("fit", source)
+        assert type(adapter) is adapters.IterableAdapter
+        first, second = epochs_of(adapter)
+        assert [len(yb) for _, yb in first] == [4, 4, 2]
+        for a, b in zip(first, second):
+            np.testing.assert_array_equal(a[1], b[1])
+    numpy_batches = adapter_for("fit", [(X[:5], Y[:5]), (X[5:], Y[5:])])
+    assert numpy_batches.num_batches == 2
+    assert all(leaf.backend == backend for batch in numpy_batches.epoch(0) for leaf in batch)
+
+
+@pytest.mark.needs("torch", "tensorflow")
+def test_framework_pipelines_are_recognised_by_their_plugins():
+    import tensorflow as tf
+    import torch
+
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(torch.tensor(X), torch.tensor(Y)), batch_size=4
+    )
+    dataset = tf.data.Dataset.from_tensor_slices((X, Y)).batch(4)
+    for source, claimed_by in ((loader, "torch"), (dataset, "tensorflow")):
+        for backend in ("torch", "tensorflow"):
+            with br.use_backend(backend):
+                adapter = adapter_for("fit", source)
+                assert type(adapter) is adapters.PipelineAdapter and adapter.source_backend == claimed_by
+                assert adapter.num_batches == 3
+                first, second = epochs_of(adapter)  # read afresh each epoch
+                np.testing.assert_array_equal(first[0][0], X[:4])
+                np.testing.assert_array_equal(second[2][1], Y[8:])
+                assert all(leaf.backend == backend for batch in adapter.epoch(0) for leaf in batch)
+        with pytest.raises(br.InvalidArgumentError, match="fit: x is an iterable of batches"):
+            adapter_for("fit", source, Y)
+
+
+def test_adapter_errors(backend):
+    with pytest.raises(br.InvalidArgumentError, match=r"fit: arrays need their targets"):
+        adapter_for("fit", X)
+    with pytest.raises(br.InvalidArgumentError, match=r"evaluate: x has 10 samples but y has 9"):
+        adapter_for("evaluate", X, Y[:9])
+    with pytest.raises(br.InvalidArgumentError, match=r"fit: sample_weight has 3 values but x has 10"):
+        adapter_for("fit", X, Y, np.ones(3))
+    assert [len(b[0]) for b in adapter_for("predict", X, batch_size=6).epoch(0)] == [6, 4]

@@ -29,6 +29,7 @@ def test_missing_device_is_a_clear_error(backend):
         br.ones((2,), device="tpu")
 
 
+@pytest.mark.needs("torch", "tensorflow")
 @pytest.mark.gpu
 def test_gpu_placement_through_canonical_names(backend):
     gpus = [d for d in br.devices() if d.startswith("gpu:")]
@@ -45,7 +46,12 @@ def test_gpu_placement_through_canonical_names(backend):
 
 @pytest.mark.parametrize(
     "source, target",
-    [("torch", "tensorflow"), ("tensorflow", "torch"), ("numpy", "torch"), ("torch", "numpy")],
+    [
+        pytest.param("torch", "tensorflow", marks=pytest.mark.needs("torch", "tensorflow")),
+        pytest.param("tensorflow", "torch", marks=pytest.mark.needs("torch", "tensorflow")),
+        pytest.param("numpy", "torch", marks=pytest.mark.needs("torch")),
+        pytest.param("torch", "numpy", marks=pytest.mark.needs("torch")),
+    ],
 )
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "int64", "bool", "bfloat16", "uint8"])
 def test_convert_between_backends(source, target, dtype):
@@ -56,6 +62,7 @@ def test_convert_between_backends(source, target, dtype):
     np.testing.assert_array_equal(y.numpy().astype(np.float64), [[1, 0, 1]])
 
 
+@pytest.mark.needs("torch", "tensorflow")
 def test_asarray_accepts_native_tensors_of_any_installed_backend():
     import tensorflow as tf
     import torch
@@ -71,6 +78,7 @@ def test_asarray_accepts_native_tensors_of_any_installed_backend():
         assert (br.ones((1,)) + torch.ones(1)).tolist() == [2.0]
 
 
+@pytest.mark.needs("torch", "tensorflow")
 def test_native_is_the_framework_tensor():
     import tensorflow as tf
     import torch

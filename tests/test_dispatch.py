@@ -13,11 +13,15 @@ import bridge as br
 from .test_plugins import run_python
 
 
+@pytest.mark.slow
+@pytest.mark.needs("torch")
 def test_default_is_torch_when_installed():
     out = run_python("import json, bridge as br; print(json.dumps(br.get_backend()))")
     assert out == "torch"
 
 
+@pytest.mark.slow
+@pytest.mark.needs("torch", "tensorflow")
 def test_environment_variable_chooses_the_backend():
     out = run_python(
         "import json, bridge as br; print(json.dumps([br.get_backend(), br.ones((1,)).backend]))",
@@ -26,6 +30,8 @@ def test_environment_variable_chooses_the_backend():
     assert out == ["tensorflow", "tensorflow"]
 
 
+@pytest.mark.slow
+@pytest.mark.needs("torch", "tensorflow")
 def test_set_get_and_use_backend():
     out = run_python("""
         import json, bridge as br
@@ -38,6 +44,7 @@ def test_set_get_and_use_backend():
     assert out == ["tensorflow", ["torch", "torch", "torch"], "tensorflow"]
 
 
+@pytest.mark.needs("torch", "tensorflow")
 def test_tensors_keep_their_backend_whatever_is_current():
     with br.use_backend("tensorflow"):
         x = br.tensor([1.0, 2.0])
@@ -49,6 +56,7 @@ def test_tensors_keep_their_backend_whatever_is_current():
         assert isinstance(info.value, TypeError)
 
 
+@pytest.mark.needs("torch", "tensorflow")
 def test_threads_do_not_disturb_each_other():
     barrier = threading.Barrier(2)
     seen: dict[str, list] = {}
@@ -71,6 +79,7 @@ def test_threads_do_not_disturb_each_other():
     assert seen["tensorflow"] == [("tensorflow", "tensorflow")] * 20
 
 
+@pytest.mark.needs("torch", "tensorflow")
 def test_asyncio_tasks_do_not_disturb_each_other():
     async def work(name: str) -> list[str]:
         with br.use_backend(name):
@@ -87,6 +96,7 @@ def test_asyncio_tasks_do_not_disturb_each_other():
     assert torch_seen == ["torch"] * 5 and tf_seen == ["tensorflow"] * 5
 
 
+@pytest.mark.needs("torch", "tensorflow")
 def test_same_program_same_numbers_on_both_backends():
     def program():
         x = br.tensor([[1.0, 2.0], [3.0, 4.0]])

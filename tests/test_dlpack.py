@@ -101,15 +101,20 @@ def _run_isolated(function: str) -> str:
     return done.stdout
 
 
+@pytest.mark.needs("torch", "tensorflow")
+@pytest.mark.slow
 def test_torch_views_reach_tensorflow_with_their_values():
     out = _run_isolated("_check_torch_views_on_tensorflow")
     assert f"checked {len(DTYPES) * 13 * 2}" in out
 
 
+@pytest.mark.needs("torch", "tensorflow")
+@pytest.mark.slow
 def test_fit_on_tensorflow_from_a_torch_tensor_dataset():
     assert "fit" in _run_isolated("_check_fit_on_torch_dataset")
 
 
+@pytest.mark.needs("torch", "tensorflow")
 @pytest.mark.parametrize("dtype", DTYPES)
 @given(start=st.integers(0, 7), step=st.integers(1, 3), length=st.integers(0, 9), transpose=st.booleans())
 def test_tensorflow_slices_reach_torch_with_their_values(dtype, start, step, length, transpose):

@@ -50,6 +50,7 @@ def test_bad_dtypes(backend):
         br.tensor(["a", "b"])
 
 
+@pytest.mark.needs("torch", "tensorflow")
 def test_backend_mismatch_says_how_to_convert():
     x = br.ones((2,), backend="torch")
     y = br.ones((2,), backend="tensorflow")

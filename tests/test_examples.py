@@ -1,4 +1,6 @@
-"""The example programs run, and say the same thing on every backend."""
+"""The example programs run, and say the same thing on every backend. CI runs them here only (not
+also from .ci/run): here their output is checked. They take a good part of the suite's time, so
+they are ``slow``; most compare torch with TensorFlow, so they need both."""
 
 from __future__ import annotations
 
@@ -10,6 +12,9 @@ from pathlib import Path
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+pytestmark = pytest.mark.slow
+both = pytest.mark.needs("torch", "tensorflow")
 
 
 def run_example(name: str, *args: str) -> str:
@@ -24,12 +29,14 @@ def run_example(name: str, *args: str) -> str:
     return done.stdout
 
 
+@both
 def test_tensor_demo_shows_the_backends_agree():
     out = run_example("tensor_demo.py")
     assert "torch and tensorflow agree." in out
     assert "DIFFERENT" not in out
 
 
+@both
 @pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
 def test_low_level_course_path_is_identical_on_both_backends(jit):
     flags = ["--jit"] if jit else []
@@ -40,6 +47,7 @@ def test_low_level_course_path_is_identical_on_both_backends(jit):
     assert same["torch"] == same["tensorflow"]
 
 
+@both
 def test_custom_training_loop_learns_the_same_on_both_backends():
     outputs = {b: run_example("custom_training_loop.py", "--backend", b) for b in ("torch", "tensorflow")}
     same = {b: out.replace(b, "BACKEND") for b, out in outputs.items()}
@@ -48,6 +56,7 @@ def test_custom_training_loop_learns_the_same_on_both_backends():
     assert accuracy > 0.9
 
 
+@both
 @pytest.mark.parametrize(("problem", "epochs"), [("iris", "100"), ("digits", "15")])
 def test_the_lab_gives_the_same_accuracy_on_both_backends(problem, epochs):
     # Iris has 96 training rows (3 steps an epoch): it needs the lab's default 100 epochs
@@ -59,6 +68,7 @@ def test_the_lab_gives_the_same_accuracy_on_both_backends(problem, epochs):
         assert torch_accuracy == tensorflow_accuracy and torch_accuracy >= 0.75, row
 
 
+@pytest.mark.needs("tensorflow")
 def test_overfitting_example_plots_and_dropout_narrows_the_gap(tmp_path):
     out = run_example(
         "overfitting.py", "--backend", "tensorflow", "--epochs", "30", "--out", str(tmp_path / "o.png")

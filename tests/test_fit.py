@@ -3,12 +3,18 @@ and the checks of fit / evaluate / predict arguments."""
 
 from __future__ import annotations
 
+import functools
+import io
+import logging
+import re
+
 import numpy as np
 import pytest
 
 import bridge as br
 from bridge import callbacks, losses, nn, optim
 
+from .keras_reference import keras_json
 from .test_model import iris
 
 pytestmark = pytest.mark.bridge_requires("autodiff", "variables")
@@ -48,6 +54,7 @@ def with_a_nan_batch():
 
 
 # --- item 1: non-finite gradients -------------------------------------------------------------
+@pytest.mark.slow
 @JIT_MODES
 def test_a_nan_batch_changes_nothing_and_fit_names_its_step(backend, jit):
     x, y = with_a_nan_batch()
@@ -69,6 +76,7 @@ def test_a_nan_batch_changes_nothing_and_fit_names_its_step(backend, jit):
     assert int(model.optimizer.iterations.numpy()) == 6
 
 
+@pytest.mark.slow
 @JIT_MODES
 def test_terminate_on_nan_stops_with_the_last_finite_weights(backend, jit, capsys):
     x, y = with_a_nan_batch()
@@ -109,6 +117,7 @@ def test_non_finite_gradients_under_a_finite_loss_are_caught(backend, jit):
 
 
 # --- item 7: Model.to -------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("jit", [True, "auto"], ids=["jit", "auto"])
 def test_after_to_a_compiled_step_trains_the_weights_the_model_reports(backend, jit):
     x, y = iris()
@@ -166,6 +175,7 @@ def initial_weights(feed):
     return model.get_weights()
 
 
+@pytest.mark.needs("torch")
 def test_initial_weights_do_not_depend_on_how_fit_is_fed(backend):
     import torch
 
@@ -271,3 +281,147 @@ def test_validation_split_splits_the_sample_weights_too(backend):
         verbose=0,
     )
     assert split.history == given.history
+
+
+# --- logs as numbers: metrics whose result is not a scalar ------------------------------------
+KERAS_PRECISION_LOGS = r"""
+import json
+import numpy as np
+import keras
+
+x = np.random.default_rng(0).normal(size=(20, 3)).astype("float32")
+y = (x[:, 0] > 0).astype("float32")
+model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
+model.compile("sgd", "binary_crossentropy", metrics=[keras.metrics.Precision(thresholds=[0.3, 0.7])])
+history = model.fit(x, y, epochs=1, batch_size=10, verbose=0, validation_data=(x, y)).history
+logs = model.evaluate(x, y, verbose=0, return_dict=True)
+
+def kind(value):
+    return [type(value).__name__, str(getattr(value, "dtype", "")), list(np.shape(value))]
+
+print(json.dumps({"history": {k: kind(v[0]) for k, v in history.items()},
+                  "evaluate": {k: kind(v) for k, v in logs.items()}}))
+"""
+
+
+@functools.cache
+def keras_precision_logs():
+    return keras_json(KERAS_PRECISION_LOGS)
+
+
+@pytest.mark.needs("keras", "tensorflow")
+@pytest.mark.slow
+def test_a_metric_with_several_results_is_logged_as_keras_logs_it(backend):
+    """Precision with two thresholds: fit's history and evaluate hold a float32 array for it (a
+    float for the loss), as Keras 3; the progress display shows its mean, as Keras' bar."""
+    expected = keras_precision_logs()
+    x = np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.float32)
+    model = nn.Sequential([nn.Dense(1, activation="sigmoid")])
+    model.compile("sgd", "binary_crossentropy", metrics=[br.metrics.Precision(thresholds=[0.3, 0.7])])
+    history = model.fit(x, y, epochs=1, batch_size=10, verbose=0, validation_data=(x, y)).history
+    logs = model.evaluate(x, y)
+
+    def kind(value):
+        return [type(value).__name__, str(getattr(value, "dtype", "")), list(np.shape(value))]
+
+    assert {k: kind(v[0]) for k, v in history.items()} == expected["history"]
+    assert {k: kind(v) for k, v in logs.items()} == expected["evaluate"]
+    assert callbacks.format_logs(logs)[0].endswith(f"precision: {np.mean(logs['precision']):.4f}")
+
+
+# --- the progress display ---------------------------------------------------------------------
+def screen_lines(text):
+    """What a terminal shows, line by line: each carriage return or newline starts a line; ANSI
+    cursor moves are dropped."""
+    return [line for line in re.split(r"[\r\n]", re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)) if line.strip()]
+
+
+METRIC_LINE = re.compile(r"^[a-z_]+: -?\d+\.\d{4}( - [a-z_]+: -?\d+\.\d{4})*$")
+
+
+@pytest.mark.parametrize("verbose", [1, 2])
+def test_the_progress_display_shows_every_metric_within_80_columns(backend, capsys, verbose):
+    x, y = iris()
+    model = nn.Sequential([nn.Dense(8, activation="relu"), nn.Dense(3)])
+    metrics = ["accuracy", br.metrics.SparseCategoricalAccuracy(name="sparse_categorical_accuracy")]
+    model.compile("adam", losses.SparseCategoricalCrossentropy(from_logits=True), metrics=metrics)
+    history = model.fit(x, y, epochs=2, batch_size=50, verbose=verbose, validation_split=0.2, seed=0)
+    captured = capsys.readouterr()
+    lines = screen_lines(captured.err if verbose == 1 else captured.out)
+    assert lines and all(len(line) <= 80 for line in lines), lines
+    shown = " ".join(lines)
+    for name in history.history:  # validation ones included
+        assert f"{name}: " in shown, name
+    assert any("val_" in line for line in lines) and any("Epoch 2/2" in line for line in lines)
+    metric_lines = [line.removeprefix("Epoch 1/2 - ").removeprefix("Epoch 2/2 - ") for line in lines]
+    metric_lines = [line for line in metric_lines if not line.startswith("Epoch")]
+    assert metric_lines and all(METRIC_LINE.match(line) for line in metric_lines), metric_lines  # one format
+    if verbose == 1:  # refreshed per batch during the epoch, in the format of its end
+        assert sum("loss: " in line and "val_" not in line for line in metric_lines) > 2
+
+
+# --- summary and build ------------------------------------------------------------------------
+def test_summary_before_build_says_so_and_build_builds(backend):
+    model = nn.Sequential([nn.Dense(8, activation="relu"), nn.Dense(2)])
+    printed = []
+    model.summary(print_fn=printed.append)
+    text = "\n".join(printed)
+    assert not model.built and "not built yet" in text and "model.build(" in text
+    assert text.count("0 (unbuilt)") == 2 and "Total params" not in text  # as Keras: no count yet
+    model.build((None, 4))
+    assert model.built and [w.shape for w in model.weights] == [(4, 8), (8,), (8, 2), (2,)]
+    printed.clear()
+    model.summary(print_fn=printed.append)
+    text = "\n".join(printed)
+    assert "(None, 8)" in text and "(None, 2)" in text and "not built" not in text
+    assert "Total params: 58 (trainable: 58, non-trainable: 0)" in text  # Keras: 40 + 18
+    assert model.predict(np.ones((3, 4), np.float32)).shape == (3, 2)
+
+
+def test_build_rejects_a_shape_without_the_batch_axis_as_a_tuple(backend):
+    with pytest.raises(br.InvalidArgumentError, match=r"build: input_shape must be a tuple"):
+        nn.Sequential([nn.Dense(2)]).build("4")
+
+
+# --- predict on one sample without its batch axis ---------------------------------------------
+@pytest.mark.parametrize("features", [4, 3, 1])
+@pytest.mark.parametrize("as_tensor", [False, True], ids=["numpy", "tensor"])
+def test_predict_on_one_unbatched_sample_asks_for_the_batch_axis(backend, features, as_tensor):
+    model = nn.Sequential([nn.Dense(2)])
+    model.build((None, 4))
+    sample = np.ones(features, np.float32)
+    with pytest.raises(br.ShapeError, match=r"add the batch axis \(x\[None\]") as info:
+        model.predict(br.tensor(sample) if as_tensor else sample)
+    assert isinstance(info.value, ValueError)
+    assert f"x has shape ({features},)" in str(info.value) and "(None, 4)" in str(info.value)
+    assert model.predict(np.ones((1, 4), np.float32)).shape == (1, 2)
+
+
+def test_predict_checks_the_batch_axis_of_a_model_built_on_data(backend):
+    x, _ = iris()
+    model = mlp()  # built by a call on (1, 4)
+    with pytest.raises(br.ShapeError, match=r"x\[None\]"):
+        model.predict(x[0])
+    assert model.predict(x[0][None]).shape == (1, 3)
+
+
+# --- TensorFlow: several models in a row ------------------------------------------------------
+@pytest.mark.needs("tensorflow")
+def test_several_models_in_a_row_give_no_tensorflow_retracing_warning():
+    """Six models built and trained one after another, as a script comparing models does: each
+    model's compiled steps trace once (per batch shape), and TensorFlow must not count those
+    traces together as one function "retracing" (it counted every bridge.jit function as one)."""
+    x, y = iris()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger("tensorflow")
+    logger.addHandler(handler)
+    try:
+        with br.use_backend("tensorflow"):
+            for _ in range(6):
+                model = mlp(jit="auto")
+                model.fit(x[:96], y[:96], batch_size=32, validation_data=(x[96:], y[96:]), verbose=0)
+    finally:
+        logger.removeHandler(handler)
+    assert "retracing" not in stream.getvalue(), stream.getvalue()

@@ -145,6 +145,8 @@ def _check_against_float64(net: nn.Sequential, outputs: list[np.ndarray]) -> Non
     np.testing.assert_allclose(outputs[-1], logits, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.needs("torch", "tensorflow")
+@pytest.mark.slow
 def test_cnn_with_batch_norm_trains_to_the_same_logits_on_every_backend():
     x, y = _data()
     logits = {name: _train_cnn(name, x, y) for name in ("torch", "tensorflow")}

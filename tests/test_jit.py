@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 import bridge as br
+from bridge.testing.conformance.strategies import QUICK_JIT as QUICK
 
 pytestmark = pytest.mark.bridge_requires("jit", "autodiff", "variables")
 
-#: torch.compile's default (inductor) compiles C++ and takes ~15 s per function here: the tests
-#: that only check jit semantics use the quick "aot_eager" compiler; test_default_compilers uses
-#: the defaults.
-QUICK = {"torch": {"backend": "aot_eager"}}
+# torch.compile's default (inductor) compiles C++ and takes ~15 s per function here: the tests
+# that only check jit semantics use the quick "aot_eager" compiler (QUICK); test_default_compilers
+# uses the defaults.
 
 
 def test_default_compilers_match_eager(backend):
@@ -86,6 +86,19 @@ def test_gradient_tape_inside_jit(backend):
     np.testing.assert_allclose(grads(br.tensor([1.0, 3.0])).numpy(), [2.0, 12.0])
 
 
+def test_variables_inside_keep_their_trainable_flag(backend):
+    seen = []
+
+    @br.jit(**QUICK)
+    def f(trained, frozen):
+        seen.append((type(trained), trained.trainable, type(frozen), frozen.trainable))
+        return trained + frozen
+
+    trained, frozen = br.Variable(br.ones((2,))), br.Variable(br.ones((2,)), trainable=False)
+    np.testing.assert_allclose(f(trained, frozen).numpy(), [2.0, 2.0])
+    assert seen[-1] == (br.Variable, True, br.Variable, False)
+
+
 def test_enabled_false_returns_the_function(backend):
     def f(x):
         return x + 1
@@ -102,8 +115,13 @@ def test_options_pass_through(backend):
         br.jit(f, no_such_option=True)(br.ones((1,)))
     scoped = br.jit(f, tensorflow={"jit_compile": True}, torch={"backend": "eager"})
     np.testing.assert_allclose(scoped(br.ones((2,))).numpy(), [2.0, 2.0])
+    # options for a backend that is not installed reach no framework
+    elsewhere = br.jit(f, not_installed_backend={"no_such_option": True})
+    np.testing.assert_allclose(elsewhere(br.ones((2,))).numpy(), [2.0, 2.0])
 
 
+@pytest.mark.needs("torch")
+@pytest.mark.slow
 def test_every_jitted_function_compiles_past_torchs_recompile_limit():
     """torch.compile caches per code object and gives up after 8: bridge's shared wrapper must not
     make the ninth br.jit function run eagerly."""

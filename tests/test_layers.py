@@ -4,6 +4,7 @@ weights), against NumPy references and their finite differences."""
 from __future__ import annotations
 
 import builtins
+import collections
 import json
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 import bridge as br
 from bridge import nn
 from bridge.testing import assert_layer_parity
+from bridge.testing.references import gelu_tanh, relu
 
 from .keras_reference import keras_json
 from .test_nn_ops import conv2d_loop, pool_loop
@@ -22,10 +24,6 @@ F64 = {"dtype": "float64"}
 
 def _x(*shape):
     return RNG.standard_normal(shape)
-
-
-def _relu(v):
-    return np.maximum(v, 0)
 
 
 class Scale(nn.Layer):
@@ -68,14 +66,14 @@ CASES = {
     "activation": (
         lambda: nn.Activation("gelu", **F64),
         _x(2, 3),
-        lambda x, w, t: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3))),
+        lambda x, w, t: gelu_tanh(x),
     ),
     "flatten": (lambda: nn.Flatten(**F64), _x(2, 3, 2), lambda x, w, t: x.reshape(2, -1)),
     "reshape": (lambda: nn.Reshape((3, 2), **F64), _x(2, 6), lambda x, w, t: x.reshape(2, 3, 2)),
     "conv2d": (
         lambda: nn.Conv2D(3, 2, strides=(2, 1), padding="same", activation="relu", **F64),
         _x(2, 5, 4, 2),
-        lambda x, w, t: _relu(conv2d_loop(x, w[0], (2, 1), "same", (1, 1)) + w[1]),
+        lambda x, w, t: relu(conv2d_loop(x, w[0], (2, 1), "same", (1, 1)) + w[1]),
     ),
     "conv2d_channels_first": (
         lambda: nn.Conv2D(2, (2, 3), data_format="channels_first", **F64),
@@ -105,7 +103,7 @@ CASES = {
     "sequential": (
         lambda: nn.Sequential([nn.Dense(4, activation="relu", **F64), nn.Dense(2, **F64)], **F64),
         _x(3, 5),
-        lambda x, w, t: _relu(x @ w[0] + w[1]) @ w[2] + w[3],
+        lambda x, w, t: relu(x @ w[0] + w[1]) @ w[2] + w[3],
     ),
 }
 
@@ -117,6 +115,7 @@ def test_layer_parity(name):
     assert_layer_parity(make, x, reference=reference, training=training, rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.needs("torch", "tensorflow")
 def test_embedding_and_dropout_parity():
     ids = np.array([[0, 3, 3], [1, 2, 0]])
     results = assert_layer_parity(lambda: nn.Embedding(4, 2, **F64), ids, reference=lambda x, w, t: w[0][x])
@@ -127,6 +126,7 @@ def test_embedding_and_dropout_parity():
     np.testing.assert_array_equal(out["torch"]["input_grad"] != 0, mask != 0)
 
 
+@pytest.mark.needs("torch", "tensorflow")
 def test_the_same_seed_gives_the_same_initial_weights_everywhere():
     weights = {}
     for backend in ("torch", "tensorflow"):
@@ -344,6 +344,8 @@ def keras_layer_outcomes():
     return keras_json(_KERAS_LAYER_RUNNER, backend="tensorflow", stdin=json.dumps(cases))
 
 
+@pytest.mark.needs("keras", "tensorflow")
+@pytest.mark.slow
 @pytest.mark.parametrize("case", range(len(LAYER_EDGE_CASES)))
 def test_layer_bad_arguments_and_edge_inputs_match_keras(backend, keras_layer_outcomes, case):
     """Keras' builtin error class (ours a bridge error too) or Keras' output, on every backend."""
@@ -367,3 +369,150 @@ def test_global_average_pooling_of_integers_is_exact_on_every_backend(backend):
     out = nn.GlobalAveragePooling2D()(x)
     assert out.dtype == "float32"
     np.testing.assert_allclose(out.numpy(), x.astype(np.float64).mean(axis=(1, 2)), rtol=1e-6)
+
+
+# --- pytrees of inputs ------------------------------------------------------------------------
+Pair = collections.namedtuple("Pair", "x y")
+
+
+class DictMix(nn.Layer):
+    """Takes ``{"a": (n, 3), "b": (n, 2)}``: ``tanh(a @ wa + b @ wb)``."""
+
+    def build(self, input_shape):
+        self.seen_shape = input_shape
+        self.wa = self.add_weight("wa", (input_shape["a"][-1], 4), "random_normal")
+        self.wb = self.add_weight("wb", (input_shape["b"][-1], 4), "random_normal")
+
+    def call(self, inputs):
+        return br.ops.tanh(inputs["a"] @ self.wa + inputs["b"] @ self.wb)
+
+
+class PairSine(nn.Layer):
+    """Takes ``Pair(x=(n, 3), y=scalar)``: ``sin(x * w) + y``."""
+
+    def build(self, input_shape):
+        self.seen_shape = input_shape
+        self.w = self.add_weight("w", (input_shape.x[-1],), "random_normal")
+
+    def call(self, pair, training=False):
+        return br.ops.sin(pair.x * self.w) + pair.y
+
+
+class Holder(nn.Model):
+    def __init__(self, inner):
+        super().__init__(dtype="float64")
+        self.inner = inner
+
+    def call(self, inputs):
+        return self.inner(inputs)
+
+
+def _dict_case():
+    a, b, weight = _x(5, 3), _x(5, 2), _x(5, 4)  # weight: of each output in the loss
+
+    def reference(wa, wb):
+        t = np.tanh(a @ wa + b @ wb)
+        dz = weight * (1 - t**2)
+        return t, {"a": dz @ wa.T, "b": dz @ wb.T}
+
+    shapes = {"a": (5, 3), "b": (5, 2)}
+    return DictMix(dtype="float64"), {"b": b, "a": a}, shapes, weight, reference
+
+
+def _pair_case():
+    x, weight = _x(5, 3), _x(5, 3)
+
+    def reference(w):
+        return np.sin(x * w) + 0.5, Pair(x=weight * np.cos(x * w) * w, y=weight.sum())
+
+    return PairSine(dtype="float64"), Pair(x=x, y=0.5), Pair(x=(5, 3), y=()), weight, reference
+
+
+@pytest.mark.bridge_requires("autodiff", "jit")
+@pytest.mark.parametrize("case", [_dict_case, _pair_case], ids=["dict", "namedtuple"])
+def test_models_take_pytrees_of_inputs_under_grad_and_jit(backend, case):
+    layer, inputs, shapes, weight, reference = case()
+    model = Holder(layer)
+    out = model(inputs)  # NumPy arrays and Python numbers become Tensors of the current backend
+    assert layer.seen_shape == shapes and type(layer.seen_shape) is type(shapes)
+    expected, expected_grads = reference(*model.get_weights())
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12)
+
+    tensors = br.tree.map_leaves(lambda leaf: br.tensor(leaf, dtype="float64"), inputs)
+    weight = br.tensor(weight)
+
+    def loss(tree):
+        return br.ops.sum(model(tree) * weight)
+
+    for grads in (br.grad(loss)(tensors), br.jit(br.grad(loss))(tensors)):
+        assert type(grads) is type(inputs) and br.tree.leaves_with_paths(grads)[0][0] in ("['b']", ".x")
+        want = dict(br.tree.leaves_with_paths(expected_grads))
+        for path, got in br.tree.leaves_with_paths(grads):
+            np.testing.assert_allclose(got.numpy(), want[path], rtol=1e-10, err_msg=path)
+    np.testing.assert_allclose(br.jit(model)(tensors).numpy(), expected, rtol=1e-12)
+
+
+def test_layer_inputs_without_a_tensor_are_refused(backend):
+    with pytest.raises(br.InvalidArgumentError, match=r"the inputs hold no tensor, got \{'a': None"):
+        DictMix()({"a": None, "b": None})
+
+
+# --- nn.Input builds a Sequential at construction -----------------------------------------------
+_KERAS_INPUT_PROGRAM = r"""
+import json, keras
+model = keras.Sequential(
+    [keras.Input((4,)), keras.layers.Dense(3, activation="relu"), keras.layers.Dropout(0.5),
+     keras.layers.Dense(2)]
+)
+print(json.dumps({
+    "built": model.built,
+    "layers": [type(layer).__name__ for layer in model.layers],
+    "weights": [list(w.shape) for w in model.weights],
+    "params": model.count_params(),
+    "output_shapes": [str(tuple(layer.output.shape)) for layer in model.layers],
+    "input_config": model.get_config()["layers"][0],
+}))
+"""
+
+
+@pytest.mark.needs("keras", "tensorflow")
+@pytest.mark.slow
+def test_sequential_with_an_input_is_built_at_construction_as_keras(backend, capsys):
+    keras = keras_json(_KERAS_INPUT_PROGRAM)
+    model = nn.Sequential([nn.Input((4,)), nn.Dense(3, activation="relu"), nn.Dropout(0.5), nn.Dense(2)])
+    assert model.built == keras["built"] is True
+    assert [type(layer).__name__ for layer in model.layers] == keras["layers"]
+    assert [list(w.shape) for w in model.weights] == keras["weights"]
+    assert {w.backend for w in model.weights} == {backend}
+    assert model.count_params() == keras["params"]
+    model.summary()
+    rows = capsys.readouterr().out.splitlines()
+    for layer, shape in zip(model.layers, keras["output_shapes"]):
+        assert any(row.startswith(f"{layer.name} (") and shape in row for row in rows), (shape, rows)
+    assert f"Total params: {keras['params']:,}" in "\n".join(rows)
+    input_config = model.get_config()["layers"][0]
+    assert input_config["class_name"] == keras["input_config"]["class_name"] == "InputLayer"
+    for key in ("batch_shape", "dtype"):
+        assert input_config["config"][key] == keras["input_config"]["config"][key]
+
+
+def test_sequential_input_builds_later_layers_and_round_trips(backend):
+    model = nn.Sequential([nn.Input((2, 3), dtype="float64", name="pixels")])
+    model.add(nn.Flatten())
+    model.add(nn.Dense(5, dtype="float64"))
+    assert [w.shape for w in model.weights] == [(6, 5), (5,)] and model.weights[0].dtype == br.float64
+    clone = nn.Sequential.from_config(model.get_config())
+    assert clone.built and [w.shape for w in clone.weights] == [(6, 5), (5,)]
+    assert clone.get_config() == model.get_config()
+    assert nn.Input((None, 8)).shape == (None, None, 8)  # as Keras: the batch axis first
+
+
+def test_input_errors(backend):
+    with pytest.raises(br.InvalidArgumentError, match="an Input can only come first"):
+        nn.Sequential([nn.Dense(2), nn.Input((3,))])
+    with pytest.raises(br.ArgumentTypeError, match=r"Input: shape must be a tuple such as \(4,\), got 4"):
+        nn.Input(4)
+    with pytest.raises(br.InvalidArgumentError, match="Input: shape must be >= 0, got -1"):
+        nn.Input((2, -1))
+    with pytest.raises(br.ShapeError, match=r"built for inputs with 4 features"):
+        nn.Sequential([nn.Input((4,)), nn.Dense(3)])(np.ones((2, 5), np.float32))

@@ -8,17 +8,9 @@ import pytest
 import bridge as br
 from bridge import losses, metrics
 from bridge.testing import assert_parity
+from bridge.testing.references import log_softmax, sigmoid
 
 RNG = np.random.default_rng(5)
-
-
-def _log_softmax(z):
-    z = z - z.max(-1, keepdims=True)
-    return z - np.log(np.exp(z).sum(-1, keepdims=True))
-
-
-def _sigmoid(z):
-    return 1 / (1 + np.exp(-z))
 
 
 Y_REG = RNG.standard_normal((6, 3)).astype(np.float32)
@@ -27,7 +19,7 @@ Y_BIN = (RNG.random((6, 3)) > 0.5).astype(np.float32)
 LOGITS = (RNG.standard_normal((6, 3)) * 3).astype(np.float32)
 LABELS = RNG.integers(0, 3, 6)
 ONE_HOT = np.eye(3, dtype=np.float32)[LABELS]
-PROBS = np.exp(_log_softmax(LOGITS.astype(np.float64))).astype(np.float32)
+PROBS = np.exp(log_softmax(LOGITS.astype(np.float64))).astype(np.float32)
 
 
 def _huber(t, p, delta=1.0):
@@ -44,13 +36,13 @@ CASES = {
         {"from_logits": True},
         Y_BIN,
         LOGITS,
-        lambda t, p: -(t * np.log(_sigmoid(p)) + (1 - t) * np.log(1 - _sigmoid(p))).mean(-1),
+        lambda t, p: -(t * np.log(sigmoid(p)) + (1 - t) * np.log(1 - sigmoid(p))).mean(-1),
     ),
     "bce_probs": (
         losses.BinaryCrossentropy,
         {"label_smoothing": 0.1},
         Y_BIN,
-        _sigmoid(LOGITS),
+        sigmoid(LOGITS),
         lambda t, p: -((t * 0.9 + 0.05) * np.log(p) + (1 - (t * 0.9 + 0.05)) * np.log(1 - p)).mean(-1),
     ),
     "cce_logits": (
@@ -58,7 +50,7 @@ CASES = {
         {"from_logits": True, "label_smoothing": 0.2},
         ONE_HOT,
         LOGITS,
-        lambda t, p: -((t * 0.8 + 0.2 / 3) * _log_softmax(p)).sum(-1),
+        lambda t, p: -((t * 0.8 + 0.2 / 3) * log_softmax(p)).sum(-1),
     ),
     "cce_probs": (losses.CategoricalCrossentropy, {}, ONE_HOT, PROBS, lambda t, p: -(t * np.log(p)).sum(-1)),
     "scce_logits": (
@@ -66,7 +58,7 @@ CASES = {
         {"from_logits": True},
         LABELS,
         LOGITS,
-        lambda t, p: -_log_softmax(p)[np.arange(len(t)), t],
+        lambda t, p: -log_softmax(p)[np.arange(len(t)), t],
     ),
     "scce_probs": (
         losses.SparseCategoricalCrossentropy,
@@ -174,7 +166,7 @@ METRICS = {
     "binary_accuracy": (
         metrics.BinaryAccuracy,
         {"threshold": 0.3},
-        lambda: (Y_BIN, _sigmoid(LOGITS)),
+        lambda: (Y_BIN, sigmoid(LOGITS)),
         lambda t, p: ((p > 0.3) == t).mean(-1),
     ),
     "categorical_accuracy": (
@@ -275,3 +267,116 @@ def test_fast_sparse_cross_entropy_equals_the_composite(backend):
     np.testing.assert_allclose(fast.numpy(), slow.numpy(), rtol=1e-5)
     np.testing.assert_allclose(fast_grad.numpy(), slow_grad.numpy(), rtol=1e-5, atol=1e-7)
     assert loss(labels, logits).shape == (4, 3)
+
+
+# --- one registry behind get / serialize / deserialize -------------------------------------------
+REGISTERED = [
+    (br.activations, br.activations.gelu, "gelu"),
+    (br.initializers, br.initializers.HeNormal(seed=3), {"class_name": "HeNormal", "config": {"seed": 3}}),
+    (
+        br.regularizers,
+        br.regularizers.L1L2(0.1, 0.2),
+        {"class_name": "L1L2", "config": {"l1": 0.1, "l2": 0.2}},
+    ),
+    (
+        br.losses,
+        losses.Huber(delta=2.0, name="h"),
+        {"class_name": "Huber", "config": {"reduction": "sum_over_batch_size", "name": "h", "delta": 2.0}},
+    ),
+    (
+        br.metrics,
+        metrics.Precision(thresholds=[0.3, 0.6]),
+        {"class_name": "Precision", "config": {"name": "precision", "thresholds": [0.3, 0.6]}},
+    ),
+    (
+        br.metrics,
+        metrics.TopKCategoricalAccuracy(k=2),
+        {"class_name": "TopKCategoricalAccuracy", "config": {"name": "top_k_categorical_accuracy", "k": 2}},
+    ),
+]
+
+
+@pytest.mark.parametrize("module, thing, config", REGISTERED, ids=lambda x: getattr(x, "__name__", None))
+def test_every_kind_serializes_and_comes_back(module, thing, config):
+    assert module.serialize(thing) == config
+    again = module.deserialize(config)
+    assert module.serialize(again) == config and module.serialize(module.get(config)) == config
+    assert type(again) is type(thing)
+
+
+def test_a_custom_object_is_found_through_custom_objects():
+    class Doubled(losses.MeanSquaredError):
+        def call(self, y_true, y_pred):
+            return super().call(y_true, y_pred) * 2.0
+
+    config = losses.serialize(Doubled(name="d"))
+    with pytest.raises(br.InvalidArgumentError, match="unknown loss 'Doubled'"):
+        losses.deserialize(config)
+    assert isinstance(losses.deserialize(config, custom_objects={"Doubled": Doubled}), Doubled)
+    with pytest.raises(br.ArgumentTypeError, match="loss: expected a name, a config or a callable, got 3"):
+        losses.get(3)
+    with pytest.raises(br.InvalidArgumentError, match="a metric config is"):
+        metrics.deserialize({"config": {}})
+
+
+@pytest.fixture(scope="module")
+def keras_names():
+    from .keras_reference import keras_json
+
+    program = """
+import json, keras
+from keras.src.utils.naming import to_snake_case
+def lowercase(module):
+    return sorted(n for n in dir(module) if n.islower() and n not in ("get", "serialize", "deserialize"))
+
+names = ["MeanSquaredError", "Conv2DTranspose", "AdamW", "RMSprop", "ReLU", "TopKCategoricalAccuracy",
+         "GlobalAveragePooling2D", "L1L2", "HTTPServer2"]
+print(json.dumps({
+    "snake": {name: to_snake_case(name) for name in names},
+    "initializers": lowercase(keras.initializers),
+    "regularizers": lowercase(keras.regularizers),
+    "l2": keras.regularizers.serialize(keras.regularizers.l2(0.01)),
+    "l1_l2": keras.regularizers.l1_l2(l1=0.5).get_config(),
+}))
+"""
+    return keras_json(program)
+
+
+@pytest.mark.needs("keras", "tensorflow")
+@pytest.mark.slow
+def test_snake_case_is_keras(keras_names):
+    from bridge._registry import snake_case
+
+    assert {name: snake_case(name) for name in keras_names["snake"]} == keras_names["snake"]
+
+
+@pytest.mark.needs("keras", "tensorflow")
+@pytest.mark.slow
+def test_lowercase_aliases_are_those_of_keras(keras_names):
+    for module, names in (
+        (br.initializers, keras_names["initializers"]),
+        (br.regularizers, keras_names["regularizers"]),
+    ):
+        for name in names:
+            counterpart = getattr(module, "".join(part.capitalize() for part in name.split("_")), None)
+            if counterpart is not None:  # bridge has the thing: it has Keras' lowercase name for it
+                assert getattr(module, name) is counterpart, name
+    l2 = br.regularizers.l2(0.01)
+    theirs = keras_names["l2"]
+    assert br.regularizers.serialize(l2) == {"class_name": theirs["class_name"], "config": theirs["config"]}
+    assert br.regularizers.l1_l2(l1=0.5).get_config() == keras_names["l1_l2"]
+    assert br.initializers.get("he_normal").get_config() == br.initializers.he_normal().get_config()
+
+
+def test_layers_serialize_their_parts_through_the_same_registries():
+    from bridge import serialization
+
+    layer = br.nn.Dense(
+        2, activation="gelu", kernel_initializer="he_normal", kernel_regularizer=br.regularizers.l2(0.5)
+    )
+    config = serialization.serialize(layer)
+    assert config["class_name"] == "Dense" and config["config"]["activation"] == "gelu"
+    assert config["config"]["kernel_initializer"] == {"class_name": "HeNormal", "config": {"seed": None}}
+    assert config["config"]["kernel_regularizer"] == {"class_name": "L2", "config": {"l2": 0.5}}
+    clone = serialization.deserialize(config)
+    assert serialization.serialize(clone) == config and clone.name == layer.name

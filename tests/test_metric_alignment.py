@@ -58,6 +58,8 @@ LABELS_01 = np.array([0.0, 1.0, 1.0, 0.0], np.float32)
 DENSE_1 = np.array([[0.1], [0.9], [0.8], [0.2]], np.float32)
 
 
+@pytest.mark.needs("keras", "torch", "tensorflow")
+@pytest.mark.slow
 @pytest.mark.bridge_requires("variables")
 @pytest.mark.parametrize("name", ["BinaryAccuracy", "MeanAbsoluteError", "MeanSquaredError", "Accuracy"])
 @pytest.mark.parametrize("labels_first", [True, False], ids=["(N,)-vs-(N,1)", "(N,1)-vs-(N,)"])
@@ -101,6 +103,8 @@ def aligned_cases(draw, elementwise=False):
     return labels, predictions, weights
 
 
+@pytest.mark.needs("keras", "torch", "tensorflow")
+@pytest.mark.slow
 @pytest.mark.bridge_requires("variables")
 @pytest.mark.parametrize("name", ["MeanAbsoluteError", "MeanSquaredError"])
 @given(case=aligned_cases())
@@ -108,12 +112,16 @@ def test_metrics_align_like_keras_over_shapes(keras, backend, name, case):
     _check_metric(keras, name, [case])
 
 
+@pytest.mark.needs("keras", "torch", "tensorflow")
+@pytest.mark.slow
 @pytest.mark.bridge_requires("variables")
 @given(case=aligned_cases(elementwise=True))
 def test_binary_accuracy_aligns_like_keras_over_shapes(keras, backend, case):
     _check_metric(keras, "BinaryAccuracy", [case])
 
 
+@pytest.mark.needs("keras", "torch", "tensorflow")
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy", "Huber"])
 @pytest.mark.parametrize("reduction", ["sum_over_batch_size", "none"])
 @given(case=aligned_cases())
@@ -153,6 +161,8 @@ def test_a_weight_per_sample_weighs_every_value_of_the_sample(backend):
 
 
 # --- sample weights and Mean -------------------------------------------------------------------
+@pytest.mark.needs("keras", "torch", "tensorflow")
+@pytest.mark.slow
 @pytest.mark.bridge_requires("variables")
 def test_sample_weights_align_from_the_first_axis(keras, backend):
     updates = [([[1], [2], [3], [4]], [[0], [2], [3], [4]], [1, 1, 0, 0])]
@@ -162,6 +172,8 @@ def test_sample_weights_align_from_the_first_axis(keras, backend):
     _check_metric(keras, "Accuracy", [(labels, predictions, [0.5, 1.0, 0.0, 2.0])])
 
 
+@pytest.mark.needs("keras", "torch", "tensorflow")
+@pytest.mark.slow
 @pytest.mark.bridge_requires("variables")
 def test_mean_with_negative_weights_guards_only_division_by_zero(keras, backend):
     _check_metric(keras, "Mean", [([1, 3, 5, 7], None, [-1, -1, 0, 0])])
@@ -174,6 +186,8 @@ def test_mean_with_negative_weights_guards_only_division_by_zero(keras, backend)
 
 
 # --- Precision / Recall with a list of thresholds ------------------------------------------------
+@pytest.mark.needs("keras", "torch", "tensorflow")
+@pytest.mark.slow
 @pytest.mark.bridge_requires("variables")
 @pytest.mark.parametrize("name", ["Precision", "Recall"])
 @pytest.mark.parametrize("thresholds", [0.5, [0.3], [0.3, 0.5, 0.7], (0.0, 0.45, 1.0)], ids=str)
@@ -186,8 +200,82 @@ def test_precision_recall_give_one_value_per_threshold(keras, backend, name, thr
 
 def test_bad_thresholds_are_refused():
     for thresholds in ([], [0.2, 1.5], "high"):
-        with pytest.raises(br.InvalidArgumentError, match="precision: thresholds must be"):
+        with pytest.raises(br.InvalidArgumentError, match="Precision 'precision': thresholds must be"):
             metrics.Precision(thresholds=thresholds)
+    with pytest.raises(br.InvalidArgumentError, match="Recall 'r': thresholds must be"):
+        metrics.Recall(thresholds=-0.5, name="r")
+
+
+# --- every metric error names the metric: its class and name ------------------------------------
+@pytest.mark.bridge_requires("variables")
+@pytest.mark.parametrize(
+    "metric, y_true, y_pred, error, message",
+    [
+        (
+            metrics.Precision(),
+            np.ones((4, 2)),
+            np.ones((4, 3)),
+            br.ShapeError,
+            r"Precision 'precision': y_true of shape \(4, 2\) does not fit y_pred of shape \(4, 3\)",
+        ),
+        (
+            metrics.Accuracy(name="acc"),
+            np.ones((4, 2)),
+            np.ones((4, 3)),
+            br.ShapeError,
+            r"Accuracy 'acc': .*\(4, 2\).*\(4, 3\)",
+        ),
+        (
+            metrics.MeanSquaredError(),
+            np.ones((2, 5)),
+            np.ones((3, 5)),
+            br.ShapeError,
+            r"MeanSquaredError 'mean_squared_error': shapes \(3, 5\) and \(2, 5\) do not broadcast",
+        ),
+        (
+            metrics.SparseCategoricalAccuracy(),
+            np.array([0, 5, 1, 1]),
+            RNG.random((4, 3)),
+            br.InvalidArgumentError,
+            "SparseCategoricalAccuracy 'sparse_categorical_accuracy': label 5 is out of range for 3",
+        ),
+        (
+            metrics.CategoricalAccuracy(),
+            np.ones(4),
+            np.float32(0.5),
+            br.AxisError,
+            "CategoricalAccuracy 'categorical_accuracy': axis -1 is out of bounds for a tensor of rank 0",
+        ),
+        (
+            metrics.Recall(),
+            np.ones(4),
+            ["a", "b", "c", "d"],
+            br.BridgeError,
+            "Recall 'recall': ",
+        ),
+    ],
+    ids=["precision-shapes", "accuracy-shapes", "mse-shapes", "sparse-labels", "scalar", "strings"],
+)
+def test_every_metric_error_names_the_metric(backend, metric, y_true, y_pred, error, message):
+    with pytest.raises(error, match=message):
+        metric.update_state(y_true, y_pred)
+
+
+@pytest.mark.bridge_requires("variables")
+def test_errors_of_a_metric_of_ones_own_name_it(backend):
+    class Peak(metrics.Metric):
+        _state_names = ("peak",)
+
+        def update_state(self, values):
+            self._variables(values)["peak"].assign(br.ops.max(values))
+
+        def result(self):
+            return self._state["peak"]
+
+    with pytest.raises(br.BridgeError, match="Peak 'top': "):
+        Peak(name="top").update_state(br.tensor(np.ones((0, 3), np.float32)))
+    with pytest.raises(br.ShapeError, match=r"Mean 'loss': sample_weight of shape \(3,\) does not fit"):
+        metrics.Mean(name="loss").update_state(np.ones(2), sample_weight=np.ones(3))
 
 
 # --- History keys ------------------------------------------------------------------------------
@@ -196,6 +284,8 @@ def test_bad_thresholds_are_refused():
     "loss, chosen",
     [("mse", ["mae", "acc", "mse"]), ("binary_crossentropy", ["accuracy", "mean_absolute_error"])],
 )
+@pytest.mark.needs("keras", "torch", "tensorflow")
+@pytest.mark.slow
 def test_history_keys_are_the_names_given(keras, backend, loss, chosen):
     expected = keras(op="history_keys", units=1, loss=loss, metrics=chosen)
     model = nn.Sequential([nn.Dense(1)])
@@ -226,7 +316,8 @@ def test_sparse_cross_entropy_rejects_labels_out_of_range(backend, from_logits, 
 def test_sparse_accuracy_rejects_labels_out_of_range(backend):
     metric = metrics.SparseCategoricalAccuracy()
     with pytest.raises(
-        br.InvalidArgumentError, match="sparse_categorical_accuracy: label 3 is out of range for 3"
+        br.InvalidArgumentError,
+        match="SparseCategoricalAccuracy 'sparse_categorical_accuracy': label 3 is out of range for 3",
     ):
         metric.update_state(np.array([0, 3, 1, 1]), br.tensor(SCORES))
     metric.update_state(np.array([0, 2, 1, 1]), br.tensor(SCORES))

@@ -38,6 +38,8 @@ def mlp(dropout=0.0, jit="auto", hidden=16):
     return model
 
 
+@pytest.mark.needs("torch", "tensorflow")
+@pytest.mark.slow
 def test_training_is_identical_on_every_backend_over_20_epochs():
     x, y = iris()
     histories = assert_training_parity(mlp, x, y, epochs=20, batch_size=16, validation_split=0.2)
@@ -46,6 +48,7 @@ def test_training_is_identical_on_every_backend_over_20_epochs():
     assert history["loss"][-1] < 0.5 * history["loss"][0] and history["val_accuracy"][-1] > 0.85
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
 def test_jit_modes_give_the_same_history(jit):
     x, y = iris()
@@ -57,6 +60,7 @@ def test_jit_modes_give_the_same_history(jit):
         np.testing.assert_allclose(compiled[name].history["loss"], reference[name].history["loss"], rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_dropout_training_repeats_with_the_same_seed(backend):
     x, y = iris()
     runs = []
@@ -106,6 +110,8 @@ def test_subclassed_model_with_custom_train_step(backend):
     assert len(model.layers) == 3 and model.count_params() == 16 + 16 + 9
 
 
+@pytest.mark.needs("torch", "tensorflow")
+@pytest.mark.slow
 def test_inputs_from_either_ecosystem():
     import tensorflow as tf
     import torch

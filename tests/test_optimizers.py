@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 import bridge as br
 from bridge import optim
 from bridge.testing import assert_parity
+from bridge.testing.conformance.strategies import QUICK_JIT
 
 from .keras_reference import keras_json
 
@@ -168,6 +169,7 @@ TORCH = {
 }
 
 
+@pytest.mark.needs("torch")
 @pytest.mark.parametrize("name", sorted(TORCH))
 def test_optimizers_match_torch_optim(name):
     ours, theirs = TORCH[name]
@@ -211,6 +213,7 @@ KERAS = {
 }
 
 
+@pytest.mark.needs("keras", "tensorflow")
 @pytest.mark.parametrize("name", sorted(KERAS))
 def test_optimizers_match_keras(name):
     ours, theirs = KERAS[name]
@@ -220,6 +223,7 @@ def test_optimizers_match_keras(name):
         np.testing.assert_allclose(a, b, rtol=2e-6, atol=2e-7)
 
 
+@pytest.mark.needs("keras", "torch", "tensorflow")
 def test_schedules_match_keras():
     import keras
 
@@ -344,9 +348,7 @@ def test_a_nonfinite_step_under_jit_is_skipped_as_in_eager_code(backend, kind):
     def run(jit):
         opt = OPTIMIZERS_WITH_SLOTS[kind]()
         variables = [br.Variable(br.tensor(w, dtype="float32")) for w in START]
-        step = br.jit(
-            lambda *grads: opt.apply(list(grads), variables), enabled=jit, torch={"backend": "aot_eager"}
-        )
+        step = br.jit(lambda *grads: opt.apply(list(grads), variables), enabled=jit, **QUICK_JIT)
         grads = [[br.tensor(g, dtype="float32") for g in GRADS[i]] for i in range(3)]
         grads[1][0] = grads[1][0] * float("nan")
         states = []
@@ -377,7 +379,7 @@ def test_optimizer_steps_under_jit_match_eager(backend):
             opt.apply([g], [w])
             return loss
 
-        step = br.jit(step, enabled=jit, torch={"backend": "aot_eager"})
+        step = br.jit(step, enabled=jit, **QUICK_JIT)
         return [float(step()) for _ in range(4)]
 
     np.testing.assert_allclose(train(True), train(False), rtol=1e-6)
@@ -431,6 +433,7 @@ ISSUE_REJECTS = [  # no reference rejects these; bridge does, rather than train 
 ]
 
 
+@pytest.mark.needs("torch")
 def test_bad_hyper_parameters_raise_where_torch_does():
     import torch
 
@@ -442,6 +445,8 @@ def test_bad_hyper_parameters_raise_where_torch_does():
             make()
 
 
+@pytest.mark.needs("keras", "tensorflow")
+@pytest.mark.slow
 def test_bad_hyper_parameters_raise_where_keras_does():
     program = (
         "import json, keras\n"
@@ -485,3 +490,165 @@ def test_schedules_accept_a_python_int_step(backend):
     np.testing.assert_allclose(got, expected, rtol=1e-6)
     with pytest.raises(br.InvalidArgumentError, match="step must be >= 0"):
         optim.ExponentialDecay(0.1, 10, 0.5)(-1)
+
+
+# --- a rule of one's own: update_step ------------------------------------------------------
+class SignMomentum(optim.Optimizer):
+    """Sign SGD with momentum, written against the public override point only."""
+
+    slot_names = ("momentum",)
+
+    def __init__(self, learning_rate=0.05, beta=0.9, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.beta = beta
+
+    def update_step(self, variable, gradient, learning_rate):
+        m = self.slot(variable, "momentum")
+        self.assign(m, m * self.beta + gradient * (1.0 - self.beta))
+        self.assign_sub(variable, br.ops.sign(m) * learning_rate)
+
+    def get_config(self):
+        return {**super().get_config(), "beta": self.beta}
+
+
+def numpy_sign_momentum_step(ws, ms, grads, lr=0.05, beta=0.9):
+    for w, m, g in zip(ws, ms, grads):
+        m[...] = beta * m + (1.0 - beta) * g
+        w -= lr * np.sign(m)
+
+
+X = RNG.standard_normal((16, 3))
+Y = X @ np.array([[1.5], [-2.0], [0.5]]) + 0.3
+W0, B0 = RNG.standard_normal((3, 1)) * 0.1, np.zeros(1)
+
+
+def numpy_mse_gradients(w, b):
+    error = X @ w + b - Y
+    return [2.0 * X.T @ error / error.size, 2.0 * error.sum(axis=0) / error.size]
+
+
+def reference_trajectory(steps):
+    """Weights after each step of sign-momentum on the MSE of a linear model, in float64."""
+    ws, ms, out = [W0.copy(), B0.copy()], [np.zeros_like(W0), np.zeros_like(B0)], []
+    for _ in range(steps):
+        numpy_sign_momentum_step(ws, ms, numpy_mse_gradients(*ws))
+        out.append([w.copy() for w in ws])
+    return out
+
+
+@pytest.mark.bridge_requires("variables", "autodiff")
+def test_a_user_rule_trains_in_fit_step_by_step_as_numpy(backend):
+    model = br.nn.Sequential([br.nn.Dense(1)])
+    model.compile(optimizer=SignMomentum(), loss="mse")
+    model(br.tensor(X[:1], dtype="float32"))
+    model.set_weights([W0.astype(np.float32), B0.astype(np.float32)])
+    for expected in reference_trajectory(5):
+        model.fit(
+            X.astype(np.float32), Y.astype(np.float32), batch_size=16, epochs=1, shuffle=False, verbose=0
+        )
+        for got, want in zip(model.get_weights(), expected):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.bridge_requires("variables", "autodiff")
+def test_a_user_rule_trains_in_a_custom_loop_and_skips_a_nonfinite_step(backend):
+    w, b = br.Variable(br.tensor(W0, dtype="float32")), br.Variable(br.tensor(B0, dtype="float32"))
+    x, y = br.tensor(X, dtype="float32"), br.tensor(Y, dtype="float32")
+    opt = SignMomentum()
+
+    def loss(w, b):
+        return br.ops.mean(br.ops.square(x @ w + b - y))
+
+    for expected in reference_trajectory(3):
+        opt.apply(list(br.grad(loss, argnums=(0, 1))(w, b)), [w, b])
+        for got, want in zip([w, b], expected):
+            np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-6)
+    before = optimizer_state(opt, [w, b])
+    opt.apply([br.tensor(np.full((3, 1), np.nan), dtype="float32"), br.tensor([1.0])], [w, b])
+    assert_same_state(optimizer_state(opt, [w, b]), before)
+    assert opt.nonfinite_step == 4 and int(opt.iterations.numpy()) == 3
+
+
+@pytest.mark.bridge_requires("variables")
+def test_a_slot_that_was_never_declared_is_named_in_the_error(backend):
+    class Forgetful(SignMomentum):
+        slot_names = ()
+
+    with pytest.raises(br.InvalidArgumentError, match="no slot 'momentum' for variable"):
+        Forgetful().apply([br.tensor([1.0])], [br.Variable(br.tensor([0.0]))])
+
+
+# --- configs ------------------------------------------------------------------------------------
+CONFIGURED = {
+    "SGD": lambda: optim.SGD(0.2, momentum=0.5, nesterov=True, clipnorm=1.0),
+    "Adam": lambda: optim.Adam(0.01, beta_1=0.8, amsgrad=True, weight_decay=0.1),
+    "AdamW": lambda: optim.AdamW(0.01, weight_decay=0.02, global_clipnorm=2.0),
+    "RMSprop": lambda: optim.RMSprop(0.01, rho=0.8, momentum=0.1, centered=True, clipvalue=0.5),
+    "Adagrad": lambda: optim.Adagrad(0.01, initial_accumulator_value=0.2, epsilon=1e-6),
+}
+SCHEDULE_CONFIGS = {
+    "ExponentialDecay": ({"initial_learning_rate": 0.1, "decay_steps": 10, "decay_rate": 0.9}, {}),
+    "CosineDecay": ({"initial_learning_rate": 0.1, "decay_steps": 10}, {"warmup_target", "warmup_steps"}),
+    "PiecewiseConstantDecay": ({"boundaries": [1, 2], "values": [0.1, 0.2, 0.3]}, {}),
+}
+
+
+@pytest.fixture(scope="module")
+def keras_configs():
+    program = f"""
+import json, keras
+optimizers = {{
+    name: sorted(getattr(keras.optimizers, name)().get_config()) for name in {sorted(CONFIGURED)!r}
+}}
+schedules = {{
+    name: getattr(keras.optimizers.schedules, name)(**kwargs).get_config()
+    for name, kwargs in { ({k: v[0] for k, v in SCHEDULE_CONFIGS.items()})!r}.items()
+}}
+print(json.dumps({{"optimizers": optimizers, "schedules": schedules}}))
+"""
+    return keras_json(program)
+
+
+# Keras options bridge has no counterpart of (moving averages, loss scaling, accumulation)
+KERAS_ONLY = {"use_ema", "ema_momentum", "ema_overwrite_frequency", "loss_scale_factor"}
+KERAS_ONLY |= {"gradient_accumulation_steps"}
+
+
+@pytest.mark.needs("keras", "tensorflow")
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(CONFIGURED))
+def test_optimizer_configs_round_trip_with_keras_keys(name, keras_configs):
+    opt = CONFIGURED[name]()
+    config = opt.get_config()
+    assert set(keras_configs["optimizers"][name]) - KERAS_ONLY == set(config) - {"check_finite"}
+    clone = type(opt).from_config(config)
+    assert type(clone) is type(opt) and clone.get_config() == config
+    assert optim.deserialize(optim.serialize(opt)).get_config() == config
+    assert optim.get({"class_name": name, "config": config}).get_config() == config
+
+
+@pytest.mark.needs("keras", "tensorflow")
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(SCHEDULE_CONFIGS))
+def test_schedule_configs_round_trip_as_keras_writes_them(name, keras_configs, backend):
+    theirs = keras_configs["schedules"][name]
+    _, keras_only = SCHEDULE_CONFIGS[name]
+    ours = getattr(optim, name).from_config({k: v for k, v in theirs.items() if k not in keras_only})
+    assert ours.get_config() == {k: v for k, v in theirs.items() if k not in keras_only}
+    opt = optim.SGD(ours)
+    clone = optim.SGD.from_config(opt.get_config())
+    assert type(clone._learning_rate) is type(ours)
+    assert clone.get_config() == opt.get_config()
+    assert float(clone._learning_rate(3)) == pytest.approx(float(ours(3)))
+
+
+def test_a_user_optimizer_round_trips_through_custom_objects():
+    config = optim.serialize(SignMomentum(0.5, beta=0.7))
+    with pytest.raises(br.InvalidArgumentError, match="unknown optimizer 'SignMomentum'"):
+        optim.deserialize(config)
+    clone = optim.deserialize(config, custom_objects={"SignMomentum": SignMomentum})
+    assert isinstance(clone, SignMomentum) and clone.beta == 0.7 and clone.learning_rate == 0.5
+    with pytest.raises(
+        br.ArgumentTypeError, match="optimizer: expected a name, a config or an instance of Optimizer"
+    ):
+        optim.get(lambda step: 0.1)

@@ -8,12 +8,13 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
 import bridge as br
-from bridge.backend import Backend
-
-from .numpy_backend import NumpyBackend
+from bridge._plugins import load_backend, pipeline_backend
+from bridge.backend import CONTRACT_VERSION, Backend
+from bridge.testing.numpy_backend import NumpyBackend
 
 
 @pytest.fixture
@@ -46,32 +47,65 @@ def run_python(code: str, **env: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.needs("torch", "tensorflow")
+@pytest.mark.slow
 def test_import_bridge_imports_no_framework_until_a_backend_is_used():
     out = run_python("""
         import json, sys
         import bridge as br
+        from bridge._plugins import installed_backends, pipeline_backend
         before = [m for m in ("torch", "tensorflow", "keras") if m in sys.modules]
-        versions = br.backends()
+        names = installed_backends()
+        pipelines = [pipeline_backend(x) for x in ([1, 2], (i for i in range(2)), {"x": 1})]
         after_listing = [m for m in ("torch", "tensorflow") if m in sys.modules]
         with br.use_backend("tensorflow"):
             br.ones((2,))
         after_tf = [m for m in ("torch", "tensorflow") if m in sys.modules]
-        print(json.dumps([before, after_listing, after_tf, versions]))
+        print(json.dumps([before, after_listing, after_tf, names, pipelines]))
     """)
-    before, after_listing, after_tf, versions = out
+    before, after_listing, after_tf, names, pipelines = out
     assert before == [] and after_listing == [] and after_tf == ["tensorflow"]
-    assert set(versions) >= {"torch", "tensorflow"}
+    assert set(names) >= {"torch", "tensorflow"} and pipelines == [None, None, None]
 
 
-def test_backends_reports_framework_versions():
-    import tensorflow as tf
-    import torch
+@pytest.mark.slow
+@pytest.mark.needs("torch", "tensorflow")
+def test_backends_reports_versions_as_the_frameworks_do(tmp_path):
+    # A framework whose own __version__ is spelled unlike its package metadata, as TensorFlow's
+    # pre-releases ("2.21.0-rc0" against the wheel's "2.21.0rc0").
+    (tmp_path / "fakefw").mkdir()
+    (tmp_path / "fakefw" / "__init__.py").write_text('__version__ = "2.21.0-rc0"\n')
+    info = tmp_path / "fakefw-2.21.0rc0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fakefw\nVersion: 2.21.0rc0\n")
+    (info / "RECORD").write_text("fakefw/__init__.py,,\nfakefw-2.21.0rc0.dist-info/METADATA,,\n")
+    (info / "top_level.txt").write_text("fakefw\n")
+    out = run_python(
+        """
+        import json
+        import tensorflow as tf
+        import torch
+        import bridge as br
+        from bridge.testing.numpy_backend import NumpyBackend
 
-    versions = br.backends()
-    assert versions["torch"] == torch.__version__
-    assert versions["tensorflow"] == tf.__version__
+        class FakeBackend(NumpyBackend):
+            name = "fake"
+
+            def version(self):
+                import fakefw
+                return fakefw.__version__
+
+        br.register_backend("fake", FakeBackend, framework="fakefw")
+        print(json.dumps([br.backends(), torch.__version__, tf.__version__]))
+        """,
+        PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+    )
+    versions, torch_version, tf_version = out
+    assert versions["fake"] == "2.21.0-rc0"
+    assert versions["torch"] == torch_version and versions["tensorflow"] == tf_version
 
 
+@pytest.mark.needs("torch", "tensorflow")
 def test_entry_points_register_the_builtin_plugins():
     from bridge._plugins import plugin_manager
 
@@ -79,6 +113,7 @@ def test_entry_points_register_the_builtin_plugins():
     assert {"torch", "tensorflow"} <= names
 
 
+@pytest.mark.slow
 def test_autoload_switch_disables_entry_points_but_not_registration():
     out = run_python(
         """
@@ -95,8 +130,7 @@ def test_autoload_switch_disables_entry_points_but_not_registration():
             br.set_backend("torch")
         except br.UnknownBackendError as exc:
             unknown = str(exc)
-        import sys; sys.path.insert(0, ".")
-        from tests.numpy_backend import NumpyBackend
+        from bridge.testing.numpy_backend import NumpyBackend
         br.register_backend("numpy", NumpyBackend, framework="numpy")
         br.set_backend("numpy")
         print(json.dumps([listed, message, unknown, (br.ones((2,)) * 2).tolist(), br.get_backend()]))
@@ -106,10 +140,11 @@ def test_autoload_switch_disables_entry_points_but_not_registration():
     listed, message, unknown, values, current = out
     assert listed == {}
     assert "no bridge backend is installed" in message
-    assert "pip install bridge-torch" in unknown and "installed: none" in unknown
+    assert "BRIDGE_DISABLE_PLUGIN_AUTOLOAD" in unknown and "installed: none" in unknown
     assert values == [2.0, 2.0] and current == "numpy"
 
 
+@pytest.mark.needs("torch", "tensorflow")
 def test_unknown_backend_lists_installed_ones():
     with pytest.raises(br.UnknownBackendError) as info:
         br.set_backend("jax")
@@ -117,6 +152,7 @@ def test_unknown_backend_lists_installed_ones():
     assert isinstance(info.value, ValueError)
     assert "'jax'" in message and "torch" in message and "tensorflow" in message
     assert "bridge.backends" in message  # how a third-party backend gets in
+    assert "pip install bridge-jax" in message  # the plugins' naming convention
 
 
 def test_missing_framework_names_the_pip_command(scratch_registry):
@@ -136,13 +172,152 @@ def test_registering_twice_or_an_incomplete_backend_fails_clearly(scratch_regist
     with pytest.raises(br.BridgeError, match="already registered"):
         br.register_backend("numpy", NumpyBackend)
 
-    class Partial(NumpyBackend):
+    class Partial(Backend):
         name = "partial"
-        exp = None
+        contract_version = CONTRACT_VERSION
+        exp = NumpyBackend.exp
 
     br.register_backend("partial", Partial)
-    with pytest.raises(br.BridgeError, match="lacks primitives: exp"):
+    with pytest.raises(br.BridgeError, match="'partial' .* does not implement these Backend methods") as info:
         br.use_backend("partial").__enter__()
+    missing = str(info.value).rpartition(": ")[2].split(", ")
+    assert {"log", "matmul", "sum", "sort", "find_devices"} <= set(missing) and "exp" not in missing
+    assert not {"softmax", "variable", "jit", "devices"} & set(missing)  # optional or provided
+
+
+@pytest.mark.parametrize(
+    ("stated", "advice"), [(CONTRACT_VERSION + 1, "upgrade bridge"), (CONTRACT_VERSION - 1, "upgrade the")]
+)
+def test_a_backend_built_for_another_contract_is_refused(scratch_registry, stated, advice):
+    other = type("OtherContract", (NumpyBackend,), {"name": "other", "contract_version": stated})
+    br.register_backend("other", other)
+    with pytest.raises(br.IncompatibleBackendError) as info:
+        br.set_backend("other")
+    assert isinstance(info.value, br.BridgeError) and isinstance(info.value, ImportError)
+    message = str(info.value)
+    assert f"'other' (OtherContract) implements contract {stated}" in message
+    assert f"this bridge implements Backend contract {CONTRACT_VERSION}" in message and advice in message
+
+
+def test_a_backend_stating_no_contract_is_refused(scratch_registry):
+    class Unversioned(Backend):
+        name = "unversioned"
+
+    br.register_backend("unversioned", Unversioned)
+    with pytest.raises(br.IncompatibleBackendError, match="'unversioned' .*states no contract_version"):
+        br.set_backend("unversioned")
+
+
+@pytest.mark.needs("torch", "tensorflow")
+def test_the_plugins_state_this_bridges_contract():
+    for name in ("torch", "tensorflow"):
+        assert type(load_backend(name)).contract_version == CONTRACT_VERSION
+
+
+@pytest.mark.needs("torch", "tensorflow")
+def test_features_and_fast_paths_are_derived_from_what_a_backend_overrides():
+    assert NumpyBackend.features == {"variables"} and NumpyBackend.fast_paths == frozenset()
+    for name in ("torch", "tensorflow"):
+        backend = load_backend(name)
+        assert backend.features == {"variables", "autodiff", "jit"}
+        assert backend.fast_paths == {"softmax", "log_softmax", "sparse_cross_entropy"}
+
+    class WithFastSoftmax(NumpyBackend):
+        def softmax(self, x, axis):
+            return np.full_like(x, 7.0)
+
+        def stop_gradient(self, x):  # one method of "autodiff" is not the feature
+            return x
+
+    assert WithFastSoftmax.fast_paths == {"softmax"} and WithFastSoftmax.features == {"variables"}
+    with pytest.raises(br.UnsupportedFeatureError, match="'numpy' does not support autodiff"):
+        WithFastSoftmax().tape(False, True)
+    with pytest.raises(br.UnsupportedFeatureError, match="'numpy' has no log_softmax fast path"):
+        WithFastSoftmax().log_softmax(np.zeros(2), 0)
+
+
+def test_the_core_uses_a_fast_path_only_where_a_backend_has_one(scratch_registry):
+    class WithFastSoftmax(NumpyBackend):
+        name = "fast-softmax"
+
+        def softmax(self, x, axis):
+            return np.full_like(x, 7.0)
+
+    br.register_backend("fast-softmax", WithFastSoftmax)
+    with br.use_backend("fast-softmax"):
+        assert br.ops.softmax(br.tensor([0.0, 0.0])).tolist() == [7.0, 7.0]
+        np.testing.assert_allclose(br.ops.log_softmax(br.tensor([0.0, 0.0])).numpy(), np.log([0.5, 0.5]))
+    with br.use_backend("numpy"):
+        np.testing.assert_allclose(br.ops.softmax(br.tensor([0.0, 0.0])).numpy(), [0.5, 0.5])
+
+
+def test_devices_are_found_once_and_the_default_is_the_first_gpu():
+    class TwoGpus(NumpyBackend):
+        asked = 0
+
+        def find_devices(self):
+            TwoGpus.asked += 1
+            return ["cpu", "gpu:0", "gpu:1"]
+
+    backend = TwoGpus()
+    assert backend.devices() == ["cpu", "gpu:0", "gpu:1"] == backend.devices()
+    assert backend.default_device() == "gpu:0" and TwoGpus.asked == 1
+    assert NumpyBackend().default_device() == "cpu"
+
+
+def test_matmul_primitive_sees_only_matrices(scratch_registry):
+    class MatricesOnly(NumpyBackend):
+        name = "matrices-only"
+
+        def matmul(self, a, b):
+            assert a.ndim >= 2 and b.ndim >= 2, (a.shape, b.shape)
+            return np.matmul(a, b)
+
+    br.register_backend("matrices-only", MatricesOnly)
+    rng = np.random.default_rng(0)
+    v, w, m, batch = (
+        rng.normal(size=3),
+        rng.normal(size=3),
+        rng.normal(size=(3, 2)),
+        rng.normal(size=(4, 2, 3)),
+    )
+    with br.use_backend("matrices-only"):
+        for a, b in [(v, w), (v, m), (m.T, v), (batch, v), (v, batch.transpose(0, 2, 1)), (m.T, m)]:
+            out = br.ops.matmul(br.tensor(a), br.tensor(b))
+            assert out.shape == np.matmul(a, b).shape
+            np.testing.assert_allclose(out.numpy(), np.matmul(a, b), rtol=1e-12)
+
+
+@pytest.mark.slow
+@pytest.mark.needs("torch", "tensorflow")
+def test_default_backend_is_the_installed_one_of_highest_priority():
+    out = run_python(
+        """
+        import json
+        import bridge as br
+        from bridge._plugins import installed_backends
+        from bridge.testing.numpy_backend import NumpyBackend
+        builtin = installed_backends()
+        br.register_backend("numpy", NumpyBackend, framework="numpy", priority=100)
+        print(json.dumps([builtin, installed_backends()[0], br.get_backend()]))
+        """
+    )
+    builtin, first, default = out
+    assert builtin[:2] == ["torch", "tensorflow"]
+    assert first == default == "numpy"
+
+
+@pytest.mark.needs("torch", "tensorflow")
+def test_pipelines_and_jit_preference_are_asked_of_the_backends():
+    import tensorflow as tf
+    import torch
+
+    loader = torch.utils.data.DataLoader(torch.arange(4.0), batch_size=2)
+    dataset = tf.data.Dataset.from_tensor_slices(np.arange(4.0)).batch(2)
+    assert pipeline_backend(loader) == "torch" and pipeline_backend(dataset) == "tensorflow"
+    assert pipeline_backend(torch.arange(4.0)) is None and pipeline_backend(np.arange(4.0)) is None
+    assert load_backend("tensorflow").prefers_jit and not load_backend("torch").prefers_jit
+    assert not NumpyBackend.prefers_jit
 
 
 def test_a_registered_backend_instance_is_used_as_is(scratch_registry):
@@ -159,6 +334,7 @@ def test_scratch_registrations_do_not_leak():
     assert {"partial", "ghost", "numpy-instance"}.isdisjoint(br.backends())
 
 
+@pytest.mark.needs("torch", "tensorflow")
 def test_the_numpy_reference_backend_runs_the_op_suite():
     from bridge.testing import parity_backends
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+import typing
 
 import numpy as np
 import pytest
@@ -242,3 +243,70 @@ def test_at_leaves_the_original_unchanged_and_accumulates_repeats(backend):
     np.testing.assert_array_equal(x.numpy(), [0.0, 0.0, 0.0])
     z = x.at[1].set(br.tensor(7))  # the value takes the tensor's dtype
     assert z.dtype == br.float32 and z.tolist() == [0.0, 7.0, 0.0]
+
+
+@pytest.mark.needs("torch")
+@pytest.mark.parametrize("value", [0.123456, -2.5, 7, True])
+@pytest.mark.parametrize("spec", ["", ".4f", ">10.2e", "+", "08.3f"])
+def test_format_of_a_0d_tensor_is_that_of_its_number_as_torch(value, spec, backend):
+    import torch
+
+    dtype = {bool: "bool", int: "int64", float: "float64"}[type(value)]
+    assert format(br.tensor(value, dtype=dtype), spec) == format(
+        torch.tensor(value, dtype=getattr(torch, dtype)), spec
+    )
+
+
+@pytest.mark.needs("torch")
+def test_format_spec_on_a_larger_tensor_is_a_type_error_as_torch(backend):
+    import torch
+
+    with pytest.raises(TypeError):
+        format(torch.tensor([1.5, 2.5]), ".2f")
+    x = br.tensor([1.5, 2.5])
+    with pytest.raises(br.BridgeError, match=r"format: spec '\.2f' needs a 0-d tensor, got shape \(2,\)"):
+        f"{x:.2f}"
+    assert f"{x}" == str(x)
+
+
+DUNDERS = [
+    *(
+        f"__{r}{name}__"
+        for name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul")
+        for r in ("", "r")
+    ),
+    *(f"__{r}{name}__" for name in ("and", "or", "xor", "lshift", "rshift") for r in ("", "r")),
+    *(
+        f"__{name}__"
+        for name in ("eq", "ne", "lt", "le", "gt", "ge", "abs", "neg", "pos", "invert", "getitem")
+    ),
+    *("__format__", "T", "astype", "to", "reshape", "transpose", "flatten", "sum", "mean", "var", "argmax"),
+]
+
+
+@pytest.mark.parametrize("name", DUNDERS)
+def test_operators_and_methods_are_declared_in_the_class_body_with_types(name):
+    member = br.Tensor.__dict__[name]
+    function = member.fget if isinstance(member, property) else member
+    assert function.__qualname__ == f"Tensor.{name}"  # not bound from bridge.ops at import
+    hints = typing.get_type_hints(function)
+    assert hints["return"] in (br.Tensor, str)
+
+
+@pytest.mark.parametrize("symbol", ["+", "-", "*", "/", "//", "%", "**", "&", "|", "^", "<<", ">>"])
+def test_augmented_operators_are_declared_on_variable(symbol):
+    name = {
+        "+": "add",
+        "-": "sub",
+        "*": "mul",
+        "/": "truediv",
+        "//": "floordiv",
+        "%": "mod",
+        "**": "pow",
+        "&": "and",
+        "|": "or",
+        "^": "xor",
+        "<<": "lshift",
+        ">>": "rshift",
+    }[symbol]
+    assert br.Variable.__dict__[f"__i{name}__"].__qualname__ == f"Variable.__i{name}__"

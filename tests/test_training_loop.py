@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import bridge as br
 
@@ -41,6 +42,7 @@ def train_logistic_regression(backend: str, jit: bool | dict) -> list[float]:
         return [float(step()) for _ in range(STEPS)]
 
 
+@pytest.mark.needs("torch", "tensorflow")
 def test_the_same_losses_on_every_backend_eager_and_jit():
     eager = {name: train_logistic_regression(name, jit=False) for name in ("torch", "tensorflow")}
     np.testing.assert_allclose(eager["tensorflow"], eager["torch"], rtol=1e-5)

@@ -67,6 +67,8 @@ def _names(weights) -> list:
     return [[w.name.rsplit("/", 1)[-1], list(w.shape)] for w in weights]
 
 
+@pytest.mark.needs("keras", "tensorflow")
+@pytest.mark.slow
 def test_weights_order_matches_keras_and_survives_freezing(backend) -> None:
     model = nn.Sequential([nn.Dense(3), nn.BatchNormalization(), Block()])
     model(br.ones((2, 4)))
@@ -81,3 +83,37 @@ def test_weights_order_matches_keras_and_survives_freezing(backend) -> None:
         model.set_weights(before)
         for got, want in zip(model.get_weights(), before, strict=True):
             np.testing.assert_array_equal(got, want)
+
+
+_KERAS_DICT = """
+import json
+import keras
+
+class Heads(keras.layers.Layer):
+    def __init__(self):
+        super().__init__()
+        self.heads = {"b": keras.layers.Dense(2), "a": keras.layers.Dense(3)}
+
+    def call(self, x):
+        return [self.heads["a"](x), self.heads["b"](x)]
+
+heads = Heads()
+heads(keras.ops.ones((1, 4)))
+print(json.dumps([list(w.shape) for w in heads.weights]))
+"""
+
+
+@pytest.mark.needs("keras", "tensorflow")
+@pytest.mark.slow
+def test_sublayers_held_in_a_dict_come_in_insertion_order_as_keras(backend) -> None:
+    class Heads(nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.heads = {"b": nn.Dense(2), "a": nn.Dense(3)}  # not in sorted-key order
+
+        def call(self, x):
+            return [self.heads["a"](x), self.heads["b"](x)]
+
+    heads = Heads()
+    heads(br.ones((1, 4)))
+    assert [list(w.shape) for w in heads.weights] == keras_json(_KERAS_DICT)

@@ -16,14 +16,15 @@ def _pair(layer: str, name: str, value: Any) -> tuple[int, int]:
     values = (value, value) if not isinstance(value, (list, tuple)) else tuple(value)
     if len(values) != 2:
         raise InvalidArgumentError(f"{layer}: {name} must be an int or a pair of ints, got {value!r}")
-    return tuple(integer_arg(layer, name, v, minimum=1) for v in values)
+    first, second = (integer_arg(layer, name, v, minimum=1) for v in values)
+    return first, second
 
 
-def _require_4d(layer: Layer, shape: tuple[int, ...]) -> None:
+def _require_4d(layer: Layer, data_format: str, shape: tuple[int, ...]) -> None:
     if len(shape) != 4:
         layout = (
             "(batch, height, width, channels)"
-            if layer.data_format == "channels_last"
+            if data_format == "channels_last"
             else "(batch, channels, height, width)"
         )
         raise ShapeError(f"{layer.name}: {type(layer).__name__} needs 4-D inputs {layout}, got shape {shape}")
@@ -51,13 +52,13 @@ class Conv2D(KernelLayer):
         self.padding, self.data_format = padding, data_format
 
     def build(self, input_shape: tuple[int, ...]) -> None:
-        _require_4d(self, input_shape)
+        _require_4d(self, self.data_format, input_shape)
         channels = input_shape[-1] if self.data_format == "channels_last" else input_shape[1]
         self._add_kernel_and_bias((*self.kernel_size, channels, self.filters), self.filters)
 
     def call(self, x: Tensor) -> Tensor:
-        _require_4d(self, x.shape)
-        y = ops.conv2d(x, self.kernel, self.strides, self.padding, self.data_format, self.dilation_rate)
+        _require_4d(self, self.data_format, x.shape)
+        y = ops.conv(x, self.kernel, self.strides, self.padding, self.dilation_rate, 1, self.data_format)
         if self.use_bias:
             y = y + (self.bias if self.data_format == "channels_last" else ops.reshape(self.bias, (-1, 1, 1)))
         return self.activation(y)
@@ -102,16 +103,16 @@ class MaxPool2D(_Pool2D):
     """Maximum over ``pool_size`` windows."""
 
     def call(self, x: Tensor) -> Tensor:
-        _require_4d(self, x.shape)
-        return ops.max_pool2d(x, self.pool_size, self.strides, self.padding, self.data_format)
+        _require_4d(self, self.data_format, x.shape)
+        return ops.max_pool(x, self.pool_size, self.strides, self.padding, self.data_format)
 
 
 class AvgPool2D(_Pool2D):
     """Mean over ``pool_size`` windows."""
 
     def call(self, x: Tensor) -> Tensor:
-        _require_4d(self, x.shape)
-        return ops.avg_pool2d(x, self.pool_size, self.strides, self.padding, self.data_format)
+        _require_4d(self, self.data_format, x.shape)
+        return ops.avg_pool(x, self.pool_size, self.strides, self.padding, self.data_format)
 
 
 class GlobalAveragePooling2D(Layer):
@@ -127,7 +128,7 @@ class GlobalAveragePooling2D(Layer):
         self.data_format, self.keepdims = data_format, keepdims
 
     def call(self, x: Tensor) -> Tensor:
-        _require_4d(self, x.shape)
+        _require_4d(self, self.data_format, x.shape)
         axes = (1, 2) if self.data_format == "channels_last" else (2, 3)
         return ops.mean(x, axis=axes, keepdims=self.keepdims)
 

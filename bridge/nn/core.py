@@ -55,7 +55,8 @@ class Dropout(Layer):
             raise ArgumentTypeError(f"Dropout: rate must be a float in [0, 1], got {rate!r}")
         if not 0 <= rate <= 1:
             raise InvalidArgumentError(f"Dropout: rate must be in [0, 1], got {rate}")
-        self.rate, self.seed = float(rate), seed
+        self.rate: float = float(rate)
+        self.seed: int | None = seed
 
     def build(self, input_shape: tuple[int, ...]) -> None:
         self.seed_generator = random.SeedGenerator(self.seed)

@@ -5,30 +5,31 @@ automatically; weights live on the backend and device of the first input the lay
 
 from __future__ import annotations
 
-import functools
 import inspect
 import itertools
-import re
 from collections import defaultdict
 from typing import Any
 
 import numpy as np
 
-from .. import initializers, regularizers
+from .. import activations, initializers, regularizers
 from .._dispatch import current_backend, resolve_device, use_backend
 from .._dispatch import device as on_device
+from .._registry import snake_case
 from ..dtypes import as_dtype, default_float
 from ..errors import BridgeError, InvalidArgumentError, ShapeError
 from ..ops._core import as_tensor, op
 from ..ops.creation import tensor
+from ..random import SeedGenerator
 from ..tensor import Tensor
+from ..tree import leaves, map_leaves
 from ..variable import Variable
 
 _name_counts: defaultdict[str, itertools.count] = defaultdict(itertools.count)
 
 
 def _unique_name(cls: type) -> str:
-    base = re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", cls.__name__).lower()
+    base = snake_case(cls.__name__)
     number = next(_name_counts[base])
     return base if number == 0 else f"{base}_{number}"
 
@@ -37,27 +38,31 @@ class NotBuiltError(BridgeError, RuntimeError):
     """A layer's weights were asked for before its first call (or ``build``)."""
 
 
-@functools.cache
 def _accepts_training(call: Any) -> bool:
     parameters = inspect.signature(call).parameters
     return "training" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
-def _walk(value: Any):
+def _walk(value: Any) -> list[Layer | Variable]:
     """Layers and Variables inside an attribute value (lists, tuples, dicts followed)."""
-    if isinstance(value, (Layer, Variable)):
-        yield value
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _walk(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _walk(item)
+    return [item for item in leaves(value) if isinstance(item, (Layer, Variable))]
 
 
 class Layer:
     """Subclass and define ``build(input_shape)`` (create weights with ``add_weight``) and
-    ``call(x, training=False)``; calling the layer builds it once, on its first input."""
+    ``call(inputs)`` (``call(inputs, training=False)`` where training changes it); calling the
+    layer builds it once, on its first input.
+
+    ``inputs`` is a Tensor or a pytree of them (lists, tuples, namedtuples, dicts; see
+    :mod:`bridge.tree`): every leaf given as a NumPy array, a Python number or a framework
+    tensor arrives in ``call`` as a Tensor, in the same structure, and ``build`` receives that
+    structure with each Tensor replaced by its shape."""
+
+    _call_takes_training = True  # whether ``call`` accepts ``training=``, set per subclass
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._call_takes_training = _accepts_training(cls.call)  # read once: jit tracing stays plain
 
     def __init__(self, name: str | None = None, trainable: bool = True, dtype: Any = None) -> None:
         self.name = name or _unique_name(type(self))
@@ -67,29 +72,34 @@ class Layer:
         self._regularized: list[tuple[Variable, Any]] = []
 
     # --- building and calling --------------------------------------------------------------
-    def build(self, input_shape: tuple[int, ...]) -> None:
-        """Create the weights, knowing the input shape. The default creates none."""
+    def build(self, input_shape: Any) -> None:
+        """Create the weights, knowing the input shape (a tuple, or the inputs' structure of
+        them). The default creates none."""
 
-    def call(self, x: Any, training: bool = False) -> Any:
+    def call(self, *args: Any, **kwargs: Any) -> Any:
+        """The layer's computation: ``call(inputs)`` or ``call(inputs, training=False)``."""
         raise NotImplementedError(f"{type(self).__name__} must define call()")
 
-    def __call__(self, x: Any, *args: Any, training: bool = False, **kwargs: Any) -> Any:
-        x = self._standardize(x)
+    def __call__(self, inputs: Any, *args: Any, training: bool = False, **kwargs: Any) -> Any:
+        inputs = map_leaves(self._standardize, inputs)
         if not self.built:
-            first = x if isinstance(x, Tensor) else next(t for t in _flat(x) if isinstance(t, Tensor))
+            first = next((t for t in leaves(inputs) if isinstance(t, Tensor)), None)
+            if first is None:
+                raise InvalidArgumentError(f"{self.name}: the inputs hold no tensor, got {inputs!r}")
             with use_backend(first.backend), on_device(first.device):
-                self.build(_shapes(x))
+                self.build(map_leaves(lambda t: t.shape if isinstance(t, Tensor) else None, inputs))
             self.built = True
-        if _accepts_training(type(self).call):
+        if self._call_takes_training:
             kwargs["training"] = training
-        out = self.call(x, *args, **kwargs)
+        out = self.call(inputs, *args, **kwargs)
         self._output_shape = getattr(out, "shape", None)  # for Model.summary
         return out
 
     def _standardize(self, x: Any) -> Any:
-        """Inputs as tensors; floating inputs in the layer's dtype (as Keras' autocast)."""
-        if isinstance(x, (list, tuple)):
-            return type(x)(self._standardize(item) for item in x)
+        """An input leaf as a tensor (None stays None); floating ones in the layer's dtype (as
+        Keras' autocast)."""
+        if x is None:
+            return None
         x = as_tensor(self.name, x) if not isinstance(x, Tensor) else x
         if x.dtype.kind == "f" and x.dtype is not self.dtype:
             x = x.astype(self.dtype)
@@ -118,7 +128,9 @@ class Layer:
 
     def _tracked(self) -> tuple[list[Variable], list[Layer]]:
         """Own Variables (add_weight order first) and direct sublayers, deduplicated."""
-        variables, layers, seen = [], [], set()
+        variables: list[Variable] = []
+        layers: list[Layer] = []
+        seen: set[int] = set()
         for item in itertools.chain(
             self.__dict__.get("_own_weights", []), *map(_walk, self.__dict__.values())
         ):
@@ -141,7 +153,8 @@ class Layer:
         """(trainable, non-trainable) ``weights``, each in ``weights`` order; a frozen layer's
         are all non-trainable."""
         frozen = self._frozen()
-        trainable, fixed = [], []
+        trainable: list[Variable] = []
+        fixed: list[Variable] = []
         for v in self.weights:
             (trainable if v.trainable and id(v) not in frozen else fixed).append(v)
         return trainable, fixed
@@ -228,8 +241,6 @@ class Layer:
         return _unique([*self.weights, *(generator.state for generator in self._seed_generators())])
 
     def _seed_generators(self) -> list[Any]:
-        from ..random import SeedGenerator
-
         own = [item for item in self.__dict__.values() if isinstance(item, SeedGenerator)]
         return own + [generator for layer in self.layers for generator in layer._seed_generators()]
 
@@ -250,14 +261,6 @@ def _unique(variables: list[Variable]) -> list[Variable]:
     return list({id(v): v for v in variables}.values())
 
 
-def _flat(x: Any) -> list[Any]:
-    return [leaf for item in x for leaf in _flat(item)] if isinstance(x, (list, tuple)) else [x]
-
-
-def _shapes(x: Any) -> Any:
-    return type(x)(_shapes(item) for item in x) if isinstance(x, (list, tuple)) else x.shape
-
-
 class KernelLayer(Layer):
     """A layer with a kernel, an optional bias and an activation (Dense, Conv2D): the arguments,
     weights and configuration they share."""
@@ -273,8 +276,6 @@ class KernelLayer(Layer):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        from .. import activations
-
         self.activation = activations.get(activation)
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -292,8 +293,6 @@ class KernelLayer(Layer):
             )
 
     def get_config(self) -> dict[str, Any]:
-        from .. import activations
-
         return {
             **super().get_config(),
             "activation": activations.serialize(self.activation),

@@ -1,31 +1,46 @@
 """``Model``: compile / fit / evaluate / predict / summary on any backend, Keras' shape.
 
 ``train_step`` and ``test_step`` are ordinary bridge code (a GradientTape inside), so a subclass
-can override them once for every backend. With ``jit="auto"`` the steps run under tf.function on
-TensorFlow (eager TensorFlow is ~10x slower per op) and eagerly on torch; ``jit=True`` compiles on
-torch too; ``jit=False`` runs eagerly everywhere, for debugging."""
+can override them once for every backend. With ``jit="auto"`` the steps are compiled where the
+backend prefers it (``Backend.prefers_jit``: eager TensorFlow is ~10x slower per op) and run
+eagerly elsewhere; ``jit=True`` compiles everywhere; ``jit=False`` runs eagerly everywhere, for
+debugging. The data goes through ``bridge.data.adapters``, the callbacks through a
+``CallbackList``, and the logs become numbers in ``callbacks.numeric_logs``."""
 
 from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from .. import callbacks as callbacks_module
 from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import ops, optim
-from .._dispatch import use_backend
+from .._dispatch import get_backend, use_backend
+from .._plugins import load_backend
 from ..autodiff import GradientTape
-from ..data import _order, batches
-from ..errors import BridgeError, InvalidArgumentError, NonFiniteError
+from ..callbacks import (
+    Callback,
+    CallbackList,
+    History,
+    ProgressBar,
+    TerminateOnNaN,
+    format_logs,
+    numeric_logs,
+)
+from ..data.adapters import DataAdapter, adapter_for, check_sample_weight, length
+from ..data.arrays import train_validation_split
+from ..errors import BridgeError, InvalidArgumentError, NonFiniteError, ShapeError
 from ..jit import jit as compile_function
 from ..ops._core import op
 from ..tensor import Tensor
+from ..tree import leaves
 from .layer import Layer
+
+Numbers = dict[str, float | np.ndarray]
 
 
 class NotCompiledError(BridgeError, RuntimeError):
@@ -44,21 +59,11 @@ def _accuracy_for(loss: Any, name: str = "accuracy") -> metrics_module.Metric:
 
 
 def _unpack(data: Any) -> tuple[Any, Any, Any]:
-    if isinstance(data, (tuple, list)):
-        if len(data) == 2:
-            return data[0], data[1], None
-        if len(data) == 3:
-            return data[0], data[1], data[2]
-        if len(data) == 1:
-            return data[0], None, None
+    """A batch as ``(x, y, sample_weight)``, the missing ones None."""
+    if isinstance(data, (tuple, list)) and 1 <= len(data) <= 3:
+        x, y, sample_weight = (*data, None, None)[:3]
+        return x, y, sample_weight
     return data, None, None
-
-
-def _length(x: Any) -> int | None:
-    try:
-        return len(x)
-    except TypeError:
-        return None
 
 
 class Model(Layer):
@@ -68,6 +73,45 @@ class Model(Layer):
         super().__init__(**kwargs)
         self.compiled = False
         self.stop_training = False
+        self.optimizer: optim.Optimizer | None = None
+        self.loss: Any = None
+        self.compiled_metrics: list[metrics_module.Metric] = []
+        self.loss_tracker = metrics_module.Mean(name="loss")
+        self.jit: bool | str = "auto"
+        self.history: History | None = None  # the last fit's
+        self._input_shape: tuple[int | None, ...] | None = None  # with the batch axis, once built
+        self._building_on_data = False  # inside the first call, which builds from the data itself
+        self._compiled_steps: dict[str, Callable[[Any], Any]] = {}
+        self._compiled_moves = Layer._moves
+        self._ran_eagerly: set[str] = set()  # the step kinds run once eagerly (weights, slots built)
+
+    # --- building --------------------------------------------------------------------------
+    def build(self, input_shape: Any) -> None:
+        """Create the weights for inputs of ``input_shape`` (batch axis first, None for a size
+        known only at call time), as Keras' ``model.build((None, 4))``: the model runs once on
+        zeros of one sample. A model's first call on data builds it from that data instead."""
+        shape = _batch_shape(input_shape)
+        if shape is not None:
+            self._input_shape = shape
+        if self._building_on_data:
+            return
+        if shape is None:
+            raise InvalidArgumentError(
+                "build: input_shape must be a tuple with the batch axis first, e.g. (None, 4), "
+                f"got {input_shape!r}"
+            )
+        self.built = True
+        self(ops.zeros(tuple(1 if n is None else n for n in shape)))
+
+    def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        """As ``Layer.__call__``; the first call builds the model from its data (see ``build``)."""
+        if self.built:
+            return super().__call__(inputs, *args, **kwargs)
+        self._building_on_data = True
+        try:
+            return super().__call__(inputs, *args, **kwargs)
+        finally:
+            self._building_on_data = False
 
     # --- compile ---------------------------------------------------------------------------
     def compile(
@@ -81,13 +125,13 @@ class Model(Layer):
             raise InvalidArgumentError(f"compile: jit must be 'auto', True or False, got {jit!r}")
         self.optimizer = optim.get(optimizer)
         self.loss = losses_module.get(loss)
-        chosen = list(metrics or [])
         self.compiled_metrics = [
-            _accuracy_for(self.loss, m) if m in ("accuracy", "acc") else metrics_module.get(m) for m in chosen
+            _accuracy_for(self.loss, m) if m in ("accuracy", "acc") else metrics_module.get(m)
+            for m in list(metrics or [])
         ]
         self.loss_tracker = metrics_module.Mean(name="loss")
         self.jit = jit
-        self._compiled_steps: dict[str, Any] = {}
+        self._compiled_steps = {}
         self._compiled_moves = Layer._moves
         self.compiled = True
 
@@ -98,6 +142,8 @@ class Model(Layer):
     # --- steps (backend-agnostic; override freely) -----------------------------------------
     def compute_loss(self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> Tensor:
         """The compiled loss plus the layers' regularization losses."""
+        if self.loss is None:
+            raise NotCompiledError("compute_loss: call model.compile(optimizer=..., loss=...) first")
         loss = self.loss(y, y_pred, sample_weight) if sample_weight is not None else self.loss(y, y_pred)
         for penalty in self.losses:
             loss = loss + penalty
@@ -113,6 +159,8 @@ class Model(Layer):
 
     def train_step(self, data: Any) -> dict[str, Tensor]:
         """One optimization step on a batch ``(x, y[, sample_weight])``; returns the metrics."""
+        if self.optimizer is None:
+            raise NotCompiledError("train_step: call model.compile(optimizer=..., loss=...) first")
         x, y, sample_weight = _unpack(data)
         with GradientTape() as tape:
             y_pred = self(x, training=True)
@@ -135,10 +183,10 @@ class Model(Layer):
         """Run ``{kind}_step`` on a batch: eagerly on the first batch (which builds the weights,
         optimizer slots and metric state), compiled afterwards where ``jit`` asks for it."""
         step = getattr(self, f"{kind}_step")
-        backend = next(t for t in _tensors(batch)).backend
-        if not self._should_compile(backend) or not self._ready(kind):
+        backend = next(t for t in leaves(batch) if isinstance(t, Tensor)).backend
+        if not self._should_compile(backend) or kind not in self._ran_eagerly:
             out = step(batch)
-            self._mark_ready(kind)
+            self._ran_eagerly.add(kind)
             return out
         if self._compiled_moves != Layer._moves:  # a layer moved: the steps hold its old variables
             self._compiled_steps.clear()
@@ -149,43 +197,19 @@ class Model(Layer):
         return self._compiled_steps[key](batch)
 
     def _should_compile(self, backend: str) -> bool:
-        return self.jit is True or (self.jit == "auto" and backend == "tensorflow")
-
-    def _ready(self, kind: str) -> bool:
-        return kind in self.__dict__.setdefault("_ran_eagerly", set())
-
-    def _mark_ready(self, kind: str) -> None:
-        self.__dict__.setdefault("_ran_eagerly", set()).add(kind)
+        return self.jit is True or (self.jit == "auto" and load_backend(backend).prefers_jit)
 
     @op()
     def to(self, device: str) -> Model:
         """Move the weights, the optimizer's state and the metrics' state to ``device``; the
         compiled steps are traced again on their next call."""
         super().to(device)
-        if self.compiled:
+        if self.optimizer is not None:
             self.optimizer.to(device)
-            for metric in self.metrics:
-                for variable in metric._state.values():
-                    variable._relocate(device)
+        for metric in self.metrics:
+            for variable in metric._state.values():
+                variable._relocate(device)
         return self
-
-    # --- data ------------------------------------------------------------------------------
-    def _as_batches(
-        self, x: Any, y: Any, batch_size: int, shuffle: bool, seed: int | None, sample_weight: Any = None
-    ):
-        """An iterable of batches (re-iterable, one per epoch) of bridge Tensors."""
-        if _is_pipeline(x) or (y is None and not isinstance(x, (np.ndarray, Tensor))):
-            return _Converted(list(x) if _is_one_shot(x) else x)
-        if y is None:
-            raise InvalidArgumentError("fit: arrays need their targets: fit(x, y, ...)")
-        lengths = (_length(x), _length(y))
-        if lengths[0] != lengths[1]:
-            raise InvalidArgumentError(
-                f"x has {lengths[0]} samples but y has {lengths[1]}; they must have one row per sample"
-            )
-        _check_weights(sample_weight, lengths[0])
-        arrays = (x, y) if sample_weight is None else (x, y, sample_weight)
-        return _Arrays(arrays, batch_size, shuffle, seed)
 
     # --- fit / evaluate / predict ----------------------------------------------------------
     def fit(
@@ -197,115 +221,70 @@ class Model(Layer):
         validation_split: float = 0.0,
         validation_data: Any = None,
         shuffle: bool = True,
-        callbacks: list[callbacks_module.Callback] | None = None,
+        callbacks: list[Callback] | None = None,
         verbose: Any = "auto",
         seed: int | None = None,
         initial_epoch: int = 0,
         sample_weight: Any = None,
-    ) -> callbacks_module.History:
+    ) -> History:
         """Train for ``epochs``; returns the History (``history.history["loss"]`` and so on)."""
-        self._require_compiled("fit")
+        optimizer = self._require_compiled("fit")
         batch_size = 32 if batch_size is None else batch_size  # as Keras
-        _check_count("fit", "batch_size", batch_size, 1)
-        _check_count("fit", "epochs", epochs, 0)
-        _check_count("fit", "initial_epoch", initial_epoch, 0)
-        if verbose != "auto":
-            _check_count("fit", "verbose", verbose, 0)
-        if not isinstance(shuffle, (bool, np.bool_)):
-            raise InvalidArgumentError(f"fit: shuffle must be True or False, got {shuffle!r}")
-        if not isinstance(callbacks, (list, tuple, type(None))) or not all(
-            isinstance(c, callbacks_module.Callback) for c in callbacks or []
-        ):
-            raise InvalidArgumentError(f"fit: callbacks must be a list of Callbacks, got {callbacks!r}")
-        if initial_epoch > epochs:
-            raise InvalidArgumentError(
-                f"fit: initial_epoch={initial_epoch} is past epochs={epochs} (epochs counts from 0, "
-                "initial_epoch included)"
-            )
-        if _length(x) == 0:
+        _check_fit_arguments(batch_size, epochs, initial_epoch, verbose, shuffle, callbacks)
+        if length(x) == 0:
             raise InvalidArgumentError("fit: x holds no sample")
-        if not 0.0 <= validation_split < 1.0:
-            raise InvalidArgumentError(f"fit: validation_split must be in [0, 1), got {validation_split}")
         if validation_split:
-            if validation_data is not None:
-                raise InvalidArgumentError("fit: give validation_split or validation_data, not both")
-            n = _length(x)
-            if n is None or y is None:
-                raise InvalidArgumentError(
-                    "fit: validation_split needs arrays (x, y); pass validation_data instead"
-                )
-            cut = n - int(math.ceil(n * validation_split))
-            if cut == 0:
-                raise InvalidArgumentError(
-                    f"fit: validation_split={validation_split} of {n} samples leaves none to train on"
-                )
-            _check_weights(sample_weight, n)
-            kept, held_out = slice(0, cut), slice(cut, None)
-            validation_data = (_rows(x, held_out), _rows(y, held_out), _rows(sample_weight, held_out))
-            x, y, sample_weight = _rows(x, kept), _rows(y, kept), _rows(sample_weight, kept)
-        train = self._as_batches(x, y, batch_size, shuffle, seed, sample_weight)
-        validation = None
-        if validation_data is not None:
-            vx, vy, vw = (
-                _unpack(validation_data)
-                if isinstance(validation_data, tuple)
-                else (validation_data, None, None)
+            (x, y, sample_weight), validation_data = _split_off_validation(
+                x, y, sample_weight, validation_split, validation_data
             )
-            validation = self._as_batches(vx, vy, batch_size, False, None, vw)
-        history = callbacks_module.History()
+        with use_backend(self._backend_name()):
+            train = adapter_for("fit", x, y, sample_weight, batch_size=batch_size, shuffle=shuffle, seed=seed)
+            validation = None if validation_data is None else _validation_adapter(validation_data, batch_size)
         verbose = (1 if sys.stdout.isatty() else 2) if verbose == "auto" else int(verbose)
-        every = list(callbacks or [])  # the user's first: they may add to the logs (learning_rate)
-        if verbose:
-            every.append(callbacks_module.ProgressLogger(verbose, epochs, _length(train)))
-        every.append(history)
-        for callback in every:
-            callback.set_model(self)
+        progress = ProgressBar(verbose, epochs, train.num_batches) if verbose else None
+        # the user's callbacks first: they may add to the logs (learning_rate) that History records
+        every = CallbackList(callbacks or [], progress, model=self)
+        self.history = every.history
         self.stop_training = False
         labels = losses_module.checked_labels([self.loss, *self.metrics], y, validation_data)
         with use_backend(self._backend_name()), labels:
-            self.optimizer.reset_nonfinite()
-            for callback in every:
-                callback.on_train_begin()
+            optimizer.reset_nonfinite()
+            every.on_train_begin()
             for epoch in range(initial_epoch, epochs):
-                train.epoch = epoch
-                for metric in self.metrics:
-                    metric.reset_state()
-                for callback in every:
-                    callback.on_epoch_begin(epoch)
-                logs: dict[str, Any] = {}
-                index = -1
-                for index, batch in enumerate(train):
-                    for callback in every:
-                        callback.on_train_batch_begin(index)
-                    # batch logs stay tensors: no host sync per step unless a callback asks
-                    logs = self._step("train", batch)
-                    for callback in every:
-                        callback.on_train_batch_end(index, logs)
-                    if self.stop_training:
-                        break
-                if index < 0:
-                    raise InvalidArgumentError("fit: the training data holds no batch")
+                self._reset_metrics()
+                every.on_epoch_begin(epoch)
+                logs = self._train_epoch(train, epoch, every)
                 self._check_finite_steps(epoch, every)
-                logs = {k: float(v) for k, v in logs.items()}
                 if validation is not None and not self.stop_training:
                     logs.update({f"val_{k}": v for k, v in self._evaluate(validation).items()})
-                for callback in every:
-                    callback.on_epoch_end(epoch, logs)
+                every.on_epoch_end(epoch, logs)
                 if self.stop_training:
                     break
-            for callback in every:
-                callback.on_train_end()
-        return history
+            every.on_train_end()
+        return every.history
 
-    def _check_finite_steps(self, epoch: int, callbacks: list[callbacks_module.Callback]) -> None:
+    def _train_epoch(self, train: DataAdapter, epoch: int, callbacks: CallbackList) -> Numbers:
+        """Run the train step on each batch of the epoch; the last batch's logs, as numbers."""
+        logs: dict[str, Any] = {}
+        for index, batch in enumerate(train.epoch(epoch)):
+            callbacks.on_train_batch_begin(index)
+            logs = self._step("train", batch)  # batch logs stay tensors: no host sync unless asked
+            callbacks.on_train_batch_end(index, logs)
+            if self.stop_training:
+                break
+        if not logs:
+            raise InvalidArgumentError("fit: the training data holds no batch")
+        return numeric_logs(logs)
+
+    def _check_finite_steps(self, epoch: int, callbacks: CallbackList) -> None:
         """Once per epoch (one host read): if a step had non-finite gradients, the optimizer
         skipped it and every step after it; raise NonFiniteError naming it, or stop training
         under TerminateOnNaN, with the weights from before that step either way."""
-        step = self.optimizer.nonfinite_step
+        step = self.optimizer.nonfinite_step if self.optimizer is not None else None
         if step is None:
             return
         message = f"optimizer step {step} (epoch {epoch + 1}) produced non-finite gradients"
-        if not any(isinstance(c, callbacks_module.TerminateOnNaN) for c in callbacks):
+        if not any(isinstance(c, TerminateOnNaN) for c in callbacks.callbacks):
             raise NonFiniteError(
                 f"fit: {message} (a NaN or infinite loss?); no variable changed at that step or after "
                 "it: the model keeps the weights from before it"
@@ -314,63 +293,79 @@ class Model(Layer):
             print(f"TerminateOnNaN: {message}; stopped with the weights before it", file=sys.stderr)
         self.stop_training = True
 
-    def _evaluate(self, data: Iterable) -> dict[str, float]:
+    def _reset_metrics(self) -> None:
         for metric in self.metrics:
             metric.reset_state()
+
+    def _evaluate(self, data: DataAdapter) -> Numbers:
+        self._reset_metrics()
         logs: dict[str, Any] = {}
-        for batch in data:
+        for batch in data.epoch(0):
             logs = self._step("test", batch)
         if not logs:
             raise InvalidArgumentError("evaluate: the data holds no batch")
-        return {k: float(v) for k, v in logs.items()}
+        return numeric_logs(logs)
 
     def evaluate(
         self, x: Any = None, y: Any = None, batch_size: int = 32, verbose: Any = 0, sample_weight: Any = None
-    ) -> dict[str, float]:
-        """The loss and metrics over the data: ``{"loss": ..., "accuracy": ...}``."""
+    ) -> Numbers:
+        """The loss and metrics over the data: ``{"loss": ..., "accuracy": ...}`` (a float each,
+        or a float32 array for a metric whose result is one, as Keras)."""
         self._require_compiled("evaluate")
         _check_count("evaluate", "batch_size", batch_size, 1)
         labels = losses_module.checked_labels([self.loss, *self.metrics], y)
         with use_backend(self._backend_name()), labels:
-            logs = self._evaluate(self._as_batches(x, y, batch_size, False, None, sample_weight))
+            logs = self._evaluate(adapter_for("evaluate", x, y, sample_weight, batch_size=batch_size))
         if verbose:
-            print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+            print(*format_logs(logs), sep="\n")
         return logs
 
     def predict(self, x: Any, batch_size: int = 32, verbose: Any = 0) -> np.ndarray:
         """Outputs for ``x`` (arrays, Tensors or batches), computed in batches, as NumPy."""
-        with use_backend(self.weights[0].backend if self.weights else _current()):
-            _check_count("predict", "batch_size", batch_size, 1)
+        _check_count("predict", "batch_size", batch_size, 1)
+        self._check_batched(x)
+        with use_backend(self._backend_name()):
             if isinstance(x, (np.ndarray, Tensor, list)) and len(x) == 0:
-                data: Iterable = [x if isinstance(x, Tensor) else ops.tensor(np.asarray(x))]  # (0, outputs)
-            elif isinstance(x, (np.ndarray, Tensor, list)):
-                data = batches(x, batch_size=batch_size)
+                empty = x if isinstance(x, Tensor) else ops.tensor(np.asarray(x))
+                outputs = [self.predict_step(empty).numpy()]  # (0, outputs)
             else:
-                data = _Converted(x)
-            outputs = [self.predict_step(batch).numpy() for batch in data]
+                data = adapter_for("predict", x, batch_size=batch_size).epoch(0)
+                outputs = [self.predict_step(batch).numpy() for batch in data]
         if verbose:
             print(f"predicted {sum(len(o) for o in outputs)} samples")
         return np.concatenate(outputs) if outputs else np.zeros((0,))
 
-    def _require_compiled(self, what: str) -> None:
-        if not getattr(self, "compiled", False):
+    def _check_batched(self, x: Any) -> None:
+        """Raise if ``x`` is one sample without its batch axis (one axis fewer than the inputs
+        the model was built for), whatever its feature count."""
+        if self._input_shape is None or not isinstance(x, (np.ndarray, Tensor, list)):
+            return
+        shape = tuple(x.shape) if isinstance(x, (np.ndarray, Tensor)) else np.shape(x)
+        if len(shape) == len(self._input_shape) - 1:
+            raise ShapeError(
+                f"predict: x has shape {shape} but the model takes batches of shape {self._input_shape}: "
+                "for a single sample, add the batch axis (x[None], a batch of one)"
+            )
+
+    def _require_compiled(self, what: str) -> optim.Optimizer:
+        if not self.compiled or self.optimizer is None:
             raise NotCompiledError(f"{what}: call model.compile(optimizer=..., loss=...) first")
+        return self.optimizer
 
     def _backend_name(self) -> str:
         """The model's backend once it has weights; before that, the current one."""
-        return self.weights[0].backend if self.weights else _current()
+        return self.weights[0].backend if self.weights else get_backend()
 
     # --- summary ---------------------------------------------------------------------------
-    def summary(self, print_fn: Any = print) -> None:
-        """A table of the layers, their output shapes and parameter counts."""
+    def summary(self, print_fn: Callable[[str], Any] = print) -> None:
+        """A table of the layers, their output shapes and parameter counts; before the model
+        is built, a note saying so (no shape or count is known yet)."""
         rows = [("Layer (type)", "Output shape", "Params")]
         for layer in self.layers:
             shape = getattr(layer, "_output_shape", None)
             shape = (None, *shape[1:]) if shape else None  # the batch size varies
-            params = sum(w.size for w in layer.weights) if layer.built else 0
-            rows.append(
-                (f"{layer.name} ({type(layer).__name__})", str(shape) if shape else "?", f"{params:,}")
-            )
+            params = f"{sum(w.size for w in layer.weights):,}" if layer.built else "0 (unbuilt)"
+            rows.append((f"{layer.name} ({type(layer).__name__})", str(shape) if shape else "?", params))
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
         line = "-" * (sum(widths) + 6)
         print_fn(f'Model: "{self.name}"')
@@ -379,10 +374,26 @@ class Model(Layer):
             print_fn(f"{row[0]:<{widths[0]}}   {row[1]:<{widths[1]}}   {row[2]:>{widths[2]}}")
             if i == 0:
                 print_fn(line)
+        print_fn(line)
+        if not self.built:
+            print_fn(
+                "The model is not built yet: its weights are made on the first call. Call "
+                "model.build(input_shape), e.g. model.build((None, 4)), or the model on data, "
+                "to see the output shapes and parameter counts."
+            )
+            return
         trainable = sum(w.size for w in self.trainable_weights)
         total = sum(w.size for w in self.weights)
-        print_fn(line)
         print_fn(f"Total params: {total:,} (trainable: {trainable:,}, non-trainable: {total - trainable:,})")
+
+
+def _batch_shape(input_shape: Any) -> tuple[int | None, ...] | None:
+    """``input_shape`` with its batch axis as None, if it is one tensor's shape; else None."""
+    if not isinstance(input_shape, (tuple, list)) or not input_shape:
+        return None
+    if not all(n is None or isinstance(n, (int, np.integer)) for n in input_shape):
+        return None
+    return (None, *(None if n is None else int(n) for n in input_shape[1:]))
 
 
 def _check_count(op: str, name: str, value: Any, least: int) -> None:
@@ -391,95 +402,48 @@ def _check_count(op: str, name: str, value: Any, least: int) -> None:
         raise InvalidArgumentError(f"{op}: {name} must be an int >= {least}, got {value!r}")
 
 
-def _check_weights(sample_weight: Any, samples: int | None) -> None:
-    if sample_weight is not None and _length(sample_weight) != samples:
+def _check_fit_arguments(
+    batch_size: Any, epochs: Any, initial_epoch: Any, verbose: Any, shuffle: Any, callbacks: Any
+) -> None:
+    _check_count("fit", "batch_size", batch_size, 1)
+    _check_count("fit", "epochs", epochs, 0)
+    _check_count("fit", "initial_epoch", initial_epoch, 0)
+    if verbose != "auto":
+        _check_count("fit", "verbose", verbose, 0)
+    if not isinstance(shuffle, (bool, np.bool_)):
+        raise InvalidArgumentError(f"fit: shuffle must be True or False, got {shuffle!r}")
+    if not isinstance(callbacks, (list, tuple, type(None))) or not all(
+        isinstance(c, Callback) for c in callbacks or []
+    ):
+        raise InvalidArgumentError(f"fit: callbacks must be a list of Callbacks, got {callbacks!r}")
+    if initial_epoch > epochs:
         raise InvalidArgumentError(
-            f"sample_weight has {_length(sample_weight)} values but x has {samples} samples; "
-            "give one weight per sample"
+            f"fit: initial_epoch={initial_epoch} is past epochs={epochs} (epochs counts from 0, "
+            "initial_epoch included)"
         )
 
 
-def _current() -> str:
-    from .._dispatch import get_backend
-
-    return get_backend()
-
-
-def _tensors(tree: Any):
-    if isinstance(tree, Tensor):
-        yield tree
-    elif isinstance(tree, (list, tuple)):
-        for item in tree:
-            yield from _tensors(item)
-    elif isinstance(tree, dict):
-        for item in tree.values():
-            yield from _tensors(item)
-
-
-def _rows(array: Any, index: slice) -> Any:
-    if array is None:
-        return None
-    return array[index] if isinstance(array, Tensor) else np.asarray(array)[index]
+def _split_off_validation(
+    x: Any, y: Any, sample_weight: Any, fraction: float, validation_data: Any
+) -> tuple[tuple[Any, Any, Any], tuple[Any, Any, Any]]:
+    """``validation_split``: the checked ``(x, y, sample_weight)`` to train on and to validate on."""
+    if not 0.0 <= fraction < 1.0:
+        raise InvalidArgumentError(f"fit: validation_split must be in [0, 1), got {fraction}")
+    if validation_data is not None:
+        raise InvalidArgumentError("fit: give validation_split or validation_data, not both")
+    n = length(x)
+    if n is None or y is None:
+        raise InvalidArgumentError("fit: validation_split needs arrays (x, y); pass validation_data instead")
+    if n - math.ceil(n * fraction) == 0:
+        raise InvalidArgumentError(f"fit: validation_split={fraction} of {n} samples leaves none to train on")
+    check_sample_weight("fit", sample_weight, n)
+    kept, held_out = train_validation_split((x, y, sample_weight), fraction)
+    return (kept[0], kept[1], kept[2]), (held_out[0], held_out[1], held_out[2])
 
 
-def _is_pipeline(x: Any) -> bool:
-    """A torch DataLoader, a tf.data.Dataset or another iterable of batches."""
-    module = type(x).__module__.split(".")[0]
-    return module in ("torch", "tensorflow") and not hasattr(x, "shape")
-
-
-def _is_one_shot(x: Any) -> bool:
-    return iter(x) is x
-
-
-def _convert(batch: Any) -> Any:
-    """A batch from any ecosystem (torch, TensorFlow, NumPy) as Tensors of the current backend
-    (between frameworks through DLPack)."""
-    if isinstance(batch, (list, tuple)):
-        return tuple(_convert(item) for item in batch)
-    if isinstance(batch, dict):
-        return {k: _convert(v) for k, v in batch.items()}
-    return ops.tensor(batch, backend=_current())
-
-
-class _Converted:
-    """Batches from an iterable (DataLoader, tf.data.Dataset, list, br.data batches), re-iterable."""
-
-    def __init__(self, source: Iterable) -> None:
-        self.source, self.epoch = source, 0
-
-    def __iter__(self):
-        return (_convert(batch) for batch in self.source)
-
-    def __len__(self) -> int:
-        return len(self.source)
-
-
-class _Arrays:
-    """Batches of in-memory arrays, held as tensors for the whole fit; each epoch gathers the
-    rows once in that epoch's order (``seed`` plus the epoch number), then slices batches."""
-
-    def __init__(self, arrays: tuple, batch_size: int, shuffle: bool, seed: int | None) -> None:
-        from .. import random
-
-        self.arrays = [a if isinstance(a, Tensor) else ops.tensor(np.asarray(a)) for a in arrays]
-        self.batch_size, self.shuffle = batch_size, shuffle
-        self.seed = 0 if not shuffle else random.data_seed_from_stream() if seed is None else seed
-        self.epoch = 0
-        self.size = len(self.arrays[0])
-        self._fixed: list | None = None
-
-    def __iter__(self):
-        if not self.shuffle:  # the same batches every epoch: cut them once (TensorFlow copies slices)
-            if self._fixed is None:
-                self._fixed = list(self._cut(self.arrays))
-            return iter(self._fixed)
-        order = ops.tensor(_order(self.size, True, self.seed + self.epoch), backend=self.arrays[0].backend)
-        return self._cut([ops.take(a, order, axis=0) for a in self.arrays])
-
-    def _cut(self, arrays: list[Tensor]):
-        for start in range(0, self.size, self.batch_size):
-            yield tuple(a[start : start + self.batch_size] for a in arrays)
-
-    def __len__(self) -> int:
-        return -(-self.size // self.batch_size)
+def _validation_adapter(validation_data: Any, batch_size: int) -> DataAdapter:
+    """``validation_data``: a tuple ``(x, y[, sample_weight])`` of arrays, or batches."""
+    vx, vy, vw = (
+        _unpack(validation_data) if isinstance(validation_data, tuple) else (validation_data, None, None)
+    )
+    return adapter_for("fit", vx, vy, vw, batch_size=batch_size)

@@ -13,6 +13,7 @@ from .math import *  # noqa: F403
 from .math import __all__ as _math
 from .nn import *  # noqa: F403
 from .nn import __all__ as _nn
+from .random import dropout
 from .reduction import *  # noqa: F403
 from .reduction import __all__ as _reduction
 from .shape import *  # noqa: F403
@@ -20,8 +21,8 @@ from .shape import __all__ as _shape
 
 concatenate = concat  # noqa: F405  (NumPy's name)
 
-__all__ = [*_creation, *_math, *_reduction, *_linalg, *_shape, *_indexing, *_nn, "concatenate"]
+__all__ = [*_creation, *_math, *_reduction, *_linalg, *_shape, *_indexing, *_nn, "dropout", "concatenate"]
 
 from .. import tensor as _tensor  # noqa: E402
 
-_tensor.bind_ops(_sys.modules[__name__])
+_tensor.provide_ops(_sys.modules[__name__])

@@ -87,6 +87,16 @@ def full(
 
 
 @op()
+def tensor_like(data: Any, like: Any, dtype: Any = None) -> Tensor:
+    """``data`` as a tensor on ``like``'s backend and device, of ``dtype`` (default: the data's
+    own, as ``tensor`` gives it). A Python scalar is a fill, not a copy from the host."""
+    like = as_tensor("tensor_like", like)
+    if isinstance(data, SCALARS):
+        return full((), data, dtype, like.device, like.backend)
+    return tensor(data, dtype, device=like.device, backend=like.backend)
+
+
+@op()
 def zeros(shape: Any, dtype: Any = None, device: str | None = None, backend: str | None = None) -> Tensor:
     """A tensor of zeros (default float32)."""
     return full(shape, 0, dtype or default_float, device, backend)
@@ -188,6 +198,7 @@ __all__ = [
     "asarray",
     "convert",
     "full",
+    "tensor_like",
     "zeros",
     "ones",
     "full_like",

@@ -72,8 +72,22 @@ def _native_matmul(backend: Any, a: Any, b: Any) -> Any:
     and cast back: NumPy's result (bool: any product true; ints: wrapped around) on every backend."""
     dtype = backend.dtype_of(a)
     if dtype not in _WIDENED_IN_MATMUL:
+        return _matrix_product(backend, a, b)
+    return backend.cast(_matrix_product(backend, backend.cast(a, int32), backend.cast(b, int32)), dtype)
+
+
+def _matrix_product(backend: Any, a: Any, b: Any) -> Any:
+    """``backend.matmul`` on operands of rank >= 2: a 1-D ``a`` becomes a row, a 1-D ``b`` a
+    column, and the added axis is removed from the result, as NumPy's matmul."""
+    shape_a, shape_b = backend.shape(a), backend.shape(b)
+    if len(shape_a) != 1 and len(shape_b) != 1:
         return backend.matmul(a, b)
-    return backend.cast(backend.matmul(backend.cast(a, int32), backend.cast(b, int32)), dtype)
+    rows = backend.reshape(a, (1, *shape_a)) if len(shape_a) == 1 else a
+    columns = backend.reshape(b, (*shape_b, 1)) if len(shape_b) == 1 else b
+    out = backend.matmul(rows, columns)
+    *batch, m, n = backend.shape(out)
+    rows_kept, columns_kept = ((m,) if len(shape_a) > 1 else ()), ((n,) if len(shape_b) > 1 else ())
+    return backend.reshape(out, (*batch, *rows_kept, *columns_kept))
 
 
 @op()
@@ -111,6 +125,7 @@ def tensordot(x1: Any, x2: Any, axes: Any = 2) -> Tensor:
 
 def _tensordot_axes(axes: Any, shape_a: tuple, shape_b: tuple) -> tuple[list[int], list[int]]:
     """The summed axes of each operand, normalized; bad ``axes`` raise as NumPy rejects them."""
+    pairs: tuple[list[Any], ...]
     if isinstance(axes, (int, np.integer)) and not isinstance(axes, bool):
         n = int(axes)
         if n > len(shape_a) or n > len(shape_b):

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..dtypes import DType, bool_, default_float, result_type, uint8, weak_result_type
+from ..dtypes import DType, as_dtype, bool_, default_float, result_type, uint8, weak_result_type
 from ..errors import DTypeError, InvalidArgumentError
 from ..tensor import Tensor
 from ._core import (
@@ -138,9 +138,9 @@ def _binary(name: str, kind: str, doc: str):
         elif dtype is bool_ and kind == "compare" and name not in _COMMUTATIVE:
             a, b = _as(backend, a, uint8), _as(backend, b, uint8)  # False < True (TensorFlow has no bool <)
         elif dtype is bool_ and kind != "compare":
-            primitive = _ON_BOOLS.get(name)
-            if primitive is None:
+            if name not in _ON_BOOLS:
                 raise DTypeError(f"{name}: not defined for bool tensors; cast them first")
+            primitive = _ON_BOOLS[name]
             if isinstance(b, SCALARS):
                 b = _scalar_native(backend, b, dtype, a)
         elif kind == "bitwise" and dtype.kind == "f":
@@ -298,8 +298,6 @@ def square(x: Any) -> Tensor:
 @op()
 def astype(x: Any, dtype: Any) -> Tensor:
     """``x`` cast to ``dtype``."""
-    from ..dtypes import as_dtype
-
     dtype = as_dtype(dtype)
     backend = backend_of("astype", x)
     return Tensor(to_native(x, backend, dtype=dtype), backend)

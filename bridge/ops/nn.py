@@ -1,16 +1,30 @@
-"""Neural-network ops: softmax, convolution, pooling, dropout."""
+"""Neural-network ops: softmax, convolution, pooling (dropout is in ``ops.random``)."""
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgumentError, ShapeError
 from ..tensor import Tensor
-from ._core import as_tensor, axis_index, floating, op, promote_natives, require, tensor_args
+from ._core import (
+    as_tensor,
+    axis_index,
+    floating,
+    integer_arg,
+    numpy_array,
+    op,
+    promote_natives,
+    require,
+    tensor_args,
+)
 from .math import divide, exp, log, subtract, where
 from .reduction import max, sum
-from .shape import pad
+
+if TYPE_CHECKING:
+    from ..backend import Backend
+    from ..dtypes import DType
 
 
 def _float_input(name: str, x: Any) -> Tensor:
@@ -42,80 +56,115 @@ def _finite_max(x: Tensor, axis: int) -> Tensor:
 def softmax(x: Any, axis: int = -1) -> Tensor:
     """``exp(x) / sum(exp(x))`` along ``axis``, stable for large inputs."""
     x = _float_input("softmax", x)
-    fast = x._backend.softmax
-    if fast is None:
+    if "softmax" not in x._backend.fast_paths:
         return softmax_composite(x, axis)
-    return Tensor(fast(x._native, axis_index("softmax", axis, x.ndim)), x._backend)
+    return Tensor(x._backend.softmax(x._native, axis_index("softmax", axis, x.ndim)), x._backend)
 
 
 @op()
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
     """``log(softmax(x))`` along ``axis``, computed without overflow or underflow."""
     x = _float_input("log_softmax", x)
-    fast = x._backend.log_softmax
-    if fast is None:
+    if "log_softmax" not in x._backend.fast_paths:
         return log_softmax_composite(x, axis)
-    return Tensor(fast(x._native, axis_index("log_softmax", axis, x.ndim)), x._backend)
+    return Tensor(x._backend.log_softmax(x._native, axis_index("log_softmax", axis, x.ndim)), x._backend)
 
 
 # --- convolution and pooling -------------------------------------------------------------
-def _pair(name: str, what: str, value: Any) -> tuple[int, int]:
-    pair = (value, value) if isinstance(value, int) else tuple(value)
-    require(
-        len(pair) == 2 and all(isinstance(v, int) and v > 0 for v in pair),
-        InvalidArgumentError,
-        f"{name}: {what} must be a positive int or a pair of them, got {value!r}",
-    )
-    return pair  # type: ignore[return-value]
+# Inputs are (N, *spatial, C) ("channels_last") or (N, C, *spatial) ("channels_first") with 1-3
+# spatial axes; the backend gets them in the layout its kernels take (``Backend.channels_last``),
+# transposed once each way.
+_LAYOUTS = {"channels_last": "(batch, *spatial, channels)", "channels_first": "(batch, channels, *spatial)"}
 
 
 def _channels_last(name: str, data_format: str) -> bool:
     require(
-        data_format in ("channels_last", "channels_first"),
+        data_format in _LAYOUTS,
         InvalidArgumentError,
         f"{name}: data_format must be 'channels_last' or 'channels_first', got {data_format!r}",
     )
     return data_format == "channels_last"
 
 
+def _ints(name: str, what: str, value: Any, rank: int, minimum: int = 1) -> tuple[int, ...]:
+    """An int or ``rank`` of them, each at least ``minimum`` (``2.5`` is refused, not truncated)."""
+    values = tuple(value) if isinstance(value, (list, tuple)) else (value,) * rank
+    require(
+        len(values) == rank,
+        InvalidArgumentError,
+        f"{name}: {what} must be an int or {rank} ints (one per spatial axis), got {value!r}",
+    )
+    return tuple(integer_arg(name, what, v, minimum) for v in values)
+
+
+def _kernel_rank(name: str, x: Tensor, kernel: Tensor, data_format: str, layout: str) -> int:
+    """The number of spatial axes, from the kernel ``(*window, a, b)``; the input must match it."""
+    rank = kernel.ndim - 2
+    require(
+        1 <= rank <= 3,
+        ShapeError,
+        f"{name}: kernel must be 3-D to 5-D {layout}, got shape {kernel.shape}",
+    )
+    require(
+        x.ndim == rank + 2,
+        ShapeError,
+        f"{name}: input must be {rank + 2}-D {_LAYOUTS[data_format]} for kernel {kernel.shape}, "
+        f"got shape {x.shape}",
+    )
+    return rank
+
+
+def _channels(x: Tensor, channels_last: bool) -> int:
+    return x.shape[-1] if channels_last else x.shape[1]
+
+
+def _spatial(x: Tensor, channels_last: bool) -> tuple[int, ...]:
+    return x.shape[1:-1] if channels_last else x.shape[2:]
+
+
 def _same_padding(size: int, window: int, stride: int, dilation: int = 1) -> tuple[int, int]:
-    """TensorFlow's "same" padding: output size ceil(size / stride), extra padding after."""
+    """Keras' "same" padding: output size ceil(size / stride), the odd extra padding after."""
     out = -(-size // stride)
     total = (out - 1) * stride + (window - 1) * dilation + 1 - size
     total = total if total > 0 else 0
     return total // 2, total - total // 2
 
 
-def _padding(name: str, padding: str, spatial, windows, strides, dilation=(1, 1)):
+def _padding(
+    name: str,
+    padding: str,
+    spatial: tuple[int, ...],
+    windows: tuple[int, ...],
+    strides: tuple[int, ...],
+    dilation: tuple[int, ...],
+    modes: tuple[str, ...] = ("valid", "same"),
+) -> tuple[tuple[int, int], ...]:
+    """Explicit (before, after) zero padding per spatial axis for a padding mode."""
     require(
-        padding in ("valid", "same"),
+        padding in modes,
         InvalidArgumentError,
-        f"{name}: padding must be 'valid' or 'same', got {padding!r}",
+        f"{name}: padding must be one of {', '.join(map(repr, modes))}, got {padding!r}",
     )
+    if padding == "causal":
+        require(
+            len(spatial) == 1,
+            InvalidArgumentError,
+            f"{name}: padding 'causal' is for 1-D convolutions, got {len(spatial)} spatial axes",
+        )
+        return (((windows[0] - 1) * dilation[0], 0),)
     if padding == "valid":
-        return ((0, 0), (0, 0))
+        return ((0, 0),) * len(spatial)
     return tuple(_same_padding(n, k, s, d) for n, k, s, d in zip(spatial, windows, strides, dilation))
 
 
-def _spatial(x: Tensor, channels_last: bool) -> tuple[int, int]:
-    return x.shape[1:3] if channels_last else x.shape[2:4]
-
-
-def _no_elements_result(
-    x: Tensor, channels_last, windows, strides, pads, dilation, channels, dtype
-) -> Tensor:
-    """The result for an input or kernel with no elements, from shapes alone: zeros (an empty sum)
-    of the output shape. The frameworks disagree here (TensorFlow's conv ignores strides for an
-    empty batch; torch refuses zero channels)."""
-    spatial = tuple(
-        (n + before + after - (k - 1) * d - 1) // s + 1
-        for n, k, s, (before, after), d in zip(_spatial(x, channels_last), windows, strides, pads, dilation)
-    )
-    shape = (x.shape[0], *spatial, channels) if channels_last else (x.shape[0], channels, *spatial)
-    return Tensor(x._backend.full(shape, 0, dtype, x.device), x._backend)
-
-
-def _require_window_fits(name: str, x: Tensor, spatial, windows, pads, dilation=(1, 1)) -> None:
+def _require_window_fits(
+    name: str,
+    x: Tensor,
+    spatial: tuple[int, ...],
+    windows: tuple[int, ...],
+    pads: tuple[tuple[int, int], ...],
+    dilation: tuple[int, ...],
+) -> None:
     """A window (dilated) larger than the padded input has no output: an error on every backend
     (torch refuses it; TensorFlow would give an empty or uninitialised result)."""
     for n, k, (before, after), d in zip(spatial, windows, pads, dilation):
@@ -129,6 +178,249 @@ def _require_window_fits(name: str, x: Tensor, spatial, windows, pads, dilation=
         )
 
 
+def _layout_axes(rank: int, channels_last: bool) -> tuple[int, ...]:
+    """The permutation taking a ``rank``-D input from this layout to the other one."""
+    return (0, rank + 1, *range(1, rank + 1)) if channels_last else (0, *range(2, rank + 2), 1)
+
+
+def _relayout(backend: Backend, native: Any, rank: int, source_last: bool, target_last: bool) -> Any:
+    if source_last == target_last:
+        return native
+    return backend.transpose(native, _layout_axes(rank, source_last))
+
+
+def _zeros(x: Tensor, channels_last: bool, spatial: tuple[int, ...], channels: int, dtype: DType) -> Tensor:
+    """The result for an input or kernel with no elements, from shapes alone: zeros (an empty sum).
+    The frameworks disagree here (TensorFlow's conv ignores strides for an empty batch; torch
+    refuses zero channels)."""
+    shape = (x.shape[0], *spatial, channels) if channels_last else (x.shape[0], channels, *spatial)
+    return Tensor(x._backend.full(shape, 0, dtype, x.device), x._backend)
+
+
+def _output_size(
+    spatial: tuple[int, ...],
+    windows: tuple[int, ...],
+    strides: tuple[int, ...],
+    pads: tuple[tuple[int, int], ...],
+    dilation: tuple[int, ...],
+) -> tuple[int, ...]:
+    return tuple(
+        (n + before + after - (k - 1) * d - 1) // s + 1
+        for n, k, s, (before, after), d in zip(spatial, windows, strides, pads, dilation)
+    )
+
+
+@op()
+def conv(
+    x: Any,
+    kernel: Any,
+    strides: Any = 1,
+    padding: str = "valid",
+    dilation: Any = 1,
+    groups: int = 1,
+    data_format: str = "channels_last",
+) -> Tensor:
+    """Convolution (cross-correlation, as every framework computes it) over 1-3 spatial axes.
+
+    ``x`` is (N, *spatial, C) for channels_last or (N, C, *spatial) for channels_first; ``kernel``
+    is (*window, C / groups, out_channels) as in Keras; ``padding`` "valid", "same" (output size
+    ``ceil(size / strides)``, the odd extra padding after) or "causal" (1-D, all of it before)."""
+    backend, (x, kernel) = tensor_args("conv", x, kernel)
+    x, kernel = Tensor(x, backend), Tensor(kernel, backend)
+    channels_last = _channels_last("conv", data_format)
+    rank = _kernel_rank("conv", x, kernel, data_format, "(*window, in_channels / groups, out_channels)")
+    groups = integer_arg("conv", "groups", groups, minimum=1)
+    channels, filters = _channels(x, channels_last), kernel.shape[-1]
+    require(
+        channels % groups == 0 and filters % groups == 0,
+        InvalidArgumentError,
+        f"conv: groups={groups} must divide the input channels ({channels}) and the output channels "
+        f"({filters}); input {x.shape} ({data_format}), kernel {kernel.shape}",
+    )
+    require(
+        channels == kernel.shape[-2] * groups,
+        ShapeError,
+        f"conv: input {x.shape} has {channels} channels ({data_format}) but kernel {kernel.shape} "
+        f"expects {kernel.shape[-2] * groups}" + (f" ({groups} groups)" if groups > 1 else ""),
+    )
+    strides, dilation = _ints("conv", "strides", strides, rank), _ints("conv", "dilation", dilation, rank)
+    spatial, window = _spatial(x, channels_last), kernel.shape[:rank]
+    pads = _padding("conv", padding, spatial, window, strides, dilation, ("valid", "same", "causal"))
+    _require_window_fits("conv", x, spatial, window, pads, dilation)
+    (a, k), dtype = promote_natives(backend, [floating(backend, x._native), kernel._native])
+    if x.size == 0 or kernel.size == 0:
+        return _zeros(
+            x, channels_last, _output_size(spatial, window, strides, pads, dilation), filters, dtype
+        )
+    a = _relayout(backend, a, rank, channels_last, backend.channels_last)
+    out = backend.conv(a, k, strides, pads, dilation, groups)
+    return Tensor(_relayout(backend, out, rank, backend.channels_last, channels_last), backend)
+
+
+def _transpose_padding(
+    padding: str, window: int, stride: int, dilation: int, output_padding: int | None
+) -> tuple[tuple[int, int], int]:
+    """Keras' Conv*DTranspose lengths as (before, after) cropping of the full result and zeros
+    added after it: "valid" is ``(n - 1) * s + max(k, s)`` long, "same" ``n * s``; with
+    ``output_padding`` they are ``(n - 1) * s + k + p`` and ``(n - 1) * s + k % 2 + p``
+    (``k`` the dilated window)."""
+    span = (window - 1) * dilation + 1
+    if padding == "valid":
+        grow = stride - span if stride > span else 0  # (n - 1) * s + max(k, s) long
+        return (0, 0), grow if output_padding is None else output_padding
+    total = stride + span - 2 if output_padding is None else span + span % 2 - 2 + output_padding
+    left = min(total // 2 + total % 2, span - 1)  # Keras' padding of the stride-dilated input
+    before, after = span - 1 - left, span - 1 - (total - left)
+    return (before, after if after > 0 else 0), -after if after < 0 else 0
+
+
+@op()
+def conv_transpose(
+    x: Any,
+    kernel: Any,
+    strides: Any = 1,
+    padding: str = "valid",
+    output_padding: Any = None,
+    dilation: Any = 1,
+    data_format: str = "channels_last",
+) -> Tensor:
+    """Transposed convolution over 1-3 spatial axes (the gradient of ``conv`` with respect to its
+    input), as Keras' ``Conv*DTranspose``; ``kernel`` is (*window, out_channels, in_channels).
+
+    With "same" the output is ``size * strides`` long, with "valid" ``(size - 1) * strides +
+    max(window, strides)`` (``window`` dilated); ``output_padding`` (below ``strides``) sets it to
+    ``(size - 1) * strides + window + output_padding`` ("valid") or ``... + window % 2 + ...``."""
+    backend, (x, kernel) = tensor_args("conv_transpose", x, kernel)
+    x, kernel = Tensor(x, backend), Tensor(kernel, backend)
+    channels_last = _channels_last("conv_transpose", data_format)
+    rank = _kernel_rank("conv_transpose", x, kernel, data_format, "(*window, out_channels, in_channels)")
+    channels = _channels(x, channels_last)
+    require(
+        channels == kernel.shape[-1],
+        ShapeError,
+        f"conv_transpose: input {x.shape} has {channels} channels ({data_format}) but kernel "
+        f"{kernel.shape} expects {kernel.shape[-1]}",
+    )
+    strides = _ints("conv_transpose", "strides", strides, rank)
+    dilation = _ints("conv_transpose", "dilation", dilation, rank)
+    require(
+        padding in ("valid", "same"),
+        InvalidArgumentError,
+        f"conv_transpose: padding must be 'valid' or 'same', got {padding!r}",
+    )
+    extras: tuple[int | None, ...] = (None,) * rank
+    if output_padding is not None:
+        extras = _ints("conv_transpose", "output_padding", output_padding, rank, minimum=0)
+        require(
+            all(p < s for p, s in zip(extras, strides)),
+            InvalidArgumentError,
+            f"conv_transpose: output_padding {output_padding!r} must be smaller than strides {strides}",
+        )
+    window = kernel.shape[:rank]
+    crops = [_transpose_padding(padding, *axis) for axis in zip(window, strides, dilation, extras)]
+    pads, added = tuple(c for c, _ in crops), tuple(e for _, e in crops)
+    (a, k), dtype = promote_natives(backend, [floating(backend, x._native), kernel._native])
+    if x.size == 0 or kernel.size == 0:
+        spatial = tuple(
+            (n - 1) * s + (w - 1) * d + 1 - before - after + e
+            for n, s, w, d, (before, after), e in zip(
+                _spatial(x, channels_last), strides, window, dilation, pads, added
+            )
+        )
+        return _zeros(x, channels_last, spatial, kernel.shape[-2], dtype)
+    a = _relayout(backend, a, rank, channels_last, backend.channels_last)
+    out = backend.conv_transpose(a, k, strides, pads, added, dilation)
+    return Tensor(_relayout(backend, out, rank, backend.channels_last, channels_last), backend)
+
+
+def _pool(
+    name: str,
+    x: Any,
+    pool_size: Any,
+    strides: Any,
+    padding: str,
+    data_format: str,
+    reduce: Callable[[Backend, Any, tuple[int, ...], tuple[int, ...], tuple[tuple[int, int], ...]], Any],
+) -> Tensor:
+    """A pooling op: checks, "same" padding and layout around ``reduce(backend, native, window,
+    strides, widths)``, which pools the native (in the backend's layout) padded by ``widths``."""
+    x = _float_input(name, x)
+    channels_last = _channels_last(name, data_format)
+    rank = x.ndim - 2
+    require(
+        1 <= rank <= 3,
+        ShapeError,
+        f"{name}: input must be 3-D to 5-D {_LAYOUTS[data_format]}, got shape {x.shape}",
+    )
+    window = _ints(name, "pool_size", pool_size, rank)
+    strides = window if strides is None else _ints(name, "strides", strides, rank)
+    spatial, ones = _spatial(x, channels_last), (1,) * rank
+    pads = _padding(name, padding, spatial, window, strides, ones)
+    _require_window_fits(name, x, spatial, window, pads, ones)
+    if x.size == 0:
+        out_size = _output_size(spatial, window, strides, pads, ones)
+        return _zeros(x, channels_last, out_size, _channels(x, channels_last), x.dtype)
+    backend = x._backend
+    widths = ((0, 0), *pads, (0, 0)) if backend.channels_last else ((0, 0), (0, 0), *pads)
+    native = _relayout(backend, x._native, rank, channels_last, backend.channels_last)
+    out = reduce(backend, native, window, strides, widths)
+    return Tensor(_relayout(backend, out, rank, backend.channels_last, channels_last), backend)
+
+
+def _max_pool(backend: Backend, x: Any, window: Any, strides: Any, widths: Any) -> Any:
+    if any(w for pair in widths for w in pair):
+        x = backend.pad(x, widths, float("-inf"))
+    return backend.max_pool(x, window, strides)
+
+
+def _avg_pool(backend: Backend, x: Any, window: Any, strides: Any, widths: Any) -> Any:
+    """Padded positions are left out of the mean: the sum over the zero-padded input divided by
+    the pooled count of real positions."""
+    if not any(w for pair in widths for w in pair):
+        return backend.avg_pool(x, window, strides)
+    shape = backend.shape(x)
+    ones = backend.full(
+        (1, *shape[1:-1], 1) if backend.channels_last else (1, 1, *shape[2:]),
+        1,
+        backend.dtype_of(x),
+        backend.device(x),
+    )
+    total = backend.avg_pool(backend.pad(x, widths, 0), window, strides)
+    count = backend.avg_pool(backend.pad(ones, widths, 0), window, strides)
+    return backend.divide(total, count)
+
+
+@op()
+def max_pool(
+    x: Any,
+    pool_size: Any = 2,
+    strides: Any = None,
+    padding: str = "valid",
+    data_format: str = "channels_last",
+) -> Tensor:
+    """Max over ``pool_size`` windows on 1-3 spatial axes; ``strides`` defaults to ``pool_size``;
+    ``padding`` "valid" or "same" (padded positions never win)."""
+    return _pool("max_pool", x, pool_size, strides, padding, data_format, _max_pool)
+
+
+@op()
+def avg_pool(
+    x: Any,
+    pool_size: Any = 2,
+    strides: Any = None,
+    padding: str = "valid",
+    data_format: str = "channels_last",
+) -> Tensor:
+    """Mean over ``pool_size`` windows on 1-3 spatial axes; with "same", padded positions are left
+    out of the mean."""
+    return _pool("avg_pool", x, pool_size, strides, padding, data_format, _avg_pool)
+
+
+def _require_2d(name: str, what: str, x: Any, layout: str) -> None:
+    ndim = x.ndim if isinstance(x, Tensor) else len(numpy_array(x).shape)
+    require(ndim == 4, ShapeError, f"{name}: {what} must be 4-D {layout}, got {ndim}-D")
+
+
 @op()
 def conv2d(
     x: Any,
@@ -138,52 +430,9 @@ def conv2d(
     data_format: str = "channels_last",
     dilation: Any = 1,
 ) -> Tensor:
-    """2-D convolution (cross-correlation, as every framework computes it).
-
-    ``x`` is (N, H, W, C) for channels_last or (N, C, H, W) for channels_first; ``kernel`` is
-    (kh, kw, in_channels, out_channels) as in Keras; ``padding`` "valid" or "same"."""
-    backend, (x, kernel) = tensor_args("conv2d", x, kernel)
-    x, kernel = Tensor(x, backend), Tensor(kernel, backend)
-    channels_last = _channels_last("conv2d", data_format)
-    require(x.ndim == 4, ShapeError, f"conv2d: input must be 4-D ({data_format}), got shape {x.shape}")
-    require(
-        kernel.ndim == 4,
-        ShapeError,
-        f"conv2d: kernel must be 4-D (kh, kw, in_channels, out_channels), got shape {kernel.shape}",
-    )
-    channels = x.shape[3] if channels_last else x.shape[1]
-    require(
-        channels == kernel.shape[2],
-        ShapeError,
-        f"conv2d: input {x.shape} has {channels} channels ({data_format}) but kernel "
-        f"{kernel.shape} expects {kernel.shape[2]}",
-    )
-    strides, dilation = _pair("conv2d", "strides", strides), _pair("conv2d", "dilation", dilation)
-    pads = _padding("conv2d", padding, _spatial(x, channels_last), kernel.shape[:2], strides, dilation)
-    _require_window_fits("conv2d", x, _spatial(x, channels_last), kernel.shape[:2], pads, dilation)
-    backend = x._backend
-    (a, k), dtype = promote_natives(backend, [floating(backend, x._native), kernel._native])
-    if x.size == 0 or kernel.size == 0:
-        return _no_elements_result(
-            x, channels_last, kernel.shape[:2], strides, pads, dilation, kernel.shape[3], dtype
-        )
-    return Tensor(backend.conv2d(a, k, strides, pads, dilation, channels_last), backend)
-
-
-def _pool_args(name: str, x: Any, pool_size: Any, strides: Any, padding: str, data_format: str):
-    x = _float_input(name, x)
-    channels_last = _channels_last(name, data_format)
-    require(x.ndim == 4, ShapeError, f"{name}: input must be 4-D ({data_format}), got shape {x.shape}")
-    pool = _pair(name, "pool_size", pool_size)
-    strides = pool if strides is None else _pair(name, "strides", strides)
-    pads = _padding(name, padding, _spatial(x, channels_last), pool, strides)
-    _require_window_fits(name, x, _spatial(x, channels_last), pool, pads)
-    empty = None
-    if x.size == 0:
-        channels = x.shape[3] if channels_last else x.shape[1]
-        empty = _no_elements_result(x, channels_last, pool, strides, pads, (1, 1), channels, x.dtype)
-    widths = ((0, 0), *pads, (0, 0)) if channels_last else ((0, 0), (0, 0), *pads)
-    return x, pool, strides, widths, channels_last, empty
+    """2-D ``conv`` (kernel (kh, kw, in_channels, out_channels))."""
+    _require_2d("conv2d", "kernel", kernel, "(kh, kw, in_channels, out_channels)")
+    return conv(x, kernel, strides, padding, dilation, 1, data_format)
 
 
 @op()
@@ -194,15 +443,9 @@ def max_pool2d(
     padding: str = "valid",
     data_format: str = "channels_last",
 ) -> Tensor:
-    """Max over ``pool_size`` windows; ``strides`` defaults to ``pool_size``."""
-    x, pool, strides, widths, channels_last, empty = _pool_args(
-        "max_pool2d", x, pool_size, strides, padding, data_format
-    )
-    if empty is not None:
-        return empty
-    if any(w for pair in widths for w in pair):
-        x = pad(x, widths, constant_values=float("-inf"))
-    return Tensor(x._backend.max_pool2d(x._native, pool, strides, channels_last), x._backend)
+    """2-D ``max_pool``."""
+    _require_2d("max_pool2d", "input", x, _LAYOUTS.get(data_format, ""))
+    return max_pool(x, pool_size, strides, padding, data_format)
 
 
 @op()
@@ -213,34 +456,19 @@ def avg_pool2d(
     padding: str = "valid",
     data_format: str = "channels_last",
 ) -> Tensor:
-    """Mean over ``pool_size`` windows; with "same", padded positions are left out of the mean."""
-    x, pool, strides, widths, channels_last, empty = _pool_args(
-        "avg_pool2d", x, pool_size, strides, padding, data_format
-    )
-    if empty is not None:
-        return empty
-    backend = x._backend
-    if not any(w for pair in widths for w in pair):
-        return Tensor(backend.avg_pool2d(x._native, pool, strides, channels_last), backend)
-    ones_shape = (1, *_spatial(x, channels_last), 1) if channels_last else (1, 1, *_spatial(x, channels_last))
-    ones = Tensor(backend.full(ones_shape, 1, x.dtype, x.device), backend)
-    total = backend.avg_pool2d(pad(x, widths)._native, pool, strides, channels_last)
-    count = backend.avg_pool2d(pad(ones, widths)._native, pool, strides, channels_last)
-    return divide(Tensor(total, backend), Tensor(count, backend))
+    """2-D ``avg_pool``."""
+    _require_2d("avg_pool2d", "input", x, _LAYOUTS.get(data_format, ""))
+    return avg_pool(x, pool_size, strides, padding, data_format)
 
 
-@op()
-def dropout(x: Any, rate: float, seed: Any = None) -> Tensor:
-    """Zero elements with probability ``rate`` and scale the rest by ``1 / (1 - rate)``;
-    the same ``seed`` drops the same elements on every backend."""
-    from ..random import uniform
-
-    x = _float_input("dropout", x)
-    require(0 <= rate < 1, InvalidArgumentError, f"dropout: rate must be in [0, 1), got {rate}")
-    if rate == 0:
-        return x
-    keep = uniform(x.shape, dtype=x.dtype, seed=seed, backend=x.backend, device=x.device) >= rate
-    return where(keep, x / (1.0 - rate), 0.0)
-
-
-__all__ = ["softmax", "log_softmax", "conv2d", "max_pool2d", "avg_pool2d", "dropout"]
+__all__ = [
+    "softmax",
+    "log_softmax",
+    "conv",
+    "conv_transpose",
+    "max_pool",
+    "avg_pool",
+    "conv2d",
+    "max_pool2d",
+    "avg_pool2d",
+]

@@ -43,9 +43,10 @@ def _reshape_target(shape: tuple[int | None, ...], target: tuple[int, ...]) -> t
     refuses a -1 next to a 0, whose length nothing determines); unresolved while a dim is unknown."""
     if builtins.any(n < -1 for n in target) or target.count(-1) > 1:
         raise ShapeError(f"reshape: invalid target shape {target}: sizes are >= 0 with at most one -1")
-    if None in shape:
+    dims = [n for n in shape if n is not None]
+    if len(dims) < len(shape):
         return target
-    size = math.prod(shape)
+    size = math.prod(dims)
     known = math.prod(n for n in target if n != -1)
     if -1 in target and known and size % known == 0:
         return tuple(size // known if n == -1 else n for n in target)

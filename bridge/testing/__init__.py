@@ -2,7 +2,7 @@
 
 ``assert_parity(fn, *inputs)`` runs ``fn`` on every backend and compares the results with each
 other (values and dtypes) and, when given, with a NumPy float64 reference. Installed with bridge
-as a pytest plugin (see :mod:`bridge.testing.plugin`): a ``backend`` fixture and a
+as a pytest plugin (see :mod:`bridge.testing.plugin`): a ``bridge_backend`` fixture and a
 ``--bridge-backends`` option.
 """
 
@@ -13,10 +13,15 @@ from typing import Any
 
 import numpy as np
 
+from .. import random
 from .._dispatch import use_backend
 from .._plugins import installed_backends, load_backend
+from ..autodiff import GradientTape
 from ..ops.creation import tensor
+from ..ops.math import multiply
+from ..ops.reduction import sum as total
 from ..tensor import Tensor
+from ..tree import leaves_with_paths, map_leaves
 
 #: Backends chosen with ``--bridge-backends`` (None: every installed backend).
 selected_backends: list[str] | None = None
@@ -31,28 +36,16 @@ def parity_backends(requires: Sequence[str] = ()) -> list[str]:
 
 def to_numpy_tree(tree: Any) -> Any:
     """Tensors in a (nested) list, tuple or dict replaced by NumPy arrays."""
-    if isinstance(tree, Tensor):
-        return tree.numpy()
-    if isinstance(tree, (list, tuple)):
-        return type(tree)(to_numpy_tree(t) for t in tree)
-    if isinstance(tree, dict):
-        return {k: to_numpy_tree(v) for k, v in tree.items()}
-    return tree
-
-
-def _leaves(tree: Any, path: str = "result") -> list[tuple[str, Any]]:
-    if isinstance(tree, (list, tuple)):
-        return [leaf for i, t in enumerate(tree) for leaf in _leaves(t, f"{path}[{i}]")]
-    if isinstance(tree, dict):
-        return [leaf for k in sorted(tree) for leaf in _leaves(tree[k], f"{path}[{k!r}]")]
-    return [(path, tree)]
+    return map_leaves(lambda x: x.numpy() if isinstance(x, Tensor) else x, tree)
 
 
 def _compare(where: str, actual: Any, expected: Any, rtol: float, atol: float, dtypes: bool) -> None:
-    actual_leaves, expected_leaves = _leaves(actual), _leaves(expected)
-    if [p for p, _ in actual_leaves] != [p for p, _ in expected_leaves]:
+    actual_leaves = dict(leaves_with_paths(actual, "result"))
+    expected_leaves = dict(leaves_with_paths(expected, "result"))
+    if actual_leaves.keys() != expected_leaves.keys():  # dicts match key by key, in any order
         raise AssertionError(f"{where}: results differ in structure")
-    for (path, a), (_, e) in zip(actual_leaves, expected_leaves):
+    for path, e in expected_leaves.items():
+        a = actual_leaves[path]
         a, e = np.asarray(a), np.asarray(e)
         if dtypes and a.dtype != e.dtype:
             raise AssertionError(f"{where}: {path} has dtype {a.dtype} against {e.dtype}")
@@ -147,11 +140,6 @@ def assert_layer_parity(
     must match it and gradients must match its float64 finite differences (use float64 layers,
     ``dtype="float64"``, for tight tolerances). Returns each backend's ``output``, ``weights``
     (as after the call), ``input_grad`` and ``weight_grads`` as NumPy arrays."""
-    from .. import random
-    from ..autodiff import GradientTape
-    from ..ops.math import multiply
-    from ..ops.reduction import sum as total
-
     names = list(backends) if backends is not None else parity_backends(("autodiff", "variables"))
     x = np.asarray(x)
     cotangent = None
@@ -230,8 +218,6 @@ def assert_training_parity(
     """Train ``build_model()`` (a compiled model) on every backend from ``br.random.seed(seed)``
     with ``fit(x, y, epochs, batch_size, seed=seed, verbose=0, **fit_kwargs)``, and check that the
     loss and metric histories and the final weights agree. Returns each backend's History."""
-    from .. import random
-
     names = list(backends) if backends is not None else parity_backends(("autodiff", "variables"))
     histories, weights = {}, {}
     for name in names:

@@ -1,8 +1,12 @@
 """The bridge pytest plugin (entry point ``pytest11``), active wherever bridge is installed.
 
 - ``--bridge-backends=torch,tensorflow`` chooses the backends (default: every installed one);
-- the ``backend`` fixture runs a test once per chosen backend, with that backend current;
-  ``@pytest.mark.bridge_requires("autodiff")`` limits it to backends with those features.
+  ``numpy``, the NumPy reference backend of :mod:`bridge.testing.numpy_backend`, is registered
+  when named and no installed plugin provides a backend of that name;
+- the ``bridge_backend`` fixture runs a test once per chosen backend, with that backend current
+  (named so that it never takes over a project's own ``backend`` fixture);
+  ``@pytest.mark.bridge_requires("autodiff")`` limits it to backends with those features;
+  a test that no chosen backend can run is deselected.
 """
 
 from __future__ import annotations
@@ -13,7 +17,10 @@ import pytest
 
 from .. import testing
 from .._dispatch import use_backend
-from .._plugins import installed_backends
+from .._plugins import backend_infos, installed_backends, register_backend
+
+#: Backends bridge.testing brings along, by name: registered on demand by ``--bridge-backends``.
+REFERENCE_BACKENDS = {"numpy": "bridge.testing.numpy_backend:NumpyBackend"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -21,40 +28,67 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--bridge-backends",
         default=None,
-        help="comma-separated bridge backends for the `backend` fixture (default: all installed)",
+        help="comma-separated bridge backends for the `bridge_backend` fixture (default: all "
+        f"installed; also available: {', '.join(REFERENCE_BACKENDS)}, the reference backend)",
     )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "bridge_requires(*features): run the `backend` fixture only on backends with these features",
+        "bridge_requires(*features): run the `bridge_backend` fixture only on backends with these features",
     )
     option = config.getoption("--bridge-backends", default=None)
     if option:
-        testing.selected_backends = [name.strip() for name in option.split(",") if name.strip()]
+        testing.selected_backends = _selected(option.split(","))
 
 
-def _chosen(requires: tuple[str, ...]) -> list[str]:
+def _selected(names: list[str]) -> list[str]:
+    """The backends ``--bridge-backends`` names, registering the reference backends among them
+    that no installed plugin provides; a name that is neither is a usage error."""
+    chosen = [name.strip() for name in names if name.strip()]
+    for name in chosen:
+        if name in REFERENCE_BACKENDS and name not in backend_infos():
+            register_backend(name, REFERENCE_BACKENDS[name], framework=name)
     installed = installed_backends()
-    chosen = list(testing.selected_backends) if testing.selected_backends is not None else installed
     unknown = [name for name in chosen if name not in installed]
     if unknown:
         raise pytest.UsageError(
             f"--bridge-backends names {', '.join(unknown)}, not installed "
-            f"(installed: {', '.join(installed) or 'none'})"
+            f"(installed: {', '.join(installed) or 'none'}; also available: {', '.join(REFERENCE_BACKENDS)})"
         )
-    return testing.parity_backends(requires)
+    return chosen
+
+
+def _requires(item: pytest.Item) -> tuple[str, ...]:
+    return tuple(f for mark in item.iter_markers("bridge_requires") for f in mark.args)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "backend" in metafunc.fixturenames:
-        requires = tuple(f for mark in metafunc.definition.iter_markers("bridge_requires") for f in mark.args)
-        metafunc.parametrize("backend", _chosen(requires), indirect=True)
+    if "bridge_backend" in metafunc.fixturenames:
+        # None stands in where no chosen backend qualifies: the test is then deselected below.
+        metafunc.parametrize(
+            "bridge_backend", testing.parity_backends(_requires(metafunc.definition)) or [None], indirect=True
+        )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test (marked ``bridge_requires``, or taking ``bridge_backend``) that no chosen backend can
+    run is deselected, and reported as such: it neither runs nor counts as skipped."""
+    runnable: list[pytest.Item] = []
+    inapplicable: list[pytest.Item] = []
+    for item in items:
+        ours = item.get_closest_marker("bridge_requires") or "bridge_backend" in getattr(
+            item, "fixturenames", ()
+        )
+        (inapplicable if ours and not testing.parity_backends(_requires(item)) else runnable).append(item)
+    if inapplicable:
+        config.hook.pytest_deselected(items=inapplicable)
+        items[:] = runnable
 
 
 @pytest.fixture
-def backend(request: pytest.FixtureRequest) -> Iterator[str]:
+def bridge_backend(request: pytest.FixtureRequest) -> Iterator[str]:
     """The name of the backend this run of the test uses; it is current during the test."""
     with use_backend(request.param) as name:
         yield name

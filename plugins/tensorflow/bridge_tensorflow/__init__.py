@@ -12,5 +12,6 @@ def bridge_backends() -> list[BackendInfo]:
             framework="tensorflow",
             pip_name="tensorflow  (or tensorflow-cpu)",
             native_modules=("tensorflow", "keras"),
+            priority=1,
         )
     ]

@@ -8,11 +8,10 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from bridge.backend import Backend, Tape
-from bridge.dtypes import ALL_DTYPES, DType, int64
+from bridge.backend import Backend, Tape, dtype_tables
+from bridge.dtypes import DType, int64
 
-_TO_TF = {d: tf.as_dtype(d.name) for d in ALL_DTYPES}
-_FROM_TF = {v: k for k, v in _TO_TF.items()}
+_TO_TF, _FROM_TF = dtype_tables(lambda dtype: tf.as_dtype(dtype.name))
 _FROM_ENUM = {v.as_datatype_enum: k for k, v in _TO_TF.items()}
 _raw = tf.raw_ops
 
@@ -83,18 +82,46 @@ def _canonical(device: str) -> str:
     return "cpu" if kind.upper() != "GPU" else f"gpu:{index or 0}"
 
 
-def _nhwc(fn):
-    """Run an NHWC-only TensorFlow kernel (CPU) on channels-first input too."""
+_CHANNELS_LAST = {1: "NWC", 2: "NHWC", 3: "NDHWC"}
 
-    @functools.wraps(fn)
-    def wrapper(self, x, *args):
-        *args, channels_last = args
-        if channels_last:
-            return fn(self, x, *args)
-        out = fn(self, tf.transpose(x, (0, 2, 3, 1)), *args)
-        return tf.transpose(out, (0, 3, 1, 2))
 
-    return wrapper
+def _dilate_kernel(kernel, dilation):
+    """``kernel`` (*spatial, out, in) with ``d - 1`` zeros between its taps along each spatial axis."""
+    for axis, d in enumerate(dilation):
+        if d > 1:
+            taps = tf.unstack(kernel, axis=axis)
+            gap = [tf.zeros_like(taps[0])] * (d - 1)
+            kernel = tf.stack([t for tap in taps[:-1] for t in (tap, *gap)] + taps[-1:], axis=axis)
+    return kernel
+
+
+def _max_pool2d(x, window, strides):
+    """2-D max pool over valid windows, NaN and -inf as NumPy and torch. TensorFlow's CPU MaxPool
+    skips NaN and starts from the lowest finite float, so a window of NaN or of -inf gives that
+    float: NaN where a window holds one, -inf where the result is the lowest float but no element
+    is. One pool of flags finds both."""
+    out = tf.nn.max_pool2d(x, window, strides, "VALID")
+    lowest = tf.constant(x.dtype.min, x.dtype)
+    flags = 2 * tf.cast(tf.math.is_nan(x), x.dtype) + tf.cast(tf.equal(x, lowest), x.dtype)
+    flags = tf.nn.max_pool2d(flags, window, strides, "VALID")
+    out = tf.where(tf.equal(out, lowest) & (flags < 1), tf.constant(-float("inf"), x.dtype), out)
+    return tf.where(flags >= 2, tf.constant(float("nan"), x.dtype), out)
+
+
+def _pool_nd(pool2d, x, window, strides):
+    """``pool2d`` (NHWC, valid windows) over 1-3 spatial axes: a 1-D window is a 2-D one of height
+    1; a 3-D one pools (h, w) and then d, exact as max and mean are separable (TensorFlow's CPU
+    has no float64 or float16 3-D pooling)."""
+    if len(window) == 1:
+        return pool2d(x[:, None], (1, *window), (1, *strides))[:, 0]
+    if len(window) == 2:
+        return pool2d(x, window, strides)
+    shape = tf.shape(x)
+    planes = pool2d(tf.reshape(x, tf.concat([[-1], shape[2:]], 0)), window[1:], strides[1:])
+    plane_shape = tf.shape(planes)[1:]
+    flat = tf.reshape(planes, tf.stack([shape[0], shape[1], plane_shape[0] * plane_shape[1], shape[4]]))
+    out = pool2d(flat, (window[0], 1), (strides[0], 1))
+    return tf.reshape(out, tf.concat([tf.shape(out)[:2], plane_shape], 0))
 
 
 _KEY_BITS = {16: (tf.int16, 0x7FFF), 32: (tf.int32, 0x7FFFFFFF), 64: (tf.int64, 0x7FFFFFFFFFFFFFFF)}
@@ -149,13 +176,17 @@ class TensorFlowTape(Tape):
 
 class TensorFlowBackend(Backend):
     name = "tensorflow"
-    features = frozenset({"variables", "autodiff", "jit"})
+    contract_version = 1
+    prefers_jit = True  # eager TensorFlow is ~10x slower per op than a tf.function
 
     def version(self) -> str:
         return tf.__version__
 
     def is_native(self, x: Any) -> bool:
         return isinstance(x, (tf.Tensor, tf.Variable))
+
+    def is_pipeline(self, x: Any) -> bool:
+        return isinstance(x, tf.data.Dataset)
 
     # --- dtypes, devices, conversion -----------------------------------------------------
     def dtype_of(self, x: tf.Tensor) -> DType:
@@ -170,13 +201,9 @@ class TensorFlowBackend(Backend):
     def shape(self, x) -> tuple[int, ...]:
         return tuple(x.shape)
 
-    @functools.cache  # noqa: B019  (one backend instance per process)
-    def devices(self) -> list[str]:
+    def find_devices(self) -> list[str]:
         gpus = [d for d in tf.config.list_logical_devices() if d.device_type == "GPU"]
         return ["cpu"] + [_canonical(d.name) for d in gpus]
-
-    def default_device(self) -> str:
-        return self.devices()[1] if len(self.devices()) > 1 else "cpu"
 
     def device(self, x) -> str:
         return _canonical(x.device) if x.device else self.default_device()
@@ -332,18 +359,7 @@ class TensorFlowBackend(Backend):
     def matmul(self, a, b):
         if a.shape.rank == 2 and b.shape.rank == 2:  # MatMul's kernel beats BatchMatMul's on 2-D
             return _raw.MatMul(a=a, b=b)
-        try:
-            return _raw.BatchMatMulV2(x=a, y=b)
-        except (tf.errors.InvalidArgumentError, ValueError):
-            if a.shape.rank != 1 and b.shape.rank != 1:
-                raise
-        vector_a, vector_b = a.shape.rank == 1, b.shape.rank == 1
-        out = tf.linalg.matmul(a[None] if vector_a else a, b[:, None] if vector_b else b)
-        if vector_b:
-            out = out[..., 0]
-        if vector_a:
-            out = out[..., 0] if vector_b else out[..., 0, :]
-        return out
+        return _raw.BatchMatMulV2(x=a, y=b)
 
     inv = staticmethod(tf.linalg.inv)
     solve = staticmethod(tf.linalg.solve)
@@ -433,37 +449,38 @@ class TensorFlowBackend(Backend):
     def sparse_cross_entropy(self, logits, labels):
         return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
 
-    def conv2d(self, x, kernel, strides, padding, dilation, channels_last):
-        return self._conv2d_nhwc(x, kernel, strides, padding, dilation, channels_last)
+    channels_last = True  # TensorFlow's CPU conv and pool kernels take only NHWC
 
-    @_nhwc
-    def _conv2d_nhwc(self, x, kernel, strides, padding, dilation):
+    def conv(self, x, kernel, strides, padding, dilation, groups):
+        if groups > 1:  # no grouped-conv gradients on CPU (nor grouped 3-D convs): one conv a group
+            pairs = zip(tf.split(x, groups, axis=-1), tf.split(kernel, groups, axis=-1))
+            return tf.concat([self.conv(a, k, strides, padding, dilation, 1) for a, k in pairs], -1)
         # tf.nn.convolution handles dilation on CPU (space-to-batch, gradients included) but
         # takes no explicit padding and refuses strides > 1 with dilation > 1: pad first, and
         # stride by slicing in that case.
         if any(w for pair in padding for w in pair):
             x = tf.pad(x, [(0, 0), *padding, (0, 0)])
-        dilated = dilation != (1, 1) and strides != (1, 1)
-        out = tf.nn.convolution(
-            x, kernel, strides=(1, 1) if dilated else strides, padding="VALID", dilations=dilation
-        )
-        return out[:, :: strides[0], :: strides[1], :] if dilated else out
+        dilated = any(d > 1 for d in dilation) and any(s > 1 for s in strides)
+        steps = 1 if dilated else strides  # an explicit data_format: Conv3D's gradient needs it set
+        out = tf.nn.convolution(x, kernel, steps, "VALID", _CHANNELS_LAST[len(strides)], dilation)
+        return out[(slice(None), *(slice(None, None, s) for s in strides))] if dilated else out
 
-    @_nhwc
-    def max_pool2d(self, x, pool, strides):
-        # TensorFlow's CPU MaxPool skips NaN and starts from the lowest finite float, so a window
-        # of NaN or of -inf gives that float. As NumPy and torch: NaN where a window holds one,
-        # -inf where the result is the lowest float but no element is. One pool of flags finds both.
-        out = tf.nn.max_pool2d(x, pool, strides, "VALID")
-        lowest = tf.constant(x.dtype.min, x.dtype)
-        flags = 2 * tf.cast(tf.math.is_nan(x), x.dtype) + tf.cast(tf.equal(x, lowest), x.dtype)
-        flags = tf.nn.max_pool2d(flags, pool, strides, "VALID")
-        out = tf.where(tf.equal(out, lowest) & (flags < 1), tf.constant(-float("inf"), x.dtype), out)
-        return tf.where(flags >= 2, tf.constant(float("nan"), x.dtype), out)
+    def conv_transpose(self, x, kernel, strides, padding, output_padding, dilation):
+        kernel = _dilate_kernel(kernel, dilation)  # no dilated transposed convs on CPU
+        spans = kernel.shape[:-2]
+        full = [(n - 1) * s + k for n, s, k in zip(x.shape[1:-1], strides, spans)]
+        shape = tf.stack([tf.shape(x)[0], *full, kernel.shape[-2]])
+        out = tf.nn.conv_transpose(x, kernel, shape, strides, "VALID")
+        crop = [slice(b, n - max(a - extra, 0)) for n, (b, a), extra in zip(full, padding, output_padding)]
+        out = out[(slice(None), *crop)]
+        zeros = [(0, max(extra - a, 0)) for (_, a), extra in zip(padding, output_padding)]
+        return tf.pad(out, [(0, 0), *zeros, (0, 0)]) if any(z for _, z in zeros) else out
 
-    @_nhwc
-    def avg_pool2d(self, x, pool, strides):
-        return tf.nn.avg_pool2d(x, pool, strides, "VALID")
+    def max_pool(self, x, window, strides):
+        return _pool_nd(_max_pool2d, x, window, strides)
+
+    def avg_pool(self, x, window, strides):
+        return _pool_nd(functools.partial(tf.nn.avg_pool2d, padding="VALID"), x, window, strides)
 
     # --- variables -------------------------------------------------------------------------
     def variable(self, value, trainable, name):
@@ -471,6 +488,9 @@ class TensorFlowBackend(Backend):
 
     def is_variable(self, x):
         return isinstance(x, tf.Variable)
+
+    def is_trainable(self, var):
+        return var.trainable
 
     def assign(self, var, value):
         var.assign(value)

@@ -12,5 +12,6 @@ def bridge_backends() -> list[BackendInfo]:
             framework="torch",
             pip_name="torch",
             native_modules=("torch",),
+            priority=2,
         )
     ]

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import functools
-import types
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bridge.backend import Backend, Tape
-from bridge.dtypes import ALL_DTYPES, DType, bfloat16
+from bridge.backend import Backend, Tape, dtype_tables
+from bridge.dtypes import DType, bfloat16
 
-_TO_TORCH = {d: getattr(torch, "bool" if d.name == "bool" else d.name) for d in ALL_DTYPES}
-_FROM_TORCH = {v: k for k, v in _TO_TORCH.items()}
+_TO_TORCH, _FROM_TORCH = dtype_tables(lambda dtype: getattr(torch, dtype.name))
 
 
 def _device(name: str) -> torch.device:
@@ -23,6 +20,17 @@ def _device(name: str) -> torch.device:
 
 def _canonical(device: torch.device) -> str:
     return "cpu" if device.type == "cpu" else f"gpu:{device.index or 0}"
+
+
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+_CONV_TRANSPOSE = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
+_MAX_POOL = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
+_AVG_POOL = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
+
+
+def _torch_widths(widths) -> tuple[int, ...]:
+    """(before, after) per spatial axis in the order ``F.pad`` takes them: last axis first."""
+    return tuple(w for pair in reversed(widths) for w in pair)
 
 
 class TorchTape(Tape):
@@ -119,13 +127,16 @@ def _one_run(x: torch.Tensor, axis: tuple[int, ...] | None) -> bool:
 
 class TorchBackend(Backend):
     name = "torch"
-    features = frozenset({"variables", "autodiff", "jit"})
+    contract_version = 1
 
     def version(self) -> str:
         return torch.__version__
 
     def is_native(self, x: Any) -> bool:
         return isinstance(x, torch.Tensor)
+
+    def is_pipeline(self, x: Any) -> bool:
+        return isinstance(x, torch.utils.data.DataLoader)
 
     # --- dtypes, devices, conversion -----------------------------------------------------
     def dtype_of(self, x: torch.Tensor) -> DType:
@@ -140,12 +151,8 @@ class TorchBackend(Backend):
     def ndim(self, x: torch.Tensor) -> int:
         return x.dim()
 
-    @functools.cache  # noqa: B019  (one backend instance per process)
-    def devices(self) -> list[str]:
+    def find_devices(self) -> list[str]:
         return ["cpu"] + [f"gpu:{i}" for i in range(torch.cuda.device_count())]
-
-    def default_device(self) -> str:
-        return self.devices()[1] if len(self.devices()) > 1 else "cpu"
 
     def device(self, x: torch.Tensor) -> str:
         return _canonical(x.device)
@@ -369,27 +376,32 @@ class TorchBackend(Backend):
         flat = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), reduction="none")
         return flat.reshape(labels.shape)
 
-    def conv2d(self, x, kernel, strides, padding, dilation, channels_last):
-        if channels_last:
-            x = x.permute(0, 3, 1, 2)
-        (top, bottom), (left, right) = padding
-        if top == bottom and left == right:
-            pad = (top, left)
-        else:
-            x, pad = F.pad(x, (left, right, top, bottom)), (0, 0)
-        out = F.conv2d(x, kernel.permute(3, 2, 0, 1), stride=strides, padding=pad, dilation=dilation)
-        return out.permute(0, 2, 3, 1) if channels_last else out
+    channels_last = False  # torch's conv and pool kernels take (N, C, *spatial)
 
-    def _pool(self, pool_fn, x, pool, strides, channels_last):
-        if channels_last:
-            return pool_fn(x.permute(0, 3, 1, 2), pool, strides).permute(0, 2, 3, 1)
-        return pool_fn(x, pool, strides)
+    def conv(self, x, kernel, strides, padding, dilation, groups):
+        pad = tuple(before for before, _ in padding)
+        if any(before != after for before, after in padding):  # torch's own padding is symmetric
+            x, pad = F.pad(x, _torch_widths(padding)), (0,) * len(padding)
+        rank = len(strides)
+        weight = kernel.permute(rank + 1, rank, *range(rank))  # (out, in / groups, *spatial)
+        return _CONV[rank](x, weight, None, strides, pad, dilation, groups)
 
-    def max_pool2d(self, x, pool, strides, channels_last):
-        return self._pool(F.max_pool2d, x, pool, strides, channels_last)
+    def conv_transpose(self, x, kernel, strides, padding, output_padding, dilation):
+        rank = len(strides)
+        weight = kernel.permute(rank + 1, rank, *range(rank))  # (in, out, *spatial)
+        conv = _CONV_TRANSPOSE[rank]
+        axes = zip(padding, output_padding, strides, dilation)
+        if all(before == after and extra < max(s, d) for (before, after), extra, s, d in axes):
+            pad = tuple(before for before, _ in padding)  # torch's own padding: symmetric cropping
+            return conv(x, weight, None, strides, pad, output_padding, 1, dilation)
+        out = conv(x, weight, None, strides, 0, 0, 1, dilation)
+        return F.pad(out, _torch_widths([(-b, e - a) for (b, a), e in zip(padding, output_padding)]))
 
-    def avg_pool2d(self, x, pool, strides, channels_last):
-        return self._pool(F.avg_pool2d, x, pool, strides, channels_last)
+    def max_pool(self, x, window, strides):
+        return _MAX_POOL[len(window)](x, window, strides)
+
+    def avg_pool(self, x, window, strides):
+        return _AVG_POOL[len(window)](x, window, strides)
 
     # --- variables -------------------------------------------------------------------------
     def variable(self, value, trainable, name):
@@ -399,6 +411,9 @@ class TorchBackend(Backend):
 
     def is_variable(self, x):
         return isinstance(x, torch.nn.Parameter)
+
+    def is_trainable(self, var):
+        return var.requires_grad
 
     def assign(self, var, value):
         with torch.no_grad():
@@ -427,13 +442,7 @@ class TorchBackend(Backend):
 
     # --- jit -------------------------------------------------------------------------------
     def jit(self, fn, **options):
-        # torch.compile caches graphs per code object, up to a recompile limit (8); bridge hands it
-        # the same wrapper function for every br.jit, so each gets a code object of its own, or
-        # the ninth compiled function would silently run eagerly.
-        own = types.FunctionType(
-            fn.__code__.replace(), fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__
-        )
-        return torch.compile(own, **options)
+        return torch.compile(fn, **options)  # fn has a code object of its own (see bridge.jit)
 
     def tracing(self):
         return torch.compiler.is_compiling()

@@ -7,6 +7,7 @@ only the forward ops.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -40,7 +41,7 @@ def _binary(fn):
 
 class NumpyBackend(Backend):
     name = "numpy"
-    features = frozenset({"variables"})
+    contract_version = 1
 
     def version(self) -> str:
         return np.__version__
@@ -57,11 +58,8 @@ class NumpyBackend(Backend):
     def shape(self, x):
         return x.shape
 
-    def devices(self):
+    def find_devices(self):
         return ["cpu"]
-
-    def default_device(self):
-        return "cpu"
 
     def device(self, x):
         return "cpu"
@@ -215,39 +213,59 @@ class NumpyBackend(Backend):
         order = np.lexsort((np.where(nan, 0.0, keys), ~nan), axis=-1)[..., :k].astype(np.int64)
         return np.take_along_axis(x, order, -1), order
 
-    @staticmethod
-    def _nhwc(x, channels_last):
-        return x if channels_last else np.transpose(x, (0, 2, 3, 1))
+    channels_last = True
 
     @staticmethod
-    def _back(x, channels_last):
-        return x if channels_last else np.transpose(x, (0, 3, 1, 2))
+    def _windows(x, spans, strides):
+        """Views (n, *out, c, *spans) of the windows of ``x`` (n, *spatial, c), every ``strides``."""
+        axes = tuple(range(1, len(spans) + 1))
+        windows = sliding_window_view(x, spans, axis=axes)
+        return windows[(slice(None), *(slice(None, None, s) for s in strides))]
 
-    def conv2d(self, x, kernel, strides, padding, dilation, channels_last):
-        x = np.pad(self._nhwc(x, channels_last), ((0, 0), *padding, (0, 0)))
-        kh, kw = kernel.shape[:2]
-        span = ((kh - 1) * dilation[0] + 1, (kw - 1) * dilation[1] + 1)
-        windows = sliding_window_view(x, span, axis=(1, 2))[:, :: strides[0], :: strides[1]]
-        windows = windows[..., :: dilation[0], :: dilation[1]]  # (n, oh, ow, c, kh, kw)
-        out = np.einsum("nhwcij,ijco->nhwo", windows, kernel).astype(x.dtype)
-        return self._back(out, channels_last)
+    def conv(self, x, kernel, strides, padding, dilation, groups):
+        rank = len(strides)
+        x = np.pad(x, ((0, 0), *padding, (0, 0)))
+        spans = [(k - 1) * d + 1 for k, d in zip(kernel.shape[:rank], dilation)]
+        windows = self._windows(x, spans, strides)
+        windows = windows[(Ellipsis, *(slice(None, None, d) for d in dilation))]  # (n, *out, c, *k)
+        windows = windows.reshape(*windows.shape[: rank + 1], groups, -1, *windows.shape[rank + 2 :])
+        kernel = kernel.reshape(*kernel.shape[:-1], groups, -1)  # (*k, in / groups, groups, out / groups)
+        out, taps = "xyz"[:rank], "ijk"[:rank]
+        y = np.einsum(f"n{out}gc{taps},{taps}cgo->n{out}go", windows, kernel)
+        return y.reshape(*y.shape[:-2], -1).astype(x.dtype)
 
-    def _pool(self, reduce, x, pool, strides, channels_last):
-        windows = sliding_window_view(self._nhwc(x, channels_last), pool, axis=(1, 2))
-        out = reduce(windows[:, :: strides[0], :: strides[1]], axis=(-2, -1)).astype(x.dtype)
-        return self._back(out, channels_last)
+    def conv_transpose(self, x, kernel, strides, padding, output_padding, dilation):
+        rank, sizes = len(strides), x.shape[1:-1]
+        full = [(n - 1) * s + (k - 1) * d + 1 for n, s, k, d in zip(sizes, strides, kernel.shape, dilation)]
+        y = np.zeros((x.shape[0], *full, kernel.shape[-2]), x.dtype)
+        for tap in itertools.product(*(range(k) for k in kernel.shape[:rank])):
+            # tap t of input position i lands on output position i * s + t * d
+            where = (
+                slice(t * d, t * d + (n - 1) * s + 1, s) for t, d, n, s in zip(tap, dilation, sizes, strides)
+            )
+            y[(slice(None), *where)] += np.einsum("...c,oc->...o", x, kernel[tap])
+        y = np.pad(y, ((0, 0), *((0, max(e - a, 0)) for (_, a), e in zip(padding, output_padding)), (0, 0)))
+        crop = tuple(slice(b, n - a + e) for n, (b, a), e in zip(full, padding, output_padding))
+        return y[(slice(None), *crop)].astype(x.dtype)
 
-    def max_pool2d(self, x, pool, strides, channels_last):
-        return self._pool(np.max, x, pool, strides, channels_last)
+    def _pool(self, reduce, x, window, strides):
+        windows = self._windows(x, window, strides)
+        return reduce(windows, axis=tuple(range(-len(window), 0))).astype(x.dtype)
 
-    def avg_pool2d(self, x, pool, strides, channels_last):
-        return self._pool(np.mean, x, pool, strides, channels_last)
+    def max_pool(self, x, window, strides):
+        return self._pool(np.max, x, window, strides)
+
+    def avg_pool(self, x, window, strides):
+        return self._pool(np.mean, x, window, strides)
 
     def variable(self, value, trainable, name):
         return value.copy()
 
     def is_variable(self, x):
-        return False
+        return False  # variables are plain arrays
+
+    def is_trainable(self, var):
+        return True  # never asked: no array is a variable (``is_variable``)
 
     def assign(self, var, value):
         var[...] = value

@@ -7,13 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from . import random
-from .errors import InvalidArgumentError
-from .ops.creation import tensor
-from .tensor import Tensor
+from .. import random
+from ..errors import InvalidArgumentError
+from ..ops.creation import tensor, tensor_like
+from ..tensor import Tensor
 
 
-def _length(name: str, arrays: list[Any]) -> int:
+def sample_count(name: str, arrays: list[Any]) -> int:
+    """The number of rows the arrays share; raises naming ``name`` when they differ."""
     lengths = {len(a) for a in arrays}
     if len(lengths) != 1:
         shapes = ", ".join(str(tuple(np.shape(a))) for a in arrays)
@@ -21,7 +22,8 @@ def _length(name: str, arrays: list[Any]) -> int:
     return lengths.pop()
 
 
-def _order(n: int, shuffle: bool, seed: int | None) -> np.ndarray:
+def sample_order(n: int, shuffle: bool, seed: int | None) -> np.ndarray:
+    """``0..n-1``, or its permutation for ``seed`` (a seed from bridge's random stream if None)."""
     if not shuffle:
         return np.arange(n)
     seed = random.data_seed_from_stream() if seed is None else seed
@@ -30,16 +32,8 @@ def _order(n: int, shuffle: bool, seed: int | None) -> np.ndarray:
 
 def _take(array: Any, index: np.ndarray) -> Any:
     if isinstance(array, Tensor):
-        return array[tensor(index, backend=array.backend, device=array.device)]
+        return array[tensor_like(index, array)]
     return np.asarray(array)[index]
-
-
-def _rows(array: Any, index: np.ndarray, contiguous: bool) -> Tensor:
-    """The rows ``index`` of ``array`` as a Tensor (a slice when they are contiguous)."""
-    if contiguous and isinstance(array, Tensor):
-        return array[int(index[0]) : int(index[-1]) + 1]
-    rows = _take(array, index)
-    return rows if isinstance(rows, Tensor) else tensor(rows)
 
 
 def batches(
@@ -55,8 +49,8 @@ def batches(
     if batch_size <= 0:
         raise InvalidArgumentError(f"batches: batch_size must be positive, got {batch_size}")
     arrays = [x] if y is None else [x, y]
-    n = _length("batches", arrays)
-    order = _order(n, shuffle, seed)
+    n = sample_count("batches", arrays)
+    order = sample_order(n, shuffle, seed)
     stop = n - n % batch_size if drop_remainder else n
     for start in range(0, stop, batch_size):
         index = order[start : start + batch_size]
@@ -74,15 +68,29 @@ def train_test_split(
     """Split arrays into train and test parts, as scikit-learn: ``x_train, x_test, y_train, y_test``."""
     if not arrays:
         raise InvalidArgumentError("train_test_split: needs at least one array")
-    n = _length("train_test_split", list(arrays))
+    n = sample_count("train_test_split", list(arrays))
     n_test = int(np.ceil(test_size * n)) if isinstance(test_size, float) else int(test_size)
     if not 0 < n_test < n:
         raise InvalidArgumentError(
             f"train_test_split: test_size={test_size!r} leaves no train or no test sample of {n}"
         )
-    order = _order(n, shuffle, seed)
+    order = sample_order(n, shuffle, seed)
     train, test = order[: n - n_test], order[n - n_test :]  # as scikit-learn: the test part last
     return [part for a in arrays for part in (_take(a, train), _take(a, test))]
 
 
-__all__ = ["batches", "train_test_split"]
+def train_validation_split(
+    arrays: tuple[Any, ...], fraction: float
+) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """The arrays' first rows and their last ``ceil(n * fraction)`` rows (Keras'
+    ``validation_split``: the held-out part is the tail, taken before any shuffling); a None
+    array (no sample weights) stays None in both."""
+    n = sample_count("validation_split", [a for a in arrays if a is not None])
+    cut = n - int(np.ceil(n * fraction))
+
+    def rows(array: Any, index: slice) -> Any:
+        if array is None:
+            return None
+        return array[index] if isinstance(array, Tensor) else np.asarray(array)[index]
+
+    return tuple(rows(a, slice(0, cut)) for a in arrays), tuple(rows(a, slice(cut, None)) for a in arrays)

@@ -11,7 +11,7 @@ from hypothesis.extra import numpy as hnp
 import bridge as br
 from bridge.testing import assert_parity
 
-from .strategies import floats32
+from .strategies import SETTINGS, floats32
 
 RNG = np.random.default_rng(0)
 
@@ -20,6 +20,7 @@ def _floats(*shape):
     return RNG.standard_normal(shape).astype(np.float32)
 
 
+@SETTINGS
 @given(data=st.data())
 def test_matmul_with_numpy_rules(data):
     n, k, m = (data.draw(st.integers(1, 4)) for _ in range(3))
@@ -130,7 +131,7 @@ def test_solve_vectors_and_matrices():
     )
 
 
-def test_linear_algebra_errors(backend):
+def test_linear_algebra_errors(bridge_backend):
     with pytest.raises(br.ShapeError, match=r"matmul.*\(2, 3\).*\(2, 3\).*inner dimensions 3 and 2"):
         br.ones((2, 3)) @ br.ones((2, 3))
     with pytest.raises(br.ShapeError, match=r"inv.*square.*\(2, 3\)"):
@@ -145,7 +146,7 @@ def test_linear_algebra_errors(backend):
 
 # --- bad and edge input: the same answer on every backend (issue 8) -----------------------------------
 @pytest.mark.parametrize("dtype", ["bool", "int8", "uint8", "int16"])
-def test_narrow_int_and_bool_products_match_numpy(backend, dtype):
+def test_narrow_int_and_bool_products_match_numpy(bridge_backend, dtype):
     """Dtypes without a matmul kernel on a backend give NumPy's result: bool stays bool, ints wrap."""
     a = np.array([[100, -3, 0], [7, 127, 1]]).astype(dtype)
     b = np.array([[90, 1], [-5, 2], [3, 0]]).astype(dtype)
@@ -165,7 +166,7 @@ def test_narrow_int_and_bool_products_match_numpy(backend, dtype):
     ("a_shape", "b_shape"),
     [((2, 2), (2, 2, 2)), ((3, 2, 2), (2,)), ((2, 1, 2, 2), (3, 2, 1)), ((1, 2, 2), (4, 2, 3))],
 )
-def test_solve_broadcasts_batch_axes_as_numpy(backend, a_shape, b_shape):
+def test_solve_broadcasts_batch_axes_as_numpy(bridge_backend, a_shape, b_shape):
     """NumPy 2's rule: b is a vector only when 1-D, else (..., M, K); batch axes broadcast."""
     a = (RNG.standard_normal(a_shape) + 3 * np.eye(a_shape[-1])).astype(np.float32)
     b = RNG.standard_normal(b_shape).astype(np.float32)
@@ -179,7 +180,7 @@ def test_solve_broadcasts_batch_axes_as_numpy(backend, a_shape, b_shape):
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 @pytest.mark.parametrize("name", ["svdvals", "cholesky", "det", "inv"])
-def test_decomposition_of_a_non_finite_matrix_is_nan(backend, name, bad):
+def test_decomposition_of_a_non_finite_matrix_is_nan(bridge_backend, name, bad):
     """A matrix holding NaN or infinity decomposes to all NaN on every backend (LAPACK raises on
     one, returns garbage on another); the finite matrices of the batch are unaffected."""
     x = np.stack([_spd(2), _spd(2)]).astype(np.float32)
@@ -206,7 +207,7 @@ def test_decomposition_of_a_non_finite_matrix_is_nan(backend, name, bad):
         ((2, 3), (2, 3), ((0,), (1,))),
     ],
 )
-def test_tensordot_rejects_bad_axes_as_numpy(backend, a_shape, b_shape, axes):
+def test_tensordot_rejects_bad_axes_as_numpy(bridge_backend, a_shape, b_shape, axes):
     """Bad axes raise a bridge error that is also the builtin NumPy raises, never wrap around."""
     a, b = np.ones(a_shape, np.float32), np.ones(b_shape, np.float32)
     with pytest.raises(Exception) as numpy_error:
@@ -230,7 +231,7 @@ def test_tensordot_rejects_bad_axes_as_numpy(backend, a_shape, b_shape, axes):
         ("ij,jk", [(2,), (2, 2)]),
     ],
 )
-def test_einsum_rejects_what_numpy_rejects(backend, subscripts, shapes):
+def test_einsum_rejects_what_numpy_rejects(bridge_backend, subscripts, shapes):
     """Wrong operand counts, labels or sizes: one InvalidArgumentError (a ValueError) everywhere."""
     operands = [np.ones(s, np.float32) for s in shapes]
     with pytest.raises((ValueError, KeyError)):
@@ -242,7 +243,7 @@ def test_einsum_rejects_what_numpy_rejects(backend, subscripts, shapes):
 @pytest.mark.parametrize(
     "a", [np.zeros((2, 2)), np.array([[1.0, 2.0], [2.0, 4.0]]), np.stack([np.eye(2), np.zeros((2, 2))])]
 )
-def test_singular_matrices_raise_a_value_error_as_numpy(backend, a):
+def test_singular_matrices_raise_a_value_error_as_numpy(bridge_backend, a):
     """NumPy raises LinAlgError (a ValueError); bridge one InvalidArgumentError on every backend."""
     a = a.astype(np.float32)
     b = np.ones(a.shape[:-1], np.float32)

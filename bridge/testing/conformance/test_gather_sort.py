@@ -11,7 +11,7 @@ from hypothesis.extra import numpy as hnp
 import bridge as br
 from bridge.testing import assert_parity
 
-from .strategies import floats32
+from .strategies import SETTINGS, floats32
 
 A = np.arange(24, dtype=np.float32).reshape(2, 3, 4) * 1.5
 
@@ -28,6 +28,7 @@ def test_take():
     )
 
 
+@SETTINGS
 @given(data=st.data())
 def test_take_along_axis_matches_numpy(data):
     shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4))
@@ -63,6 +64,7 @@ def test_one_hot():
     )
 
 
+@SETTINGS
 @given(
     array=hnp.arrays(
         np.float32,
@@ -79,6 +81,7 @@ def test_sort_and_stable_argsort(array, data):
     )
 
 
+@SETTINGS
 @given(
     array=hnp.arrays(
         np.float32, st.tuples(st.integers(1, 3), st.integers(1, 6)), elements=floats32(-10, 10), unique=True
@@ -95,7 +98,7 @@ def test_topk(array, data):
     assert_parity(lambda x: br.ops.topk(x, k), array, reference=reference)
 
 
-def test_gather_errors(backend):
+def test_gather_errors(bridge_backend):
     with pytest.raises(br.DTypeError, match="integers"):
         br.ops.take(br.ones((3,)), br.tensor([0.5]))
     with pytest.raises(br.InvalidArgumentError, match="topk"):

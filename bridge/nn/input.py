@@ -1,0 +1,41 @@
+"""``Input``: the shape and dtype a model's inputs will have, known before any data arrives
+(Keras' ``keras.Input``). As the first element of a ``Sequential`` it builds the model at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import ops
+from ..dtypes import as_dtype, default_float
+from ..errors import ArgumentTypeError
+from ..ops._core import integer_arg
+from ..tensor import Tensor
+from .layer import _unique_name
+
+
+class Input:
+    """Inputs of ``shape`` per sample (the batch axis left out; None for a size known only at
+    call time) and ``dtype`` (default float32). ``shape`` reads with the batch axis, as Keras:
+    ``Input((4,)).shape == (None, 4)``."""
+
+    def __init__(self, shape: Any, dtype: Any = None, name: str | None = None) -> None:
+        if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+            raise ArgumentTypeError(f"Input: shape must be a tuple such as (4,), got {shape!r}")
+        sizes = tuple(None if n is None else integer_arg("Input", "shape", n) for n in shape)
+        self.shape: tuple[int | None, ...] = (None, *sizes)
+        self.dtype = as_dtype(dtype) if dtype is not None else default_float
+        self.name = name or _unique_name(type(self))
+
+    def example(self) -> Tensor:
+        """Zeros of one sample (sizes known only at call time taken as 1), to build layers on."""
+        return ops.zeros((1, *(1 if n is None else n for n in self.shape[1:])), dtype=self.dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"batch_shape": list(self.shape), "dtype": self.dtype.name, "name": self.name}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Input:
+        return cls(config["batch_shape"][1:], dtype=config.get("dtype"), name=config.get("name"))
+
+    def __repr__(self) -> str:
+        return f"<Input shape={self.shape}, dtype={self.dtype.name}, name={self.name!r}>"
