@@ -129,6 +129,7 @@ def register_backend(
             raise BridgeError(f"a backend named {name!r} is already registered")
         plugin_manager().register(_InProcessPlugin(info), name=f"bridge-backend-{name}")
         _infos = None
+        _native_owner.clear()  # a type seen before may belong to the new backend
 
 
 def load_backend(name: str) -> Backend:

@@ -15,17 +15,20 @@ from typing import Any
 
 import numpy as np
 
-# tqdm (a bridge dependency: small, none of its own) draws the bar; ProgressBar wraps it, adding
-# the metric lines below the bar, wrapped at 80 columns (rich would draw the same, one dependency more).
-from tqdm import tqdm  # type: ignore[import-untyped]  # no stubs; types-tqdm is not a dependency
-
 from .errors import ArgumentTypeError, InvalidArgumentError
-from .optim import LearningRateSchedule
 
 Logs = dict[str, Any]
 
 #: The width the progress display keeps within.
 COLUMNS = 80
+
+
+def _tqdm(**options: Any) -> Any:
+    """A tqdm bar (a bridge dependency: small, none of its own; rich would draw the same with one
+    dependency more). Imported on first use: importing tqdm adds 40 ms to ``import bridge``."""
+    from tqdm import tqdm  # type: ignore[import-untyped]  # no stubs; types-tqdm is not a dependency
+
+    return tqdm(ncols=COLUMNS, **options)
 
 
 def numeric_logs(logs: Logs | None) -> dict[str, float | np.ndarray]:
@@ -229,6 +232,18 @@ class EarlyStopping(_Monitor):
             self.model.set_weights(self.best_weights)
 
 
+def _check_settable_learning_rate(callback: str, optimizer: Any, when: str) -> None:
+    """Raise ``ArgumentTypeError`` (before any step) if ``optimizer``'s learning rate is a
+    schedule, which ``callback`` cannot set."""
+    schedule = optimizer.learning_rate_schedule
+    if schedule is not None:
+        raise ArgumentTypeError(
+            f"{callback}: the optimizer's learning rate already is a schedule "
+            f"({type(schedule).__name__}), which sets it at every step; "
+            f"give the optimizer a float learning rate for this callback to set {when}, or drop the callback"
+        )
+
+
 class LearningRateScheduler(Callback):
     """Set the learning rate at each epoch's start to ``schedule(epoch, lr)``."""
 
@@ -237,13 +252,7 @@ class LearningRateScheduler(Callback):
         self.schedule = schedule
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
-        rate = self.model.optimizer._learning_rate
-        if isinstance(rate, LearningRateSchedule) or callable(rate):
-            raise ArgumentTypeError(
-                f"LearningRateScheduler: the optimizer's learning rate already is a schedule "
-                f"({type(rate).__name__}), which sets it at every step; give the optimizer a float "
-                "learning rate for this callback to set per epoch, or drop the callback"
-            )
+        _check_settable_learning_rate("LearningRateScheduler", self.model.optimizer, "per epoch")
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         optimizer = self.model.optimizer
@@ -276,10 +285,14 @@ class ReduceLROnPlateau(_Monitor):
             raise InvalidArgumentError(f"ReduceLROnPlateau: factor must be below 1, got {factor}")
         self.factor, self.patience, self.verbose = factor, patience, verbose
         self.cooldown, self.min_lr = cooldown, min_lr
-        self.on_train_begin()
+        self._reset()
+
+    def _reset(self) -> None:
+        self.best, self.wait, self.cooldown_counter = None, 0, 0
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        self.best, self.wait, self.cooldown_counter = None, 0, 0
+        _check_settable_learning_rate("ReduceLROnPlateau", self.model.optimizer, "on a plateau")
+        self._reset()
 
     def in_cooldown(self) -> bool:
         return self.cooldown_counter > 0
@@ -315,6 +328,10 @@ class ReduceLROnPlateau(_Monitor):
 
 class TerminateOnNaN(Callback):
     """Stop at the first non-finite loss, leaving the weights at their last finite values."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._snapshot: list[Any] = []  # the weights' values before the current batch
 
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
         self._snapshot = [w.value for w in self.model.weights]
@@ -377,16 +394,15 @@ class ProgressBar(Callback):
     def __init__(self, verbose: int, epochs: int, steps: int | None) -> None:
         super().__init__()
         self.verbose, self.epochs, self.steps = verbose, epochs, steps
-        self._bar: tqdm | None = None
-        self._lines: list[tqdm] = []
+        self._bar: Any = None  # a tqdm bar during an epoch with verbose=1
+        self._lines: list[Any] = []  # text-only tqdm bars below it
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         if self.verbose == 1:
-            self._bar = tqdm(
+            self._bar = _tqdm(
                 total=self.steps,
                 desc=f"Epoch {epoch + 1}/{self.epochs}",
                 unit="step",
-                ncols=COLUMNS,
                 bar_format="{desc} {bar} {n_fmt}/{total_fmt} [{elapsed}<{remaining}]",
             )
 
@@ -398,9 +414,7 @@ class ProgressBar(Callback):
     def _show(self, lines: list[str]) -> None:
         """Write ``lines`` below the bar, one status line (a text-only tqdm) each."""
         while len(self._lines) < len(lines):
-            self._lines.append(
-                tqdm(total=0, bar_format="{desc}", ncols=COLUMNS, position=len(self._lines) + 1)
-            )
+            self._lines.append(_tqdm(total=0, bar_format="{desc}", position=len(self._lines) + 1))
         for status, line in zip(self._lines, lines):
             status.set_description_str(line)
 

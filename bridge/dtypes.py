@@ -77,8 +77,6 @@ ALL_DTYPES: tuple[DType, ...] = (
     float32,
     float64,
 )
-FLOAT_DTYPES = tuple(d for d in ALL_DTYPES if d.kind == "f")
-INT_DTYPES = tuple(d for d in ALL_DTYPES if d.kind in "iu")
 
 default_float = float32
 default_int = int64

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import sys
 import types
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -74,7 +75,7 @@ def _innermost(exc: Exception) -> Exception:
 def _wrap(x: Any, backend: Any) -> Any:
     if not backend.is_native(x):
         return x
-    if backend.is_variable(x):
+    if "variables" in backend.features and backend.is_variable(x):
         return Variable._wrap(x, backend, trainable=backend.is_trainable(x), name=None)
     return Tensor(x, backend)
 
@@ -95,5 +96,7 @@ def _on_natives(fn: Callable, backend: Any) -> Callable:
         return tree.map_leaves(lambda x: x._native if isinstance(x, Tensor) else x, out)
 
     name = f"{getattr(fn, '__name__', 'fn')}_{next(_jitted_count)}"  # unique: codes compare by value
-    code = traced.__code__.replace(co_name=name, co_qualname=name)
+    code = traced.__code__.replace(co_name=name)
+    if sys.version_info >= (3, 11):  # co_qualname is 3.11's
+        code = code.replace(co_qualname=name)
     return types.FunctionType(code, traced.__globals__, name, None, traced.__closure__)

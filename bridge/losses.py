@@ -44,10 +44,10 @@ class Loss(ABC):
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Tensor:
         y_pred = as_tensor(self.name, y_pred)
-        y_true = _like(y_true, y_pred)
+        y_true = as_tensor_like(y_true, y_pred)
         losses = self.call(y_true, y_pred)
         if sample_weight is not None:
-            losses, weight = align_weight(self.name, losses, _like(sample_weight, losses))
+            losses, weight = align_weight(self.name, losses, as_tensor_like(sample_weight, losses))
             losses = losses * weight.astype(losses.dtype)
         if self.reduction == "none":
             return losses
@@ -63,7 +63,7 @@ class Loss(ABC):
         return {"reduction": self.reduction, "name": self.name}
 
 
-def _like(x: Any, reference: Tensor) -> Tensor:
+def as_tensor_like(x: Any, reference: Tensor) -> Tensor:
     """``x`` as a tensor on the reference's backend and device."""
     return x if isinstance(x, Tensor) else tensor_like(x, reference)
 

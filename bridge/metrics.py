@@ -12,7 +12,7 @@ from . import ops
 from ._registry import Registry, snake_case
 from .dtypes import float32, int64
 from .errors import BridgeError, InvalidArgumentError, ShapeError
-from .losses import align_weight, check_class_ids, require_class_axis, same_rank
+from .losses import align_weight, as_tensor_like, check_class_ids, require_class_axis, same_rank
 from .ops._core import as_tensor, renamed
 from .ops.creation import tensor_like
 from .tensor import Tensor
@@ -132,7 +132,7 @@ class Mean(_Averaging):
 def _targets_and_predictions(metric: Metric, y_true: Any, y_pred: Any) -> tuple[Tensor, Tensor]:
     """Both as tensors; targets given as data join the predictions' backend and device."""
     y_pred = as_tensor(metric._label, y_pred)
-    return (y_true if isinstance(y_true, Tensor) else tensor_like(y_true, y_pred)), y_pred
+    return as_tensor_like(y_true, y_pred), y_pred
 
 
 class MeanMetricWrapper(_Averaging):

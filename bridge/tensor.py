@@ -98,6 +98,13 @@ class Tensor:
         return self._backend.to_numpy(self._native)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """A NumPy copy (``np.asarray(x, copy=False)`` is a ValueError, as NumPy 2 asks: the
+        data lives in the framework's memory, so NumPy always gets a copy)."""
+        if copy is False:
+            raise ArgumentTypeError(
+                f"np.asarray(tensor, copy=False): a bridge Tensor ({self.backend}) cannot give NumPy its "
+                "memory without a copy; use copy=None or x.numpy()"
+            )
         array = self.numpy()
         return array if dtype is None else array.astype(dtype, copy=False)
 

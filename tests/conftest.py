@@ -8,26 +8,63 @@ from __future__ import annotations
 import ast
 import importlib.util
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 import bridge as br
+from bridge import _plugins
 from bridge.testing.numpy_backend import NumpyBackend
 
 br.register_backend("numpy", NumpyBackend, framework="numpy")
 
-settings.register_profile(
-    "bridge",
-    max_examples=int(os.environ.get("BRIDGE_HYPOTHESIS_EXAMPLES", "25")),
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    derandomize=bool(os.environ.get("CI")),
-)
-settings.load_profile("bridge")
+#: Hypothesis examples per property test: 25, or 5 in the quick loop (``-m "not slow"``);
+#: ``BRIDGE_HYPOTHESIS_EXAMPLES`` overrides both (CI's one-plugin legs set 25).
+EXAMPLES, QUICK_EXAMPLES = "25", "5"
+
+
+def _load_hypothesis_profile(examples: str) -> None:
+    settings.register_profile(
+        "bridge",
+        max_examples=int(examples),
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        derandomize=bool(os.environ.get("CI")),
+    )
+    settings.load_profile("bridge")
+
+
+_load_hypothesis_profile(os.environ.get("BRIDGE_HYPOTHESIS_EXAMPLES", EXAMPLES))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """``-m "not slow"`` is the quick loop: fewer hypothesis examples, unless the environment
+    chose a count (the conformance kit reads the same variable when its modules are collected)."""
+    if (
+        config.option.markexpr.replace(" ", "") == "notslow"
+        and "BRIDGE_HYPOTHESIS_EXAMPLES" not in os.environ
+    ):
+        os.environ["BRIDGE_HYPOTHESIS_EXAMPLES"] = QUICK_EXAMPLES
+        _load_hypothesis_profile(QUICK_EXAMPLES)
+
 
 pytest_plugins = ["pytester"]
+
+
+@pytest.fixture
+def scratch_registry() -> Iterator[None]:
+    """Backends registered by a test are gone after it."""
+    manager = _plugins.plugin_manager()
+    before = {name for name, _ in manager.list_name_plugin()}
+    yield
+    for name, plugin in manager.list_name_plugin():
+        if name not in before:
+            manager.unregister(plugin)
+    _plugins._infos = None
+    for name in set(_plugins._loaded) - set(_plugins.backend_infos()):
+        del _plugins._loaded[name]
 
 
 @pytest.fixture

@@ -27,7 +27,9 @@ class FakeModel:
 
     def __init__(self, learning_rate: float) -> None:
         self.stop_training = False
-        self.optimizer = type("Optimizer", (), {"learning_rate": learning_rate})()
+        self.optimizer = type(
+            "Optimizer", (), {"learning_rate": learning_rate, "learning_rate_schedule": None}
+        )()
         self._weights = [np.zeros(())]
 
     def get_weights(self):
@@ -261,3 +263,23 @@ def test_callback_list_fans_out_and_ends_with_the_history(backend) -> None:
     every.on_epoch_end(0, {"loss": 1.0})
     assert calls == [("a", 0, ["loss"]), ("b", 0, ["loss", "seen_by_a"])]
     assert every.history.history == {"loss": [1.0], "seen_by_a": [1.0], "seen_by_b": [1.0]}
+
+
+def test_reduce_lr_on_plateau_on_a_scheduled_optimizer_fails_as_training_begins(backend) -> None:
+    """As LearningRateScheduler: the same error, before any step, naming the callback and the
+    schedule (not a generic error at the first reduction)."""
+    x = np.random.default_rng(0).normal(size=(16, 4)).astype(np.float32)
+    model = nn.Sequential([nn.Dense(1)])
+    model.compile(optimizer=optim.SGD(optim.ExponentialDecay(0.1, 10, 0.9)), loss="mse")
+    model.build((None, 4))
+    before = model.get_weights()
+    reduce = callbacks.ReduceLROnPlateau(monitor="loss", patience=0, factor=0.5)
+    with pytest.raises(br.InvalidArgumentError, match="ReduceLROnPlateau: .* already is a schedule") as info:
+        model.fit(x, x[:, :1], epochs=3, callbacks=[reduce], verbose=0)
+    assert isinstance(info.value, TypeError) and "ExponentialDecay" in str(info.value)
+    for got, want in zip(model.get_weights(), before, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_terminate_on_nan_declares_its_snapshot() -> None:
+    assert callbacks.TerminateOnNaN()._snapshot == []

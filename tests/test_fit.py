@@ -408,6 +408,7 @@ def test_predict_checks_the_batch_axis_of_a_model_built_on_data(backend):
 
 # --- TensorFlow: several models in a row ------------------------------------------------------
 @pytest.mark.needs("tensorflow")
+@pytest.mark.slow
 def test_several_models_in_a_row_give_no_tensorflow_retracing_warning():
     """Six models built and trained one after another, as a script comparing models does: each
     model's compiled steps trace once (per batch shape), and TensorFlow must not count those

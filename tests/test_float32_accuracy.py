@@ -62,6 +62,7 @@ def test_float32_sum_mean_var_are_accurate(backend, case, seed, offset):
 
 
 @pytest.mark.bridge_requires("autodiff", "jit")
+@pytest.mark.slow
 def test_accurate_sums_keep_gradients_eager_and_under_jit(backend):
     x = br.tensor((np.random.default_rng(0).random((4000, 3)) + 1).astype(np.float32))
 

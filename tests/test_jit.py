@@ -15,6 +15,7 @@ pytestmark = pytest.mark.bridge_requires("jit", "autodiff", "variables")
 # uses the defaults.
 
 
+@pytest.mark.slow  # torch's default compiler builds C++ kernels
 def test_default_compilers_match_eager(backend):
     traced = []
 
@@ -135,3 +136,26 @@ def test_every_jitted_function_compiles_past_torchs_recompile_limit():
         built.append(counters["stats"]["unique_graphs"] > before)
         np.testing.assert_array_equal(out.numpy(), np.full((2, 2), i + 1.0, np.float32))
     assert all(built), built
+
+
+def test_a_backend_with_jit_but_no_variables_returns_tensors(scratch_registry):
+    """br.jit's outputs are Tensors on a backend that compiles but has no variables."""
+    from bridge.backend import Backend
+    from bridge.testing.numpy_backend import NumpyBackend
+
+    methods = ("variable", "is_variable", "is_trainable", "assign", "assign_add", "assign_sub", "read")
+    compiling = type(
+        "CompilesNoVariables",
+        (NumpyBackend,),
+        {
+            "name": "jit-only",
+            "jit": lambda self, fn, **options: fn,
+            **{m: getattr(Backend, m) for m in methods},
+        },
+    )
+    assert compiling.features == {"jit"}
+    br.register_backend("jit-only", compiling)
+    with br.use_backend("jit-only"):
+        out = br.jit(lambda x: x * 2)(br.ones((2,)))
+    assert isinstance(out, br.Tensor) and out.backend == "jit-only"
+    np.testing.assert_array_equal(out.numpy(), [2.0, 2.0])

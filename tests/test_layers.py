@@ -516,3 +516,24 @@ def test_input_errors(backend):
         nn.Input((2, -1))
     with pytest.raises(br.ShapeError, match=r"built for inputs with 4 features"):
         nn.Sequential([nn.Input((4,)), nn.Dense(3)])(np.ones((2, 5), np.float32))
+
+
+def test_layer_state_is_declared_at_construction(backend):
+    layer = nn.Dense(3)
+    assert layer._own_weights == [] and layer._output_shape is None
+    layer(np.zeros((2, 4), np.float32))
+    assert layer._own_weights == [layer.kernel, layer.bias] and layer._output_shape == (2, 3)
+
+
+def test_sublayers_assigned_before_layer_init_are_tracked(backend):
+    class Early(nn.Layer):
+        def __init__(self):
+            self.inner = nn.Dense(2)
+            super().__init__()
+
+        def call(self, x):
+            return self.inner(x)
+
+    layer = Early()
+    layer(np.zeros((1, 3), np.float32))
+    assert [w.shape for w in layer.weights] == [(3, 2), (2,)]

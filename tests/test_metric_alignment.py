@@ -344,6 +344,7 @@ def _classifier(jit):
 
 @pytest.mark.bridge_requires("autodiff", "variables")
 @pytest.mark.parametrize("jit", ["auto", True, False])
+@pytest.mark.slow
 def test_fit_rejects_labels_out_of_range_before_any_step(backend, jit):
     x = RNG.standard_normal((40, 4)).astype(np.float32)
     y = RNG.integers(0, 3, 40)

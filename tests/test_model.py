@@ -251,3 +251,29 @@ def test_initial_epoch_and_sample_weight(backend):
     assert weighted.history["loss"] == [0.0]  # every sample weighs nothing: no loss, no gradient
     for a, b in zip(model.get_weights(), before):
         np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_build_makes_an_embedding_model_from_integer_ids(backend, capsys):
+    """Keras 3 builds ``Sequential([Embedding(10, 4)])`` from ``(None, 5)``: bridge runs the
+    build on int32 ids when the first layer is an Embedding."""
+    model = nn.Sequential([nn.Embedding(10, 4)])
+    model.build((None, 5))
+    assert model.built and [w.shape for w in model.weights] == [(10, 4)]
+    model.summary()
+    assert "(None, 5, 4)" in capsys.readouterr().out
+
+
+def test_a_failed_build_leaves_the_model_unbuilt(backend):
+    model = nn.Sequential([nn.Embedding(10, 4)])
+    with pytest.raises(br.InvalidArgumentError, match="Embedding needs integer ids, got float32"):
+        model.build((None, 5), dtype="float32")
+    assert not model.built
+    model.build((None, 5), dtype="int64")
+    assert model.built and model.predict(np.array([[1, 2]])).shape == (1, 2, 4)
+
+
+def test_summary_of_an_unbuilt_model_keeps_within_80_columns(backend, capsys):
+    nn.Sequential([nn.Dense(3)]).summary()
+    lines = capsys.readouterr().out.splitlines()
+    assert any("not built yet" in line for line in lines)
+    assert max(len(line) for line in lines) <= 80

@@ -344,6 +344,7 @@ def run_bridge_steps(make_optimizer, steps):
 
 @pytest.mark.bridge_requires("jit", "variables")
 @pytest.mark.parametrize("kind", ["adam", "rmsprop"])
+@pytest.mark.slow
 def test_a_nonfinite_step_under_jit_is_skipped_as_in_eager_code(backend, kind):
     def run(jit):
         opt = OPTIMIZERS_WITH_SLOTS[kind]()
@@ -368,6 +369,7 @@ def test_a_nonfinite_step_under_jit_is_skipped_as_in_eager_code(backend, kind):
 
 
 @pytest.mark.bridge_requires("jit", "variables", "autodiff")
+@pytest.mark.slow
 def test_optimizer_steps_under_jit_match_eager(backend):
     def train(jit):
         br.random.seed(0)
@@ -652,3 +654,17 @@ def test_a_user_optimizer_round_trips_through_custom_objects():
         br.ArgumentTypeError, match="optimizer: expected a name, a config or an instance of Optimizer"
     ):
         optim.get(lambda step: 0.1)
+
+
+@pytest.mark.bridge_requires("variables")
+def test_a_scheduled_learning_rate_reads_as_a_float_before_and_after_steps(backend):
+    """The schedule's value at the current step (step 0 before the first), as a float; a
+    float rate has no schedule."""
+    schedule = optim.ExponentialDecay(0.1, 1, 0.5)
+    opt = optim.SGD(schedule)
+    assert opt.learning_rate_schedule is schedule
+    assert type(opt.learning_rate) is float and opt.learning_rate == pytest.approx(0.1)
+    w = br.Variable(br.tensor([0.0]))
+    opt.apply([br.tensor([1.0])], [w])
+    assert type(opt.learning_rate) is float and opt.learning_rate == pytest.approx(0.05)
+    assert optim.SGD(0.1).learning_rate_schedule is None

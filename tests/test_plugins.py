@@ -17,22 +17,6 @@ from bridge.backend import CONTRACT_VERSION, Backend
 from bridge.testing.numpy_backend import NumpyBackend
 
 
-@pytest.fixture
-def scratch_registry():
-    """Backends registered by a test are gone after it."""
-    from bridge import _plugins
-
-    manager = _plugins.plugin_manager()
-    before = {name for name, _ in manager.list_name_plugin()}
-    yield
-    for name, plugin in manager.list_name_plugin():
-        if name not in before:
-            manager.unregister(plugin)
-    _plugins._infos = None
-    for name in set(_plugins._loaded) - set(_plugins.backend_infos()):
-        del _plugins._loaded[name]
-
-
 def run_python(code: str, **env: str) -> dict:
     """Run ``code`` in a fresh interpreter; it prints one JSON document, returned here."""
     environment = {**os.environ, **env}
@@ -339,3 +323,16 @@ def test_the_numpy_reference_backend_runs_the_op_suite():
     from bridge.testing import parity_backends
 
     assert {"numpy", "torch", "tensorflow"} <= set(parity_backends())
+
+
+class _LaterNative:
+    """A tensor type no backend owns until one is registered for this module."""
+
+
+def test_a_backend_registered_later_owns_the_types_seen_before(scratch_registry):
+    from bridge._plugins import native_backend_name
+
+    assert native_backend_name(_LaterNative()) is None  # looked up, and remembered, before
+    owner = type("LaterOwner", (NumpyBackend,), {"is_native": lambda self, x: isinstance(x, _LaterNative)})
+    br.register_backend("later", owner, native_modules=(_LaterNative.__module__.partition(".")[0],))
+    assert native_backend_name(_LaterNative()) == "later"

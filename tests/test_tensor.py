@@ -310,3 +310,12 @@ def test_augmented_operators_are_declared_on_variable(symbol):
         ">>": "rshift",
     }[symbol]
     assert br.Variable.__dict__[f"__i{name}__"].__qualname__ == f"Variable.__i{name}__"
+
+
+def test_numpy_copy_false_is_refused_as_numpy_2_asks(backend):
+    x = br.ones((2,))
+    np.testing.assert_array_equal(np.asarray(x), [1.0, 1.0])
+    with pytest.raises(br.ArgumentTypeError, match=r"copy=False"):
+        np.asarray(x, copy=False)
+    with pytest.raises(ValueError):  # what NumPy raises for an object that must be copied
+        np.asarray(x, copy=False)

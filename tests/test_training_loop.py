@@ -43,6 +43,7 @@ def train_logistic_regression(backend: str, jit: bool | dict) -> list[float]:
 
 
 @pytest.mark.needs("torch", "tensorflow")
+@pytest.mark.slow
 def test_the_same_losses_on_every_backend_eager_and_jit():
     eager = {name: train_logistic_regression(name, jit=False) for name in ("torch", "tensorflow")}
     np.testing.assert_allclose(eager["tensorflow"], eager["torch"], rtol=1e-5)

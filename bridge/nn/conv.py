@@ -7,17 +7,9 @@ from typing import Any
 from .. import ops
 from ..errors import InvalidArgumentError, ShapeError
 from ..ops._core import integer_arg
+from ..ops.nn import spatial_ints
 from ..tensor import Tensor
 from .layer import KernelLayer, Layer
-
-
-def _pair(layer: str, name: str, value: Any) -> tuple[int, int]:
-    """A positive int or a pair of them, as a pair (``2.5`` is refused, not truncated)."""
-    values = (value, value) if not isinstance(value, (list, tuple)) else tuple(value)
-    if len(values) != 2:
-        raise InvalidArgumentError(f"{layer}: {name} must be an int or a pair of ints, got {value!r}")
-    first, second = (integer_arg(layer, name, v, minimum=1) for v in values)
-    return first, second
 
 
 def _require_4d(layer: Layer, data_format: str, shape: tuple[int, ...]) -> None:
@@ -46,9 +38,9 @@ class Conv2D(KernelLayer):
     ) -> None:
         super().__init__(activation, **kwargs)
         self.filters = integer_arg("Conv2D", "filters", filters, minimum=1)
-        self.kernel_size = _pair("Conv2D", "kernel_size", kernel_size)
-        self.strides = _pair("Conv2D", "strides", strides)
-        self.dilation_rate = _pair("Conv2D", "dilation_rate", dilation_rate)
+        self.kernel_size = spatial_ints("Conv2D", "kernel_size", kernel_size, 2)
+        self.strides = spatial_ints("Conv2D", "strides", strides, 2)
+        self.dilation_rate = spatial_ints("Conv2D", "dilation_rate", dilation_rate, 2)
         self.padding, self.data_format = padding, data_format
 
     def build(self, input_shape: tuple[int, ...]) -> None:
@@ -85,8 +77,8 @@ class _Pool2D(Layer):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.pool_size = _pair(type(self).__name__, "pool_size", pool_size)
-        self.strides = None if strides is None else _pair(type(self).__name__, "strides", strides)
+        self.pool_size = spatial_ints(type(self).__name__, "pool_size", pool_size, 2)
+        self.strides = None if strides is None else spatial_ints(type(self).__name__, "strides", strides, 2)
         self.padding, self.data_format = padding, data_format
 
     def get_config(self) -> dict[str, Any]:

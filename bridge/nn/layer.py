@@ -70,6 +70,8 @@ class Layer:
         self.built = False
         self._trainable = trainable
         self._regularized: list[tuple[Variable, Any]] = []
+        self._own_weights: list[Variable] = []  # add_weight's, in creation order
+        self._output_shape: tuple[int, ...] | None = None  # of the last call's output, for summary
 
     # --- building and calling --------------------------------------------------------------
     def build(self, input_shape: Any) -> None:
@@ -92,7 +94,7 @@ class Layer:
         if self._call_takes_training:
             kwargs["training"] = training
         out = self.call(inputs, *args, **kwargs)
-        self._output_shape = getattr(out, "shape", None)  # for Model.summary
+        self._output_shape = out.shape if isinstance(out, Tensor) else None
         return out
 
     def _standardize(self, x: Any) -> Any:
@@ -122,8 +124,7 @@ class Layer:
         regularizer = regularizers.get(regularizer)
         if regularizer is not None:
             self._regularized.append((variable, regularizer))
-        own = self.__dict__.setdefault("_own_weights", [])
-        own.append(variable)
+        self._own_weights.append(variable)
         return variable
 
     def _tracked(self) -> tuple[list[Variable], list[Layer]]:
@@ -131,13 +132,14 @@ class Layer:
         variables: list[Variable] = []
         layers: list[Layer] = []
         seen: set[int] = set()
-        for item in itertools.chain(
-            self.__dict__.get("_own_weights", []), *map(_walk, self.__dict__.values())
-        ):
+        for item in itertools.chain(self._own_weights, *map(_walk, self.__dict__.values())):
             if id(item) in seen:
                 continue
             seen.add(id(item))
-            (layers if isinstance(item, Layer) else variables).append(item)
+            if isinstance(item, Layer):
+                layers.append(item)
+            else:
+                variables.append(item)
         return variables, layers
 
     def _frozen(self, frozen: bool = False) -> set[int]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import sys
+import textwrap
 from collections.abc import Callable
 from typing import Any
 
@@ -33,11 +34,13 @@ from ..callbacks import (
 )
 from ..data.adapters import DataAdapter, adapter_for, check_sample_weight, length
 from ..data.arrays import train_validation_split
+from ..dtypes import int32
 from ..errors import BridgeError, InvalidArgumentError, NonFiniteError, ShapeError
 from ..jit import jit as compile_function
 from ..ops._core import op
 from ..tensor import Tensor
 from ..tree import leaves
+from .core import Embedding
 from .layer import Layer
 
 Numbers = dict[str, float | np.ndarray]
@@ -86,10 +89,12 @@ class Model(Layer):
         self._ran_eagerly: set[str] = set()  # the step kinds run once eagerly (weights, slots built)
 
     # --- building --------------------------------------------------------------------------
-    def build(self, input_shape: Any) -> None:
+    def build(self, input_shape: Any, dtype: Any = None) -> None:
         """Create the weights for inputs of ``input_shape`` (batch axis first, None for a size
         known only at call time), as Keras' ``model.build((None, 4))``: the model runs once on
-        zeros of one sample. A model's first call on data builds it from that data instead."""
+        zeros of one sample, of ``dtype``; by default int32 ids when the first layer is an
+        ``Embedding``, else the model's float dtype. A build that fails leaves the model unbuilt.
+        A model's first call on data builds it from that data instead."""
         shape = _batch_shape(input_shape)
         if shape is not None:
             self._input_shape = shape
@@ -100,8 +105,9 @@ class Model(Layer):
                 "build: input_shape must be a tuple with the batch axis first, e.g. (None, 4), "
                 f"got {input_shape!r}"
             )
-        self.built = True
-        self(ops.zeros(tuple(1 if n is None else n for n in shape)))
+        if dtype is None:
+            dtype = int32 if self.layers and isinstance(self.layers[0], Embedding) else self.dtype
+        self(ops.zeros(tuple(1 if n is None else n for n in shape), dtype=dtype))
 
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         """As ``Layer.__call__``; the first call builds the model from its data (see ``build``)."""
@@ -110,6 +116,9 @@ class Model(Layer):
         self._building_on_data = True
         try:
             return super().__call__(inputs, *args, **kwargs)
+        except BaseException:
+            self.built = False  # a first call that fails builds nothing
+            raise
         finally:
             self._building_on_data = False
 
@@ -362,10 +371,10 @@ class Model(Layer):
         is built, a note saying so (no shape or count is known yet)."""
         rows = [("Layer (type)", "Output shape", "Params")]
         for layer in self.layers:
-            shape = getattr(layer, "_output_shape", None)
-            shape = (None, *shape[1:]) if shape else None  # the batch size varies
+            output = layer._output_shape
+            shape = str((None, *output[1:])) if output else "?"  # the batch size varies
             params = f"{sum(w.size for w in layer.weights):,}" if layer.built else "0 (unbuilt)"
-            rows.append((f"{layer.name} ({type(layer).__name__})", str(shape) if shape else "?", params))
+            rows.append((f"{layer.name} ({type(layer).__name__})", shape, params))
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
         line = "-" * (sum(widths) + 6)
         print_fn(f'Model: "{self.name}"')
@@ -376,11 +385,13 @@ class Model(Layer):
                 print_fn(line)
         print_fn(line)
         if not self.built:
-            print_fn(
+            note = (
                 "The model is not built yet: its weights are made on the first call. Call "
                 "model.build(input_shape), e.g. model.build((None, 4)), or the model on data, "
                 "to see the output shapes and parameter counts."
             )
+            for text in textwrap.wrap(note, width=80):
+                print_fn(text)
             return
         trainable = sum(w.size for w in self.trainable_weights)
         total = sum(w.size for w in self.weights)

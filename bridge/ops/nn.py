@@ -86,7 +86,7 @@ def _channels_last(name: str, data_format: str) -> bool:
     return data_format == "channels_last"
 
 
-def _ints(name: str, what: str, value: Any, rank: int, minimum: int = 1) -> tuple[int, ...]:
+def spatial_ints(name: str, what: str, value: Any, rank: int, minimum: int = 1) -> tuple[int, ...]:
     """An int or ``rank`` of them, each at least ``minimum`` (``2.5`` is refused, not truncated)."""
     values = tuple(value) if isinstance(value, (list, tuple)) else (value,) * rank
     require(
@@ -243,7 +243,10 @@ def conv(
         f"conv: input {x.shape} has {channels} channels ({data_format}) but kernel {kernel.shape} "
         f"expects {kernel.shape[-2] * groups}" + (f" ({groups} groups)" if groups > 1 else ""),
     )
-    strides, dilation = _ints("conv", "strides", strides, rank), _ints("conv", "dilation", dilation, rank)
+    strides, dilation = (
+        spatial_ints("conv", "strides", strides, rank),
+        spatial_ints("conv", "dilation", dilation, rank),
+    )
     spatial, window = _spatial(x, channels_last), kernel.shape[:rank]
     pads = _padding("conv", padding, spatial, window, strides, dilation, ("valid", "same", "causal"))
     _require_window_fits("conv", x, spatial, window, pads, dilation)
@@ -301,8 +304,8 @@ def conv_transpose(
         f"conv_transpose: input {x.shape} has {channels} channels ({data_format}) but kernel "
         f"{kernel.shape} expects {kernel.shape[-1]}",
     )
-    strides = _ints("conv_transpose", "strides", strides, rank)
-    dilation = _ints("conv_transpose", "dilation", dilation, rank)
+    strides = spatial_ints("conv_transpose", "strides", strides, rank)
+    dilation = spatial_ints("conv_transpose", "dilation", dilation, rank)
     require(
         padding in ("valid", "same"),
         InvalidArgumentError,
@@ -310,7 +313,7 @@ def conv_transpose(
     )
     extras: tuple[int | None, ...] = (None,) * rank
     if output_padding is not None:
-        extras = _ints("conv_transpose", "output_padding", output_padding, rank, minimum=0)
+        extras = spatial_ints("conv_transpose", "output_padding", output_padding, rank, minimum=0)
         require(
             all(p < s for p, s in zip(extras, strides)),
             InvalidArgumentError,
@@ -352,8 +355,8 @@ def _pool(
         ShapeError,
         f"{name}: input must be 3-D to 5-D {_LAYOUTS[data_format]}, got shape {x.shape}",
     )
-    window = _ints(name, "pool_size", pool_size, rank)
-    strides = window if strides is None else _ints(name, "strides", strides, rank)
+    window = spatial_ints(name, "pool_size", pool_size, rank)
+    strides = window if strides is None else spatial_ints(name, "strides", strides, rank)
     spatial, ones = _spatial(x, channels_last), (1,) * rank
     pads = _padding(name, padding, spatial, window, strides, ones)
     _require_window_fits(name, x, spatial, window, pads, ones)

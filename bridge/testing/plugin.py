@@ -38,6 +38,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "bridge_requires(*features): run the `bridge_backend` fixture only on backends with these features",
     )
+    config.addinivalue_line(
+        "markers", "slow: a test of the conformance kit that takes long; `-m 'not slow'` leaves it out"
+    )
     option = config.getoption("--bridge-backends", default=None)
     if option:
         testing.selected_backends = _selected(option.split(","))

@@ -157,6 +157,7 @@ def gathers(x, index):
 
 
 @pytest.mark.bridge_requires("jit")
+@pytest.mark.slow  # a compilation per example
 @SETTINGS
 @given(size=st.integers(1, 5), data=st.data())
 def test_jit_clamps_out_of_range_indices_the_same_on_every_backend(size, data):

@@ -383,16 +383,22 @@ class TorchBackend(Backend):
         if any(before != after for before, after in padding):  # torch's own padding is symmetric
             x, pad = F.pad(x, _torch_widths(padding)), (0,) * len(padding)
         rank = len(strides)
-        weight = kernel.permute(rank + 1, rank, *range(rank))  # (out, in / groups, *spatial)
+        # (out, in / groups, *spatial), contiguous: torch 2.13's CPU backward refuses some permuted
+        # weights ("slow_conv2d: grad_weight must be contiguous", e.g. one filter on NHWC input)
+        weight = kernel.permute(rank + 1, rank, *range(rank)).contiguous()
         return _CONV[rank](x, weight, None, strides, pad, dilation, groups)
 
     def conv_transpose(self, x, kernel, strides, padding, output_padding, dilation):
         rank = len(strides)
-        weight = kernel.permute(rank + 1, rank, *range(rank))  # (in, out, *spatial)
+        weight = kernel.permute(rank + 1, rank, *range(rank)).contiguous()  # (in, out, *spatial), as conv
         conv = _CONV_TRANSPOSE[rank]
-        axes = zip(padding, output_padding, strides, dilation)
-        if all(before == after and extra < max(s, d) for (before, after), extra, s, d in axes):
-            pad = tuple(before for before, _ in padding)  # torch's own padding: symmetric cropping
+        axes = zip(padding, output_padding, strides, dilation, x.shape[2:], kernel.shape[:rank])
+        # torch's own padding crops symmetrically, and refuses an empty result
+        if all(
+            before == after and extra < max(s, d) and (n - 1) * s + d * (k - 1) + 1 - 2 * before + extra > 0
+            for (before, after), extra, s, d, n, k in axes
+        ):
+            pad = tuple(before for before, _ in padding)
             return conv(x, weight, None, strides, pad, output_padding, 1, dilation)
         out = conv(x, weight, None, strides, 0, 0, 1, dilation)
         return F.pad(out, _torch_widths([(-b, e - a) for (b, a), e in zip(padding, output_padding)]))
