@@ -21,7 +21,7 @@ from bridge.testing.numpy_backend import NumpyBackend
 br.register_backend("numpy", NumpyBackend, framework="numpy")
 
 #: Hypothesis examples per property test: 25, or 5 in the quick loop (``-m "not slow"``);
-#: ``BRIDGE_HYPOTHESIS_EXAMPLES`` overrides both (CI's one-plugin legs set 25).
+#: ``BRIDGE_HYPOTHESIS_EXAMPLES`` overrides both.
 EXAMPLES, QUICK_EXAMPLES = "25", "5"
 
 
