@@ -20,7 +20,7 @@ from . import (  # noqa: E402
     tree,
 )
 from ._dispatch import device, devices, get_backend, set_backend, use_backend
-from ._plugins import BackendInfo, hookimpl, register_backend
+from ._plugins import BackendInfo, hookimpl, register_backend, unregister_backend
 from .autodiff import GradientTape, custom_gradient, grad, jacobian, stop_gradient, value_and_grad
 from .backend import Backend
 from .dtypes import (
@@ -112,6 +112,7 @@ __all__ = [
     "tree",
     "backends",
     "register_backend",
+    "unregister_backend",
     "hookimpl",
     "set_backend",
     "get_backend",

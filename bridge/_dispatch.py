@@ -63,10 +63,11 @@ def use_backend(name: str) -> Iterator[str]:
 
 
 def canonical_device(name: str) -> str:
-    """``"cpu"`` or ``"gpu:N"`` from spellings such as ``"cuda"``, ``"cuda:1"``, ``"/GPU:0"``."""
+    """``"cpu"`` or ``"gpu:N"`` from spellings such as ``"cuda"``, ``"cuda:1"``, ``"/GPU:0"`` and
+    TensorFlow's full names (``"/job:localhost/replica:0/task:0/device:GPU:0"``)."""
     if not isinstance(name, str):
         raise DeviceError(f"a device name is a string such as 'cpu' or 'gpu:0', got {name!r}")
-    text = name.strip().lower().lstrip("/").removeprefix("device:")
+    text = name.strip().lower().rpartition("device:")[2].lstrip("/")
     kind, _, index = text.partition(":")
     if kind == "cpu" and index in ("", "0"):
         return "cpu"

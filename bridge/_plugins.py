@@ -132,6 +132,23 @@ def register_backend(
         _native_owner.clear()  # a type seen before may belong to the new backend
 
 
+def unregister_backend(name: str) -> None:
+    """Remove a backend that ``register_backend`` added to this process (installed plugins stay).
+
+    Afterwards ``name`` is unknown again, and free to register anew. Leave no ``use_backend``
+    block or ``set_backend`` choice of it in force: those keep the Backend they chose."""
+    global _infos
+    manager = plugin_manager()
+    with _lock:
+        plugin = manager.get_plugin(f"bridge-backend-{name}")
+        if not isinstance(plugin, _InProcessPlugin):
+            raise UnknownBackendError(f"no backend named {name!r} was registered with register_backend()")
+        manager.unregister(plugin)
+        _infos = None
+        _loaded.pop(name, None)
+        _native_owner.clear()
+
+
 def load_backend(name: str) -> Backend:
     """The Backend instance for ``name``, importing its framework on first use."""
     backend = _loaded.get(name)
@@ -180,6 +197,10 @@ def _instantiate(info: BackendInfo) -> Backend:
         raise BridgeError(f"backend {info.name!r} loaded {loaded!r}, which is not a bridge Backend")
     _check_contract(info.name, kind)
     backend: Backend = loaded() if isinstance(loaded, type) else loaded
+    # The core finds a tensor's backend again by its name (``use_backend(x.backend)``): a class
+    # registered under another name than its ``name`` (NumpyBackend as "mine") takes the registered one.
+    if getattr(backend, "name", None) != info.name:
+        backend.name = info.name
     return backend
 
 

@@ -1,7 +1,7 @@
 """The Backend contract: the primitives a plugin implements for its framework, in one place.
 
 Arguments and results are the framework's native tensors; ``dtype`` arguments are bridge
-:class:`~bridge.dtypes.DType` objects; ``device`` arguments are canonical names (``"cpu"``,
+``DType`` objects; ``device`` arguments are canonical names (``"cpu"``,
 ``"gpu:0"``). Axes arrive normalized (non-negative ints, or tuples of them). Everything else
 (promotion, broadcasting checks, composite ops, indexing, randomness) is written once in the core.
 

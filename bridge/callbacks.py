@@ -58,7 +58,9 @@ def format_logs(logs: Logs | None, lead: str | None = None) -> list[str]:
 
 
 class Callback:
-    """Base class: override the hooks you need; ``self.model`` is the model being trained."""
+    """Base class: override the hooks you need; ``self.model`` is the model being trained, and
+    ``self.params`` the fit's ``{"verbose", "epochs", "steps"}`` (steps per epoch, None where
+    unknown), as Keras."""
 
     def __init__(self) -> None:
         self.model: Any = None
@@ -66,6 +68,9 @@ class Callback:
 
     def set_model(self, model: Any) -> None:
         self.model = model
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        self.params = params
 
     def on_train_begin(self, logs: Logs | None = None) -> None: ...
     def on_train_end(self, logs: Logs | None = None) -> None: ...
@@ -94,6 +99,11 @@ class CallbackList(Callback):
         super().set_model(model)
         for callback in self.callbacks:
             callback.set_model(model)
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        super().set_params(params)
+        for callback in self.callbacks:
+            callback.set_params(params)
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
         for callback in self.callbacks:

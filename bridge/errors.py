@@ -1,6 +1,6 @@
 """Errors raised by bridge.
 
-Every error is a :class:`BridgeError` and also the builtin a user would catch for the same
+Every error is a ``BridgeError`` and also the builtin a user would catch for the same
 mistake (``ValueError``, ``TypeError``, ...), so ``except ValueError`` keeps working.
 """
 

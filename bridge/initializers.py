@@ -44,6 +44,8 @@ class Initializer(ABC):
 
 
 class Constant(Initializer):
+    """Every element ``value``."""
+
     def __init__(self, value: float = 0.0) -> None:
         self.value = value
 
@@ -55,6 +57,8 @@ class Constant(Initializer):
 
 
 class Zeros(Constant):
+    """Every element 0."""
+
     def __init__(self) -> None:
         super().__init__(0.0)
 
@@ -63,6 +67,8 @@ class Zeros(Constant):
 
 
 class Ones(Constant):
+    """Every element 1."""
+
     def __init__(self) -> None:
         super().__init__(1.0)
 
@@ -82,6 +88,8 @@ class _Seeded(Initializer):
 
 
 class RandomNormal(_Seeded):
+    """Normal values with ``mean`` and ``stddev``."""
+
     def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None) -> None:
         super().__init__(seed)
         self.mean, self.stddev = mean, stddev
@@ -94,6 +102,8 @@ class RandomNormal(_Seeded):
 
 
 class RandomUniform(_Seeded):
+    """Uniform values in ``[minval, maxval)``."""
+
     def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed: int | None = None) -> None:
         super().__init__(seed)
         self.minval, self.maxval = minval, maxval
@@ -143,6 +153,8 @@ class VarianceScaling(_Seeded):
 
 
 class GlorotUniform(VarianceScaling):
+    """``VarianceScaling(1.0, "fan_avg", "uniform")``: the default of ``Dense`` and ``Conv2D``."""
+
     def __init__(self, seed: int | None = None) -> None:
         super().__init__(1.0, "fan_avg", "uniform", seed)
 
@@ -151,6 +163,8 @@ class GlorotUniform(VarianceScaling):
 
 
 class GlorotNormal(VarianceScaling):
+    """``VarianceScaling(1.0, "fan_avg", "truncated_normal")``."""
+
     def __init__(self, seed: int | None = None) -> None:
         super().__init__(1.0, "fan_avg", "truncated_normal", seed)
 
@@ -159,6 +173,8 @@ class GlorotNormal(VarianceScaling):
 
 
 class HeUniform(VarianceScaling):
+    """``VarianceScaling(2.0, "fan_in", "uniform")``."""
+
     def __init__(self, seed: int | None = None) -> None:
         super().__init__(2.0, "fan_in", "uniform", seed)
 
@@ -167,6 +183,8 @@ class HeUniform(VarianceScaling):
 
 
 class HeNormal(VarianceScaling):
+    """``VarianceScaling(2.0, "fan_in", "truncated_normal")``."""
+
     def __init__(self, seed: int | None = None) -> None:
         super().__init__(2.0, "fan_in", "truncated_normal", seed)
 
@@ -175,6 +193,8 @@ class HeNormal(VarianceScaling):
 
 
 class LecunNormal(VarianceScaling):
+    """``VarianceScaling(1.0, "fan_in", "truncated_normal")``."""
+
     def __init__(self, seed: int | None = None) -> None:
         super().__init__(1.0, "fan_in", "truncated_normal", seed)
 

@@ -6,7 +6,7 @@ and gradients."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -115,13 +115,35 @@ def _check_same_shape(loss: Loss, y_true: Tensor, y_pred: Tensor) -> tuple[Tenso
     return y_true.astype(y_pred.dtype), y_pred
 
 
+class LossFunctionWrapper(Loss):
+    """A function ``fn(y_true, y_pred)`` as a Loss, as Keras wraps the functions given to
+    ``compile``: its values (one per sample, or a scalar) are weighted and reduced as every
+    loss's (by default their mean)."""
+
+    def __init__(
+        self,
+        fn: Callable[[Tensor, Tensor], Tensor],
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = None,
+    ) -> None:
+        super().__init__(reduction, name or getattr(fn, "__name__", None))
+        self.fn = fn
+
+    def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
+        return as_tensor(self.name, self.fn(y_true, y_pred))
+
+
 class MeanSquaredError(Loss):
+    """Mean over the last axis of ``(y_pred - y_true) ** 2`` (``"mse"``)."""
+
     def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
         y_true, y_pred = _check_same_shape(self, y_true, y_pred)
         return ops.mean(ops.square(y_pred - y_true), axis=-1)
 
 
 class MeanAbsoluteError(Loss):
+    """Mean over the last axis of ``|y_pred - y_true|`` (``"mae"``)."""
+
     def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
         y_true, y_pred = _check_same_shape(self, y_true, y_pred)
         return ops.mean(ops.abs(y_pred - y_true), axis=-1)
@@ -339,6 +361,7 @@ def deserialize(config: Any, custom_objects: dict[str, Any] | None = None) -> An
 
 __all__ = [
     "Loss",
+    "LossFunctionWrapper",
     "MeanSquaredError",
     "MeanAbsoluteError",
     "Huber",

@@ -217,11 +217,15 @@ def _errors(y_true: Tensor, y_pred: Tensor) -> Tensor:
 
 
 class MeanSquaredError(MeanMetricWrapper):
+    """The mean squared error, averaged over the samples seen."""
+
     def __init__(self, name: str | None = "mean_squared_error") -> None:
         super().__init__(lambda t, p: ops.mean(ops.square(_errors(t, p)), axis=-1), name)
 
 
 class MeanAbsoluteError(MeanMetricWrapper):
+    """The mean absolute error, averaged over the samples seen."""
+
     def __init__(self, name: str | None = "mean_absolute_error") -> None:
         super().__init__(lambda t, p: ops.mean(ops.abs(_errors(t, p)), axis=-1), name)
 

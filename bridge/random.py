@@ -1,10 +1,10 @@
 """Random numbers that are identical on every backend for the same seed.
 
 The draws are ops (``bridge.ops.random``: a counter-based generator written over integer ops,
-see there); this module adds :class:`SeedGenerator`, a stream of seeds kept in a Variable, so it
+see there); this module adds ``SeedGenerator``, a stream of seeds kept in a Variable, so it
 sits at the Variable layer, above the ops.
 
-Without ``seed=``, each call takes the next seed of a global stream set by :func:`seed`.
+Without ``seed=``, each call takes the next seed of a global stream set by ``seed``.
 """
 
 from __future__ import annotations

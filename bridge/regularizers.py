@@ -29,6 +29,8 @@ class L1L2:
 
 
 class L1(L1L2):
+    """``l1 * sum(|w|)``."""
+
     def __init__(self, l1: float = 0.01) -> None:
         super().__init__(l1=l1)
 
@@ -37,6 +39,8 @@ class L1(L1L2):
 
 
 class L2(L1L2):
+    """``l2 * sum(w**2)``."""
+
     def __init__(self, l2: float = 0.01) -> None:
         super().__init__(l2=l2)
 

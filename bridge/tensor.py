@@ -94,7 +94,16 @@ class Tensor:
 
     # --- conversion ------------------------------------------------------------------------
     def numpy(self) -> np.ndarray:
-        """A NumPy array with the same values (bfloat16 as ``ml_dtypes.bfloat16``)."""
+        """A NumPy array with the same values (bfloat16 as ``ml_dtypes.bfloat16``); inside
+        ``br.jit`` (every backend) a ``TracedValueError``, as ``item``, ``float`` and ``int``,
+        which read it: the value is not known while the function compiles."""
+        if self._backend.tracing():
+            raise TracedValueError(
+                f"the value of a tensor (shape {self.shape}, {self.dtype}) asked inside br.jit "
+                "(numpy(), item(), float(), int() or formatting it): it is unknown while the function "
+                "compiles. Return the tensor from the function and read it outside, or run it eagerly "
+                "with br.jit(fn, enabled=False)"
+            )
         return self._backend.to_numpy(self._native)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:

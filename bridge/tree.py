@@ -20,6 +20,7 @@ from .errors import InvalidArgumentError
 
 
 def is_namedtuple(x: Any) -> bool:
+    """Whether ``x`` is a namedtuple (a tuple with ``_fields``)."""
     return isinstance(x, tuple) and hasattr(x, "_fields")
 
 

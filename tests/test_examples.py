@@ -18,8 +18,10 @@ both = pytest.mark.needs("torch", "tensorflow")
 
 
 def run_example(name: str, *args: str) -> str:
+    """The output of ``python examples/NAME ARGS``, or of ``python -m bridge ARGS`` for ``-m``."""
+    program = ["-m", "bridge"] if name == "-m" else [str(EXAMPLES / name)]
     done = subprocess.run(
-        [sys.executable, str(EXAMPLES / name), *args],
+        [sys.executable, *program, *args],
         capture_output=True,
         text=True,
         timeout=600,
@@ -59,9 +61,12 @@ def test_custom_training_loop_learns_the_same_on_both_backends():
 @both
 @pytest.mark.parametrize(("problem", "epochs"), [("iris", "100"), ("digits", "15")])
 def test_the_lab_gives_the_same_accuracy_on_both_backends(problem, epochs):
+    # The course's lab is `python -m bridge demo` (bridge/demo.py).
     # Iris has 96 training rows (3 steps an epoch): it needs the lab's default 100 epochs
-    out = run_example("lab.py", "--problem", problem, "--epochs", epochs)
-    rows = [line.split() for line in out.strip().splitlines()[1:]]
+    out = run_example("-m", "demo", "--problem", problem, "--epochs", epochs)
+    header, *lines = out.strip().splitlines()
+    assert header.split()[-4:] == ["torch", "accuracy", "tensorflow", "accuracy"], header
+    rows = [line.split() for line in lines]
     assert len(rows) == 2
     for row in rows:
         torch_accuracy, tensorflow_accuracy = float(row[-2]), float(row[-1])

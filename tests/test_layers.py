@@ -537,3 +537,22 @@ def test_sublayers_assigned_before_layer_init_are_tracked(backend):
     layer = Early()
     layer(np.zeros((1, 3), np.float32))
     assert [w.shape for w in layer.weights] == [(3, 2), (2,)]
+
+
+def test_inner_layers_take_the_training_flag_of_the_enclosing_call(backend):
+    # Keras 3's rule: an inner layer called without `training` inherits the outer call's value;
+    # an explicit value wins; a layer called alone defaults to inference.
+    class Outer(nn.Model):
+        def __init__(self) -> None:
+            super().__init__()
+            self.dropout = nn.Dropout(0.5, seed=1)
+
+        def call(self, x):
+            return self.dropout(x), self.dropout(x, training=False)
+
+    model, x = Outer(), br.ones((4, 16))
+    inherited, explicit = model(x, training=True)
+    assert (inherited.numpy() == 0).any() and (explicit.numpy() == 1).all()
+    inherited, _ = model(x)
+    assert (inherited.numpy() == 1).all()
+    assert (model.dropout(x).numpy() == 1).all()  # the flag of a finished call does not linger

@@ -121,6 +121,7 @@ def adapter_for(
     """The adapter for the data given to ``op`` (``"fit"``, ``"evaluate"``, ``"predict"``):
     arrays or Tensors ``x, y[, sample_weight]`` (``x`` alone for predict, where a list is an
     array too), or ``x`` an iterable of batches that hold their targets."""
+    check_single_input(op, x, y)
     source_backend = pipeline_backend(x)
     arrays = isinstance(x, (np.ndarray, Tensor)) or (op == "predict" and isinstance(x, list))
     if source_backend is not None or (y is None and not arrays):
@@ -142,6 +143,38 @@ def adapter_for(
     if all(isinstance(a, Tensor) for a in given):
         return TensorAdapter(given, batch_size, shuffle, seed)
     return ArrayAdapter(given, batch_size, shuffle, seed)
+
+
+def _several_arrays(value: Any, samples: int | None) -> str | None:
+    """How ``value`` holds several arrays rather than one: a dict, or a tuple or list of arrays
+    of different shapes or of another length than ``samples`` (a list of equal rows, one per
+    sample, is one array); None for one array."""
+    if isinstance(value, dict):
+        return f"a dict of {len(value)} arrays {tuple(value)}"
+    if not isinstance(value, (tuple, list)) or not value:
+        return None
+    if not all(isinstance(item, (np.ndarray, Tensor)) and item.ndim >= 1 for item in value):
+        return None
+    shapes = {tuple(item.shape) for item in value}
+    if len(shapes) > 1 or (samples is not None and len(value) != samples):
+        return f"a {type(value).__name__} of {len(value)} arrays"
+    return None
+
+
+def check_single_input(op: str, x: Any, y: Any = None) -> None:
+    """Raise a clear error for several input (or target) arrays: a dict, tuple or list of them.
+    Models with several inputs are not supported by fit, evaluate and predict yet."""
+    samples = length(y) if isinstance(y, (np.ndarray, Tensor)) else None
+    # without y, a tuple or list x of fit or evaluate is batches, and a tuple x of predict too
+    x_arrays = isinstance(x, dict) or y is not None or (op == "predict" and isinstance(x, list))
+    for name, value, count in (("x", x if x_arrays else None, samples), ("y", y, None)):
+        several = _several_arrays(value, count)
+        if several is not None:
+            raise InvalidArgumentError(
+                f"{op}: {name} is {several}; several inputs or targets are not supported yet: give "
+                f"one array for {name} (several inputs can be concatenated into one and split again "
+                "in the model's call)"
+            )
 
 
 def check_sample_weight(op: str, sample_weight: Any, samples: int | None) -> None:

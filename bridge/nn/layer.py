@@ -5,9 +5,11 @@ automatically; weights live on the backend and device of the first input the lay
 
 from __future__ import annotations
 
+import functools
 import inspect
 import itertools
 from collections import defaultdict
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -26,6 +28,9 @@ from ..tree import leaves, map_leaves
 from ..variable import Variable
 
 _name_counts: defaultdict[str, itertools.count] = defaultdict(itertools.count)
+
+#: The ``training`` flag of the layer call in progress, which inner layers called without one take.
+_training: ContextVar[bool] = ContextVar("bridge_training", default=False)
 
 
 def _unique_name(cls: type) -> str:
@@ -48,13 +53,26 @@ def _walk(value: Any) -> list[Layer | Variable]:
     return [item for item in leaves(value) if isinstance(item, (Layer, Variable))]
 
 
+def _marks_built(build: Any) -> Any:
+    """``build`` that leaves the layer built once it succeeds, so that a layer built by hand
+    (``layer.build((None, 4))``, then ``set_weights``) is not built again, with new weights, by its
+    first call."""
+
+    @functools.wraps(build)
+    def built_after(self: Any, *args: Any, **kwargs: Any) -> None:
+        build(self, *args, **kwargs)
+        self.built = True
+
+    return built_after
+
+
 class Layer:
     """Subclass and define ``build(input_shape)`` (create weights with ``add_weight``) and
     ``call(inputs)`` (``call(inputs, training=False)`` where training changes it); calling the
     layer builds it once, on its first input.
 
     ``inputs`` is a Tensor or a pytree of them (lists, tuples, namedtuples, dicts; see
-    :mod:`bridge.tree`): every leaf given as a NumPy array, a Python number or a framework
+    ``bridge.tree``): every leaf given as a NumPy array, a Python number or a framework
     tensor arrives in ``call`` as a Tensor, in the same structure, and ``build`` receives that
     structure with each Tensor replaced by its shape."""
 
@@ -63,6 +81,8 @@ class Layer:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._call_takes_training = _accepts_training(cls.call)  # read once: jit tracing stays plain
+        if "build" in cls.__dict__:  # `layer.build(shape)` called directly builds it, as in Keras
+            cls.build = _marks_built(cls.__dict__["build"])  # type: ignore[method-assign]
 
     def __init__(self, name: str | None = None, trainable: bool = True, dtype: Any = None) -> None:
         self.name = name or _unique_name(type(self))
@@ -82,7 +102,18 @@ class Layer:
         """The layer's computation: ``call(inputs)`` or ``call(inputs, training=False)``."""
         raise NotImplementedError(f"{type(self).__name__} must define call()")
 
-    def __call__(self, inputs: Any, *args: Any, training: bool = False, **kwargs: Any) -> Any:
+    def __call__(self, inputs: Any, *args: Any, training: bool | None = None, **kwargs: Any) -> Any:
+        """Build on the first call, then ``call``. ``training`` left out is the enclosing layer's
+        (as in Keras: a Dropout inside a custom ``call`` trains when its model trains), else False."""
+        if training is None:
+            training = _training.get()
+        token = _training.set(training)
+        try:
+            return self._build_and_call(inputs, args, kwargs, training)
+        finally:
+            _training.reset(token)
+
+    def _build_and_call(self, inputs: Any, args: Any, kwargs: dict[str, Any], training: bool) -> Any:
         inputs = map_leaves(self._standardize, inputs)
         if not self.built:
             first = next((t for t in leaves(inputs) if isinstance(t, Tensor)), None)

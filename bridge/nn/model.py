@@ -32,7 +32,7 @@ from ..callbacks import (
     format_logs,
     numeric_logs,
 )
-from ..data.adapters import DataAdapter, adapter_for, check_sample_weight, length
+from ..data.adapters import DataAdapter, adapter_for, check_sample_weight, check_single_input, length
 from ..data.arrays import train_validation_split
 from ..dtypes import int32
 from ..errors import BridgeError, InvalidArgumentError, NonFiniteError, ShapeError
@@ -59,6 +59,17 @@ def _accuracy_for(loss: Any, name: str = "accuracy") -> metrics_module.Metric:
     if isinstance(loss, losses_module.BinaryCrossentropy):
         return metrics_module.BinaryAccuracy(name=name)
     return metrics_module.Accuracy(name=name)
+
+
+def _metric_for(loss: Any, identifier: Any) -> metrics_module.Metric:
+    """A metric of ``compile``: by name (``"accuracy"`` the one that fits the loss), a Metric, or
+    a function ``fn(y_true, y_pred)`` whose values are averaged under its name, as Keras does."""
+    if isinstance(identifier, str) and identifier in ("accuracy", "acc"):
+        return _accuracy_for(loss, identifier)
+    metric = metrics_module.get(identifier)
+    if not isinstance(metric, metrics_module.Metric):
+        metric = metrics_module.MeanMetricWrapper(metric, name=getattr(metric, "__name__", None))
+    return metric
 
 
 def _unpack(data: Any) -> tuple[Any, Any, Any]:
@@ -134,10 +145,9 @@ class Model(Layer):
             raise InvalidArgumentError(f"compile: jit must be 'auto', True or False, got {jit!r}")
         self.optimizer = optim.get(optimizer)
         self.loss = losses_module.get(loss)
-        self.compiled_metrics = [
-            _accuracy_for(self.loss, m) if m in ("accuracy", "acc") else metrics_module.get(m)
-            for m in list(metrics or [])
-        ]
+        if not isinstance(self.loss, losses_module.Loss):  # a function: reduced as Keras reduces it
+            self.loss = losses_module.LossFunctionWrapper(self.loss)
+        self.compiled_metrics = [_metric_for(self.loss, m) for m in list(metrics or [])]
         self.loss_tracker = metrics_module.Mean(name="loss")
         self.jit = jit
         self._compiled_steps = {}
@@ -240,6 +250,7 @@ class Model(Layer):
         optimizer = self._require_compiled("fit")
         batch_size = 32 if batch_size is None else batch_size  # as Keras
         _check_fit_arguments(batch_size, epochs, initial_epoch, verbose, shuffle, callbacks)
+        check_single_input("fit", x, y)
         if length(x) == 0:
             raise InvalidArgumentError("fit: x holds no sample")
         if validation_split:
@@ -253,6 +264,7 @@ class Model(Layer):
         progress = ProgressBar(verbose, epochs, train.num_batches) if verbose else None
         # the user's callbacks first: they may add to the logs (learning_rate) that History records
         every = CallbackList(callbacks or [], progress, model=self)
+        every.set_params({"verbose": verbose, "epochs": epochs, "steps": train.num_batches})
         self.history = every.history
         self.stop_training = False
         labels = losses_module.checked_labels([self.loss, *self.metrics], y, validation_data)

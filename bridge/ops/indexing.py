@@ -242,7 +242,7 @@ def take(x: Any, indices: Any, axis: int | None = None) -> Tensor:
     """Elements of ``x`` at ``indices`` along ``axis`` (of the flattened ``x`` when None).
 
     Negative indices count from the end; one outside the axis raises ``IndexOutOfRangeError``
-    (clamped inside ``br.jit``, see :func:`checked_indices`)."""
+    (clamped inside ``br.jit``)."""
     x = as_tensor("take", x)
     if axis is None:
         x, axis = reshape(x, (-1,)), 0
@@ -254,7 +254,7 @@ def take(x: Any, indices: Any, axis: int | None = None) -> Tensor:
 @op()
 def take_along_axis(x: Any, indices: Any, axis: int) -> Tensor:
     """Pick values along ``axis`` with an index tensor of the same rank (``numpy.take_along_axis``);
-    out-of-range indices as in :func:`take`."""
+    out-of-range indices as in ``take``."""
     x = as_tensor("take_along_axis", x)
     index = _indices("take_along_axis", x, indices)
     require(

@@ -290,12 +290,12 @@ def inv(x: Any) -> Tensor:
 
 def _unless_singular(name: str, shape: tuple[int, ...], solver: Any, *natives: Any) -> Any:
     """``solver(*natives)``, called once shapes and dtypes are checked: a failure left is a
-    singular matrix (each framework words and classes it differently)."""
+    singular matrix (each framework words and classes it differently, so the message is bridge's
+    own, the same on every backend; the framework's error stays chained as ``__cause__``)."""
     try:
         return solver(*natives)
     except Exception as exc:
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise InvalidArgumentError(f"{name}: singular matrix in a of shape {shape} ({first_line})") from exc
+        raise InvalidArgumentError(f"{name}: singular matrix in a of shape {shape}") from exc
 
 
 @op(check=_square_check)

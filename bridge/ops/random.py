@@ -8,7 +8,7 @@ arithmetic is exact on every framework, so uniform and integer draws match bit f
 draws go through Box-Muller in float64 and are rounded to the requested dtype, which makes
 float32 (and narrower) draws match bit for bit in practice (float64 draws agree to a few ulp).
 
-Without ``seed=``, each call takes the next seed of a global stream set by :func:`seed`.
+Without ``seed=``, each call takes the next seed of a global stream set by ``seed``.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def seed_from_stream() -> int:
 def data_seed_from_stream() -> int:
     """The next seed of the data-order stream (shuffling without ``seed=``: ``fit``,
     ``data.batches``): apart from the global stream, so how the data is fed never changes the
-    numbers that initialize weights; :func:`seed` restarts both."""
+    numbers that initialize weights; ``seed`` restarts both."""
     with _lock:
         return (_global_seed ^ 0xD1B54A32D192ED03) * 0x9E3779B1 + next(_data_draws) * 0x85EBCA77
 

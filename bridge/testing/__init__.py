@@ -2,7 +2,7 @@
 
 ``assert_parity(fn, *inputs)`` runs ``fn`` on every backend and compares the results with each
 other (values and dtypes) and, when given, with a NumPy float64 reference. Installed with bridge
-as a pytest plugin (see :mod:`bridge.testing.plugin`): a ``bridge_backend`` fixture and a
+as a pytest plugin (``bridge.testing.plugin``): a ``bridge_backend`` fixture and a
 ``--bridge-backends`` option.
 """
 
@@ -141,6 +141,8 @@ def assert_layer_parity(
     ``dtype="float64"``, for tight tolerances). Returns each backend's ``output``, ``weights``
     (as after the call), ``input_grad`` and ``weight_grads`` as NumPy arrays."""
     names = list(backends) if backends is not None else parity_backends(("autodiff", "variables"))
+    if not names:
+        raise AssertionError("assert_layer_parity: no backend with autodiff and variables to run on")
     x = np.asarray(x)
     cotangent = None
     results: dict[str, dict[str, Any]] = {}
@@ -219,6 +221,8 @@ def assert_training_parity(
     with ``fit(x, y, epochs, batch_size, seed=seed, verbose=0, **fit_kwargs)``, and check that the
     loss and metric histories and the final weights agree. Returns each backend's History."""
     names = list(backends) if backends is not None else parity_backends(("autodiff", "variables"))
+    if not names:
+        raise AssertionError("assert_training_parity: no backend with autodiff and variables to run on")
     histories, weights = {}, {}
     for name in names:
         with use_backend(name):

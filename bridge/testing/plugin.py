@@ -1,7 +1,7 @@
 """The bridge pytest plugin (entry point ``pytest11``), active wherever bridge is installed.
 
 - ``--bridge-backends=torch,tensorflow`` chooses the backends (default: every installed one);
-  ``numpy``, the NumPy reference backend of :mod:`bridge.testing.numpy_backend`, is registered
+  ``numpy``, the NumPy reference backend of ``bridge.testing.numpy_backend``, is registered
   when named and no installed plugin provides a backend of that name;
 - the ``bridge_backend`` fixture runs a test once per chosen backend, with that backend current
   (named so that it never takes over a project's own ``backend`` fixture);
