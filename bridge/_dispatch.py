@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 
 from ._plugins import ENTRY_POINT_GROUP, installed_backends, load_backend
@@ -24,17 +24,25 @@ def current_backend() -> Backend:
     return backend
 
 
+def default_backend_name(environ: Mapping[str, str] = os.environ) -> str | None:
+    """The name of the backend used where none was chosen: ``BRIDGE_BACKEND`` of ``environ``
+    when set, else the installed backend of highest ``BackendInfo.priority``; None when neither
+    (the name is not checked: loading it may fail)."""
+    name = environ.get("BRIDGE_BACKEND")
+    if name:
+        return name
+    installed = installed_backends()  # the highest priority first
+    return installed[0] if installed else None
+
+
 def _resolve_default() -> Backend:
     global _process_default
-    name = os.environ.get("BRIDGE_BACKEND")
-    if not name:
-        installed = installed_backends()  # the highest ``BackendInfo.priority`` first
-        if not installed:
-            raise BridgeError(
-                "no bridge backend is installed: install a backend plugin (a package declaring "
-                f"the entry-point group '{ENTRY_POINT_GROUP}') or use bridge.register_backend()"
-            )
-        name = installed[0]
+    name = default_backend_name()
+    if name is None:
+        raise BridgeError(
+            "no bridge backend is installed: install a backend plugin (a package declaring "
+            f"the entry-point group '{ENTRY_POINT_GROUP}') or use bridge.register_backend()"
+        )
     _process_default = load_backend(name)
     return _process_default
 

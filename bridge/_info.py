@@ -13,6 +13,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import platform
+import re
+import shlex
 import shutil
 import sys
 import sysconfig
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from . import __version__
+from ._dispatch import default_backend_name
 from ._plugins import (
     AUTOLOAD_SWITCH,
     ENTRY_POINT_GROUP,
@@ -33,15 +36,12 @@ from ._plugins import (
     plugin_manager,
 )
 from .backend import CONTRACT_VERSION
-
-#: The reference backends of bridge.testing that ``--bridge-backends`` registers on demand: those
-#: of ``bridge.testing.plugin.REFERENCE_BACKENDS``, named here since that module needs pytest.
-REFERENCE_BACKENDS = {"numpy": "bridge.testing.numpy_backend:NumpyBackend"}
+from .testing import REFERENCE_BACKENDS
 
 #: The environment variables bridge reads, and those of the frameworks that change what it does.
 ENVIRONMENT = {
     "BRIDGE_BACKEND": "the default backend",
-    AUTOLOAD_SWITCH: "installed backend plugins are not loaded (register backends yourself)",
+    AUTOLOAD_SWITCH: "installed backend plugins are not loaded: register backends yourself",
     "BRIDGE_HYPOTHESIS_EXAMPLES": "hypothesis examples per property test of the conformance kit",
     "CI": "the conformance kit's property tests are derandomized",
     "CUDA_VISIBLE_DEVICES": "the GPUs torch and TensorFlow see",
@@ -49,26 +49,29 @@ ENVIRONMENT = {
     "TF_ENABLE_ONEDNN_OPTS": "TensorFlow's oneDNN kernels on the CPU",
     "TF_FORCE_GPU_ALLOW_GROWTH": "TensorFlow takes GPU memory as needed",
     "PYTORCH_CUDA_ALLOC_CONF": "torch's GPU memory allocator",
-    "KERAS_BACKEND": "Keras 3's own backend (read by Keras, not by bridge)",
+    "KERAS_BACKEND": "Keras 3's own backend, read by Keras, not by bridge",
 }
 
-#: The backend plugins of this repository: distribution, what to install from PyPI, and from a
-#: clone (the framework versions the README installs: torch's CPU build, tensorflow-cpu).
+#: The backend plugins of this repository: distribution, what ``pip install`` takes from PyPI,
+#: and from a clone (the framework versions the README installs: torch 2.13, tensorflow-cpu).
 KNOWN_PLUGINS = {
-    "torch": ("bridge-torch", "pip install bridge-torch", "pip install torch==2.13.0 -e plugins/torch"),
+    "torch": ("bridge-torch", "bridge-torch", "torch==2.13.0 -e plugins/torch"),
     "tensorflow": (
         "bridge-tensorflow",
-        'pip install "bridge-tensorflow[cpu]"',
-        "pip install tensorflow-cpu==2.21.0 -e plugins/tensorflow",
+        '"bridge-tensorflow[cpu]"',
+        "tensorflow-cpu==2.21.0 -e plugins/tensorflow",
     ),
 }
 
+#: What to install instead of a framework's CPU-only build on a GPU machine.
+GPU_BUILDS = {"torch": "torch", "tensorflow": "tensorflow[and-cuda]"}
+
 #: Optional packages: import name, distribution, bridge's extra that brings it, what needs it.
 OPTIONAL = [
-    ("sklearn", "scikit-learn", "examples", "`python -m bridge demo` (the lab's data sets)"),
-    ("matplotlib", "matplotlib", "examples", "the plots of the examples and the lab notebook"),
-    ("pytest", "pytest", "testing", "`python -m bridge check` (the conformance kit)"),
-    ("hypothesis", "hypothesis", "testing", "`python -m bridge check` (the conformance kit)"),
+    ("sklearn", "scikit-learn", "examples", "the data sets of `python -m bridge demo`"),
+    ("matplotlib", "matplotlib", "examples", "the plots of examples/ and its notebook lab.ipynb"),
+    ("pytest", "pytest", "testing", "`python -m bridge check`, bridge's backend test suite"),
+    ("hypothesis", "hypothesis", "testing", "`python -m bridge check`, bridge's backend test suite"),
 ]
 
 
@@ -80,10 +83,45 @@ def source_tree() -> Path | None:
     return None
 
 
-def extra_install(extra: str) -> str:
-    """The command that installs one of bridge's extras, from a clone or from PyPI."""
+def python_command(folder: Path | None = None) -> str:
+    """This Python as a shell command run in ``folder`` (default: the current one): its path
+    relative to ``folder`` where it lies inside it (``.venv/bin/python``), else the absolute one.
+    It is this environment's Python, so its pip installs here, activated or not."""
+    executable = sys.executable or "python"
+    try:
+        relative = os.path.relpath(executable, folder or Path.cwd())
+    except ValueError:  # another drive, on Windows
+        relative = os.pardir
+    if relative.split(os.sep)[0] == os.pardir or (os.altsep and relative.split(os.altsep)[0] == os.pardir):
+        chosen = executable
+    elif os.sep in relative or (os.altsep and os.altsep in relative):
+        chosen = relative
+    else:
+        chosen = os.curdir + os.sep + relative  # a bare name would be looked up on the PATH
+    return chosen if os.name == "nt" else shlex.quote(chosen)
+
+
+def pip_install(arguments: str) -> dict[str, str | None]:
+    """``{"install": command, "cwd": folder}``: the command that runs ``pip install ARGUMENTS``
+    with this Python, and the folder to run it in (a clone's; None: anywhere)."""
     root = source_tree()
-    return f'pip install -e ".[{extra}]"   (in {root})' if root else f'pip install "bridge[{extra}]"'
+    command = f"{python_command(root)} -m pip install {arguments}"
+    return {"install": command, "cwd": str(root) if root else None}
+
+
+def extra_arguments(extra: str) -> str:
+    """What ``pip install`` takes for one of bridge's extras: the clone, or bridge from PyPI."""
+    return f'-e ".[{extra}]"' if source_tree() else f'"bridge[{extra}]"'
+
+
+def install_text(command: Mapping[str, str | None]) -> str:
+    """A :func:`pip_install` result as one line of text: the command, and where to run it."""
+    return f"{command['install']}   (in {command['cwd']})" if command["cwd"] else str(command["install"])
+
+
+def extra_install(extra: str) -> str:
+    """The command that installs one of bridge's extras, from a clone or from PyPI, as text."""
+    return install_text(pip_install(extra_arguments(extra)))
 
 
 def plugin_entry_points() -> dict[str, metadata.EntryPoint]:
@@ -122,11 +160,13 @@ def _backend_facts(name: str, info: BackendInfo, plugin: dict) -> dict:
         "framework_version": None,
         "devices": None,
         "contract_version": None,
+        "build": None,
         "plugin": plugin,
         "error": None,
     }
     if not facts["installed"]:
-        facts["error"] = f"{info.framework} is not installed: pip install {info.pip_name or info.framework}"
+        install = pip_install(_pip_arguments(info))["install"]
+        facts["error"] = f"{info.framework} is not installed: {install}"
         return facts
     try:
         backend = load_backend(name)
@@ -135,15 +175,46 @@ def _backend_facts(name: str, info: BackendInfo, plugin: dict) -> dict:
         facts["contract_version"] = type(backend).contract_version
     except Exception as exc:  # a broken install is reported, not raised: that is what info is for
         facts["error"] = f"{type(exc).__name__}: {exc}"
+        return facts
+    no_gpu = not any(device.startswith("gpu") for device in facts["devices"])
+    if no_gpu and cpu_only_build(info.framework):
+        facts["build"] = "cpu-only"
     return facts
 
 
-def _default_backend(environ: Mapping[str, str]) -> str | None:
-    chosen = environ.get("BRIDGE_BACKEND")
-    if chosen:
-        return chosen
-    installed = installed_backends()
-    return installed[0] if installed else None
+def _pip_arguments(info: BackendInfo) -> str:
+    """What ``pip install`` takes for a backend's missing framework: its ``pip_name`` less any
+    remark in parentheses (``tensorflow  (or tensorflow-cpu)``: ``tensorflow``)."""
+    return re.sub(r"\s*\(.*\)\s*$", "", info.pip_name or "") or str(info.framework)
+
+
+def cpu_only_build(framework: str | None) -> bool:
+    """Whether ``framework``, loaded already, is a CPU-only build, one that cannot use a GPU:
+    torch built without CUDA or ROCm (``2.13.0+cpu``; not on macOS, where no build has CUDA),
+    or the ``tensorflow-cpu`` distribution. Imports nothing that is not imported."""
+    if framework == "torch":
+        torch = sys.modules.get("torch")
+        version = getattr(torch, "version", None)
+        if torch is None or version is None or sys.platform == "darwin":
+            return False
+        if "+cpu" in str(getattr(torch, "__version__", "")):
+            return True
+        return getattr(version, "cuda", None) is None and getattr(version, "hip", None) is None
+    if framework == "tensorflow":
+        try:
+            metadata.distribution("tensorflow-cpu")
+        except metadata.PackageNotFoundError:
+            return False
+        return True
+    return False
+
+
+def default_backend_problem(name: str | None) -> str | None:
+    """What is wrong with the default backend ``name`` (from ``BRIDGE_BACKEND``), or None: a
+    name that is not an installed backend makes bridge fail where it needs a backend."""
+    if name is None or name in installed_backends():
+        return None
+    return f"BRIDGE_BACKEND names {name}, which is not installed: bridge fails on it"
 
 
 def environment_facts(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
@@ -172,16 +243,30 @@ def command_facts(path: str | None = None) -> dict[str, Any]:
         "advice": None,
     }
     if found is None:
-        facts["advice"] = "no `bridge` on your PATH: use `python -m bridge` (or activate this environment)"
+        facts["advice"] = f"no `bridge` on your PATH: use `python -m bridge`{_activate(ours)}"
     elif not (ours.is_file() and os.path.samefile(found, ours)):
         if _is_bridge_script(Path(found)):
-            facts["advice"] = (
-                f"`bridge` on your PATH is {found}, another environment's: use `python -m bridge`"
-            )
+            whose = "another environment's"
         else:
             facts["clash"] = True
-            facts["advice"] = f"`bridge` on your PATH is {found}, not bridge's: use `python -m bridge`"
+            whose = "not bridge's"
+        facts["advice"] = (
+            f"`bridge` on your PATH is {found}, {whose}: use `python -m bridge`{_activate(ours)}"
+        )
     return facts
+
+
+def _activate(script: Path) -> str:
+    """How to make ``script``, this environment's ``bridge``, the one the shell finds (the end
+    of the advice: empty where the environment has no such script)."""
+    if not script.is_file():
+        return ""
+    folder = script.parent
+    activate = folder / ("activate.bat" if os.name == "nt" else "activate")
+    if activate.is_file():
+        run = str(activate) if os.name == "nt" else f"source {activate}"
+        return f", or activate this environment, `{run}`, so that `bridge` is {script}"
+    return f", or put {folder} first on your PATH, so that `bridge` is {script}"
 
 
 def _is_bridge_script(path: Path) -> bool:
@@ -193,24 +278,28 @@ def _is_bridge_script(path: Path) -> bool:
 
 
 def _missing(backends: list[dict], entry_points: Mapping[str, metadata.EntryPoint]) -> list[dict]:
-    root = source_tree()
+    """What is missing: ``{"what", "for", "install", "cwd"}`` each, ``install`` a command to run
+    in the folder ``cwd`` (None: anywhere)."""
+    clone = source_tree() is not None
     missing = []
     for name, (distribution, from_pypi, from_clone) in KNOWN_PLUGINS.items():
         if name not in entry_points:
-            install = f"{from_clone}   (in {root})" if root else from_pypi
-            missing.append({"what": distribution, "for": f"the {name} backend", "install": install})
+            install = pip_install(from_clone if clone else from_pypi)
+            missing.append({"what": distribution, "for": f"the {name} backend", **install})
+    infos = backend_infos()
     for backend in backends:
         if not backend["installed"]:
+            info = infos[backend["name"]]
             missing.append(
                 {
                     "what": backend["framework"],
                     "for": f"the {backend['name']} backend",
-                    "install": backend["error"].partition(": ")[2],
+                    **pip_install(_pip_arguments(info)),
                 }
             )
     for module, distribution, extra, needed_by in OPTIONAL:
         if importlib.util.find_spec(module) is None:
-            missing.append({"what": distribution, "for": needed_by, "install": extra_install(extra)})
+            missing.append({"what": distribution, "for": needed_by, **pip_install(extra_arguments(extra))})
     return missing
 
 
@@ -233,7 +322,8 @@ def gather(environ: Mapping[str, str] | None = None, path: str | None = None) ->
             "python": platform.python_version(),
             "executable": sys.executable,
         },
-        "default_backend": _default_backend(environ),
+        "default_backend": default_backend_name(environ),
+        "default_backend_problem": default_backend_problem(default_backend_name(environ)),
         "backends": backends,
         "plugins_not_loaded": sorted(name for name in entry_points if not plugin_manager().has_plugin(name)),
         "reference_backends": dict(REFERENCE_BACKENDS),
@@ -246,11 +336,14 @@ def gather(environ: Mapping[str, str] | None = None, path: str | None = None) ->
 def render(facts: Mapping[str, Any]) -> str:
     """``facts`` (from :func:`gather`) as the text ``info`` prints."""
     core = facts["bridge"]
+    default = facts["default_backend"]
+    problem = facts["default_backend_problem"]
+    not_loaded = facts["plugins_not_loaded"]
     lines = [
         f"bridge {core['version']} ({core['location']}), backend contract {core['contract_version']}",
         f"Python {core['python']} ({core['executable']})",
         "",
-        f"backends (default: {facts['default_backend'] or 'none'}):",
+        f"backends (default: {default or 'none'}{', not installed' if problem else ''}):",
     ]
     for backend in facts["backends"]:
         head = f"  {backend['name']:<12}"
@@ -261,7 +354,7 @@ def render(facts: Mapping[str, Any]) -> str:
             lines.append(f"{head}{backend['framework']} {backend['framework_version']}, devices: {devices}")
         plugin = backend["plugin"]
         if plugin["in_process"]:
-            where = "registered in this process (bridge.register_backend)"
+            where = "registered in this process by bridge.register_backend"
         else:
             where = (
                 f"plugin {plugin['distribution']} {plugin['version']}, entry point {plugin['entry_point']}"
@@ -269,12 +362,21 @@ def render(facts: Mapping[str, Any]) -> str:
         if backend["contract_version"] is not None:
             where += f", contract {backend['contract_version']}"
         lines.append(f"  {'':<12}{where}")
-    if not facts["backends"]:
-        lines.append("  none installed")
-    for name in facts["plugins_not_loaded"]:
-        lines.append(f"  plugin {name!r} is installed but not loaded ({AUTOLOAD_SWITCH} is set)")
+        if backend["build"] == "cpu-only":
+            gpu_build = GPU_BUILDS.get(backend["framework"], backend["framework"])
+            lines.append(f"  {'':<12}CPU-only build: on a GPU machine install `{gpu_build}` instead")
+    if not_loaded:
+        lines.append(
+            f"  {'none loaded' if not facts['backends'] else 'not loaded'}: {AUTOLOAD_SWITCH} is set, so "
+            f"bridge does not load the installed plugins {', '.join(not_loaded)}"
+        )
+    elif not facts["backends"]:
+        lines.append("  none installed: see what is missing below")
+    if problem:
+        lines.append(f"  {problem}")
+    lines += ["", "reference backends, for `check` only:"]
     for name in facts["reference_backends"]:
-        lines.append(f"  {name:<12}bridge's reference backend, for `python -m bridge check --backend {name}`")
+        lines.append(f"  {name:<12}python -m bridge check --backend {name}")
     lines += ["", "environment:"]
     if facts["environment"]:
         for name, fact in facts["environment"].items():
@@ -282,16 +384,18 @@ def render(facts: Mapping[str, Any]) -> str:
     else:
         lines.append("  none of bridge's variables is set")
     lines += ["", "missing:"]
-    if facts["missing"]:
-        for item in facts["missing"]:
-            lines.append(f"  {item['what']}, for {item['for']}:")
-            lines.append(f"    {item['install']}")
-    else:
-        lines.append("  nothing")
+    for item in facts["missing"]:
+        lines.append(f"  {item['what']}, for {item['for']}:")
+        lines.append(f"    {install_text(item)}")
+    unchecked = "the frameworks of the plugins not loaded were not checked"
+    if not facts["missing"]:
+        lines.append(f"  nothing found, but {unchecked}" if not_loaded else "  nothing")
+    elif not_loaded:
+        lines.append(f"  {unchecked}")
     lines += ["", "command:"]
     command = facts["command"]
     if command["advice"]:
         lines.append(f"  {command['advice']}")
     else:
-        lines.append(f"  `bridge` on your PATH is this environment's ({command['on_path']})")
+        lines.append(f"  `bridge` on your PATH is this environment's: {command['on_path']}")
     return "\n".join(lines)

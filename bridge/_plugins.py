@@ -196,11 +196,19 @@ def _instantiate(info: BackendInfo) -> Backend:
     if not issubclass(kind, Backend):
         raise BridgeError(f"backend {info.name!r} loaded {loaded!r}, which is not a bridge Backend")
     _check_contract(info.name, kind)
-    backend: Backend = loaded() if isinstance(loaded, type) else loaded
-    # The core finds a tensor's backend again by its name (``use_backend(x.backend)``): a class
-    # registered under another name than its ``name`` (NumpyBackend as "mine") takes the registered one.
-    if getattr(backend, "name", None) != info.name:
+    # The core finds a tensor's backend again by its name (``use_backend(x.backend)``): an instance
+    # made here from a class registered under another name (NumpyBackend as "mine") takes the
+    # registered one; an instance given ready-made may be in use under its own name, so it must agree.
+    if isinstance(loaded, type):
+        backend: Backend = loaded()
         backend.name = info.name
+    elif getattr(loaded, "name", None) != info.name:
+        raise BridgeError(
+            f"backend {info.name!r} loaded an instance named {getattr(loaded, 'name', None)!r}: "
+            f"register its class instead, or an instance whose name is {info.name!r}"
+        )
+    else:
+        backend = loaded
     return backend
 
 

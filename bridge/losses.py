@@ -132,6 +132,20 @@ class LossFunctionWrapper(Loss):
     def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
         return as_tensor(self.name, self.fn(y_true, y_pred))
 
+    def get_config(self) -> dict[str, Any]:
+        """The reduction, the name and ``fn``: the function itself (as ``serialize`` gives a
+        function of your own), which ``from_config`` also takes by name through
+        ``custom_objects`` (Keras' configs name it)."""
+        return {**super().get_config(), "fn": REGISTRY.serialize(self.fn)}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> LossFunctionWrapper:
+        """The wrapper ``get_config`` described; ``fn`` a function, or its name or config."""
+        fn = config["fn"]
+        if isinstance(fn, (str, dict)):  # a name or a config, found as any loss is
+            fn = REGISTRY.get(fn)
+        return cls(**{**config, "fn": fn})
+
 
 class MeanSquaredError(Loss):
     """Mean over the last axis of ``(y_pred - y_true) ** 2`` (``"mse"``)."""
@@ -343,19 +357,26 @@ REGISTRY = Registry(
 )
 
 
+# found in configs (``serialize`` of a wrapped function), but not by name: it needs its function
+_CONFIG_ONLY = {"LossFunctionWrapper": LossFunctionWrapper}
+
+
 def get(identifier: Any) -> Any:
     """A loss from a name (``"mse"``, ``"sparse_categorical_crossentropy"``, ...), a config, a
     Loss, or a callable ``(y_true, y_pred) -> scalar``."""
-    return REGISTRY.get(identifier)
+    return deserialize(identifier) if isinstance(identifier, dict) else REGISTRY.get(identifier)
 
 
 def serialize(loss: Any) -> Any:
-    """``{"class_name", "config"}`` for a Loss (else the callable itself)."""
+    """``{"class_name", "config"}`` for a Loss (a ``LossFunctionWrapper``'s config holds its
+    function), else the callable itself."""
     return REGISTRY.serialize(loss)
 
 
 def deserialize(config: Any, custom_objects: dict[str, Any] | None = None) -> Any:
     """The loss ``serialize`` described."""
+    if isinstance(config, dict):
+        custom_objects = {**_CONFIG_ONLY, **(custom_objects or {})}
     return REGISTRY.deserialize(config, custom_objects)
 
 

@@ -100,7 +100,7 @@ class Tensor:
         if self._backend.tracing():
             raise TracedValueError(
                 f"the value of a tensor (shape {self.shape}, {self.dtype}) asked inside br.jit "
-                "(numpy(), item(), float(), int() or formatting it): it is unknown while the function "
+                "(numpy(), item(), float(), int() or np.asarray()): it is unknown while the function "
                 "compiles. Return the tensor from the function and read it outside, or run it eagerly "
                 "with br.jit(fn, enabled=False)"
             )

@@ -42,3 +42,12 @@ def test_a_backend_class_registered_under_another_name_takes_that_name(scratch_r
         assert x.backend == "docs-facts-renamed"
         assert br.nn.Dense(3)(x).shape == (2, 3)
     assert NumpyBackend.name == "numpy"  # the class is left as it was
+
+
+def test_a_backend_instance_registered_under_another_name_is_refused(scratch_registry: None) -> None:
+    # Renaming it would rename every tensor of the backend it already serves.
+    torch_like = NumpyBackend()
+    br.register_backend("docs-facts-instance", torch_like, framework="numpy")
+    with pytest.raises(br.BridgeError, match="register its class instead"):
+        br.use_backend("docs-facts-instance").__enter__()
+    assert torch_like.name == "numpy"

@@ -1,7 +1,8 @@
 """Facts docs/guides/custom-layers.md states about functions given to ``compile``, checked as
 Keras 3 behaves (its ``compile`` wraps them the same way): a loss function's per-sample values are
 averaged (sample weights included), so it trains exactly as the built-in loss it computes; a
-metric function is averaged over the samples and logged under its ``__name__``."""
+metric function is averaged over the samples and logged under its ``__name__``; the wrapped loss
+round-trips through ``losses.serialize`` and ``losses.deserialize``."""
 
 from __future__ import annotations
 
@@ -57,3 +58,17 @@ def test_the_wrapped_loss_is_a_loss_named_after_its_function(bridge_backend: str
     model.compile(optimizer="sgd", loss=squared_error, metrics=[absolute_error])
     assert isinstance(model.loss, losses.LossFunctionWrapper) and model.loss.name == "squared_error"
     assert [m.name for m in model.metrics] == ["loss", "absolute_error"]
+
+
+def test_the_wrapped_loss_round_trips_through_its_config() -> None:
+    wrapped = losses.LossFunctionWrapper(squared_error, reduction="sum", name="mine")
+    config = losses.serialize(wrapped)
+    assert config["class_name"] == "LossFunctionWrapper" and config["config"]["fn"] is squared_error
+    for again in (losses.deserialize(config), losses.get(config)):
+        assert isinstance(again, losses.LossFunctionWrapper)
+        assert (again.fn, again.reduction, again.name) == (squared_error, "sum", "mine")
+    named = {"class_name": "LossFunctionWrapper", "config": {**config["config"], "fn": "squared_error"}}
+    found = losses.deserialize(named, custom_objects={"squared_error": squared_error})
+    assert found.fn is squared_error  # a config that names its function, as Keras' configs do
+    with pytest.raises(br.InvalidArgumentError, match="unknown loss 'LossFunctionWrapper'"):
+        losses.get("LossFunctionWrapper")  # not a name: it needs its function

@@ -90,7 +90,7 @@ def run_page(page: Path, backend: str) -> None:
 
 
 def _run_blocks(page: Path, backend: str, namespace: dict[str, object]) -> None:
-    printed = ""
+    printed: str | None = ""
     for block in read_blocks(page):
         only = [d.split()[1] for d in block.directives if d.startswith("only")]
         if block.language in ("python", "py") and (not only or backend in only):
@@ -100,7 +100,10 @@ def _run_blocks(page: Path, backend: str, namespace: dict[str, object]) -> None:
             with contextlib.redirect_stdout(buffer), br.use_backend(backend):
                 exec(code, namespace)
             printed = buffer.getvalue()
+        elif block.language in ("python", "py"):
+            printed = None  # a block for another backend: no output to compare with
         elif "output" in block.directives:
+            assert printed is not None, f"{page}:{block.line}: an output block after a block that did not run"
             shown = [line.rstrip() for line in printed.rstrip().splitlines()]
             expected = [line.rstrip() for line in block.code.rstrip().splitlines()]
             assert shown == expected, f"{page}:{block.line}: the block above prints something else"
@@ -152,3 +155,13 @@ def test_a_failing_block_reports_the_page_line(tmp_path) -> None:
     with pytest.raises(ValueError, match="boom") as raised:
         run_page(page, "numpy")
     assert raised.traceback[-1].lineno + 1 == 5
+
+
+def test_an_output_block_after_a_block_of_another_backend_fails(tmp_path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "```python\nprint(1)\n```\n<!-- docs: only torch -->\n```python\nprint(2)\n```\n"
+        "<!-- docs: output -->\n```text\n1\n```\n"
+    )
+    with pytest.raises(AssertionError, match="did not run"):
+        run_page(page, "numpy")

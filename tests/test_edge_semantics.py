@@ -255,6 +255,17 @@ def test_cholesky_under_jit_gives_nan_factors_for_failed_matrices(backend):
     np.testing.assert_allclose(got[1], np.linalg.cholesky(batch[1].astype(np.float64)), rtol=1e-6)
 
 
+def test_solve_with_a_nan_or_inf_matrix_gives_nan_as_inv(backend):
+    # torch returned NaN where TensorFlow called such a matrix singular (found by hypothesis)
+    a = np.array([[[np.nan, 0, 0], [0, 0, 0], [0, 0, 0]], [[2, 0, 0], [0, 4, 0], [0, 0, np.inf]],
+                  [[2, 0, 0], [0, 4, 0], [0, 0, 1]]], np.float32)  # fmt: skip
+    b = np.ones((3, 3), np.float32)[..., None]
+    got = br.linalg.solve(br.tensor(a), br.tensor(b)).numpy()
+    assert np.isnan(got[:2]).all()
+    np.testing.assert_allclose(got[2, :, 0], [0.5, 0.25, 1.0])
+    assert np.isnan(br.linalg.inv(br.tensor(a[:2])).numpy()).all()
+
+
 # --- errors name the op the user called ----------------------------------------------------
 def test_errors_name_the_outer_op(backend):
     x = br.ones((2,))

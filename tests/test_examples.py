@@ -64,9 +64,12 @@ def test_the_lab_gives_the_same_accuracy_on_both_backends(problem, epochs):
     # The course's lab is `python -m bridge demo` (bridge/demo.py).
     # Iris has 96 training rows (3 steps an epoch): it needs the lab's default 100 epochs
     out = run_example("-m", "demo", "--problem", problem, "--epochs", epochs)
-    header, *lines = out.strip().splitlines()
+    # a line or two on what the numbers are, the table, then a verdict after a blank line
+    lines = out.strip().splitlines()
+    header, *lines = lines[next(i for i, line in enumerate(lines) if line.startswith("problem ")) :]
     assert header.split()[-4:] == ["torch", "accuracy", "tensorflow", "accuracy"], header
-    rows = [line.split() for line in lines]
+    rows = [line.split() for line in lines[: lines.index("")]]
+    assert lines[-1] == "torch and tensorflow agree.", out
     assert len(rows) == 2
     for row in rows:
         torch_accuracy, tensorflow_accuracy = float(row[-2]), float(row[-1])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 import collections
+import functools
 import json
 
 import numpy as np
@@ -556,3 +557,76 @@ def test_inner_layers_take_the_training_flag_of_the_enclosing_call(backend):
     inherited, _ = model(x)
     assert (inherited.numpy() == 1).all()
     assert (model.dropout(x).numpy() == 1).all()  # the flag of a finished call does not linger
+
+
+# Run with `layers` and `Model` from Keras, or from bridge.nn; `seen` collects (layer, training).
+_TRAINING_FLAG_PROGRAM = """
+seen = []
+
+class Spy(layers.Layer):
+    def __init__(self, tag, **kwargs):
+        super().__init__(**kwargs)
+        self.tag = tag
+    def call(self, x, training=None):
+        seen.append([self.tag, training])
+        return x
+
+class TrainsByDefault(Spy):
+    def call(self, x, training=True):
+        seen.append([self.tag, training])
+        return x
+
+class Outer(Model):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.c = Spy("a"), Spy("b"), TrainsByDefault("c")
+    def call(self, x, training=None):
+        seen.append(["outer", training])
+        return self.b(self.c(self.a(x)), training=False)
+
+outer, x = Outer(), np.ones((2, 3), "float32")
+outer(x)  # Keras runs call twice on the first call (building, then calling)
+seen.clear()
+for training in (None, True, False):
+    outer(x, training=training)
+outer.a(x)
+outer.c(x)
+"""
+
+
+@functools.cache
+def _keras_training_flags() -> list:
+    prelude = "import json\nimport numpy as np\nimport keras\nlayers, Model = keras.layers, keras.Model\n"
+    return keras_json(prelude + _TRAINING_FLAG_PROGRAM + "print(json.dumps(seen))")
+
+
+@pytest.mark.slow
+@pytest.mark.needs("keras")
+def test_the_training_flag_resolves_as_in_keras(backend):
+    # Keras' order: the value given, else the enclosing call's, else the call signature's default
+    keras = _keras_training_flags()
+    ours: dict = {"np": np, "layers": nn, "Model": nn.Model}
+    exec(_TRAINING_FLAG_PROGRAM, ours)
+    assert ours["seen"] == keras, (ours["seen"], keras)
+
+
+def test_an_explicit_training_flag_holds_for_that_call_only(backend):
+    # On purpose unlike Keras 3, whose call context keeps the last explicit value for the rest of
+    # the outer call: there `c` below would see False (docs/guides/custom-layers.md says so).
+    seen = []
+
+    class Spy(nn.Layer):
+        def call(self, x, training=None):
+            seen.append(training)
+            return x
+
+    class Outer(nn.Model):
+        def __init__(self) -> None:
+            super().__init__()
+            self.b, self.c = Spy(), Spy()
+
+        def call(self, x):
+            return self.c(self.b(x, training=False))
+
+    Outer()(br.ones((1, 2)), training=True)
+    assert seen == [False, True]

@@ -12,6 +12,8 @@ import bridge as br
 from bridge import losses, nn, optim
 from bridge.testing import assert_layer_parity, assert_parity, assert_training_parity
 
+from .keras_reference import keras_json
+
 
 @pytest.mark.parametrize(
     "check",
@@ -47,6 +49,7 @@ def test_every_error_class_is_a_bridge_error_and_its_builtins() -> None:
         br.UnsupportedFeatureError: (RuntimeError,),
         br.NonFiniteError: (FloatingPointError, ArithmeticError),
         nn.NotCompiledError: (RuntimeError,),
+        nn.NotBuiltError: (RuntimeError,),
     }
     for error, builtins in table.items():
         assert issubclass(error, br.BridgeError)
@@ -158,13 +161,36 @@ def test_torch_weights_load_transposed_into_dense_and_conv2d(backend) -> None:
     np.testing.assert_allclose(got, conv(torch.tensor(images)).detach().numpy(), rtol=1e-4, atol=1e-5)
 
 
+_KERAS_DEFAULTS = """
+import json
+import keras
+
+batch_norm = keras.layers.BatchNormalization().get_config()
+adam = keras.optimizers.Adam().get_config()
+print(json.dumps({
+    "batch_norm": [batch_norm["momentum"], batch_norm["epsilon"]],
+    "adam": [adam["learning_rate"], adam["beta_1"], adam["beta_2"], adam["epsilon"]],
+    "conv_data_format": keras.layers.Conv2D(2, 3).get_config()["data_format"],
+    "sparse_from_logits": keras.losses.SparseCategoricalCrossentropy().get_config()["from_logits"],
+}))
+"""
+
+
+@pytest.mark.needs("keras", "tensorflow")
 def test_keras_defaults_for_layers_and_optimizers() -> None:
-    batch_norm = nn.BatchNormalization()
-    assert (batch_norm.momentum, batch_norm.epsilon) == (0.99, 1e-3)
-    adam = optim.Adam()
-    assert (adam.learning_rate, adam.beta_1, adam.beta_2, adam.epsilon) == (0.001, 0.9, 0.999, 1e-7)
-    assert nn.Conv2D(2, 3).data_format == "channels_last"
-    assert losses.SparseCategoricalCrossentropy().from_logits is False
+    """The defaults docs/guides/framework-differences.md says bridge shares with Keras, read from
+    the installed Keras (in a subprocess: Keras fixes its backend when imported)."""
+    keras = keras_json(_KERAS_DEFAULTS, "tensorflow")
+    batch_norm, adam = nn.BatchNormalization(), optim.Adam()
+    ours = {
+        "batch_norm": [batch_norm.momentum, batch_norm.epsilon],
+        "adam": [adam.learning_rate, adam.beta_1, adam.beta_2, adam.epsilon],
+        "conv_data_format": nn.Conv2D(2, 3).data_format,
+        "sparse_from_logits": losses.SparseCategoricalCrossentropy().from_logits,
+    }
+    assert sorted(ours) == sorted(keras)
+    for key, value in ours.items():  # approx: Keras keeps its learning rate in float32
+        assert value == (pytest.approx(keras[key], rel=1e-6) if isinstance(value, list) else keras[key]), key
 
 
 def test_a_layer_built_by_hand_keeps_its_weights_on_its_first_call(backend) -> None:

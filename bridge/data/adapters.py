@@ -120,8 +120,8 @@ def adapter_for(
 ) -> DataAdapter:
     """The adapter for the data given to ``op`` (``"fit"``, ``"evaluate"``, ``"predict"``):
     arrays or Tensors ``x, y[, sample_weight]`` (``x`` alone for predict, where a list is an
-    array too), or ``x`` an iterable of batches that hold their targets."""
-    check_single_input(op, x, y)
+    array too), or ``x`` an iterable of batches that hold their targets. The caller has checked
+    ``check_single_input`` first (fit before it splits off validation data)."""
     source_backend = pipeline_backend(x)
     arrays = isinstance(x, (np.ndarray, Tensor)) or (op == "predict" and isinstance(x, list))
     if source_backend is not None or (y is None and not arrays):
@@ -145,35 +145,39 @@ def adapter_for(
     return ArrayAdapter(given, batch_size, shuffle, seed)
 
 
-def _several_arrays(value: Any, samples: int | None) -> str | None:
-    """How ``value`` holds several arrays rather than one: a dict, or a tuple or list of arrays
-    of different shapes or of another length than ``samples`` (a list of equal rows, one per
-    sample, is one array); None for one array."""
+def _is_array(item: Any) -> bool:
+    """An array or tensor of any framework, with at least one axis (not a number or a row list)."""
+    return hasattr(item, "shape") and getattr(item, "ndim", 0) >= 1
+
+
+def _several_arrays(value: Any) -> str | None:
+    """How ``value`` holds several arrays rather than one, as Keras would read it: a dict, or a
+    tuple or list whose items are all arrays or tensors; None for one array (an array, or a
+    list of rows: numbers or lists)."""
     if isinstance(value, dict):
-        return f"a dict of {len(value)} arrays {tuple(value)}"
-    if not isinstance(value, (tuple, list)) or not value:
-        return None
-    if not all(isinstance(item, (np.ndarray, Tensor)) and item.ndim >= 1 for item in value):
-        return None
-    shapes = {tuple(item.shape) for item in value}
-    if len(shapes) > 1 or (samples is not None and len(value) != samples):
-        return f"a {type(value).__name__} of {len(value)} arrays"
+        count = f"{len(value)} array" + ("" if len(value) == 1 else "s")
+        return f"a dict of {count} {tuple(value)}"
+    if isinstance(value, (tuple, list)) and value and all(_is_array(item) for item in value):
+        count = f"{len(value)} array" + ("" if len(value) == 1 else "s")
+        return f"a {type(value).__name__} of {count}"
     return None
 
 
 def check_single_input(op: str, x: Any, y: Any = None) -> None:
-    """Raise a clear error for several input (or target) arrays: a dict, tuple or list of them.
-    Models with several inputs are not supported by fit, evaluate and predict yet."""
-    samples = length(y) if isinstance(y, (np.ndarray, Tensor)) else None
-    # without y, a tuple or list x of fit or evaluate is batches, and a tuple x of predict too
-    x_arrays = isinstance(x, dict) or y is not None or (op == "predict" and isinstance(x, list))
-    for name, value, count in (("x", x if x_arrays else None, samples), ("y", y, None)):
-        several = _several_arrays(value, count)
+    """Raise a clear error for several input (or target) arrays: a dict, or a tuple or list of
+    arrays. Models with several inputs are not supported by fit, evaluate and predict yet.
+
+    ``x`` is read as data where it cannot be batches: with ``y``, or for predict; without ``y``,
+    the tuple or list ``x`` of fit or evaluate is an iterable of batches (a dict never is)."""
+    x_is_data = isinstance(x, dict) or y is not None or op == "predict"
+    for name, value in (("x", x if x_is_data else None), ("y", y)):
+        several = _several_arrays(value)
         if several is not None:
+            rows = "" if isinstance(value, dict) else f"; if they are the rows of one array, np.stack({name})"
             raise InvalidArgumentError(
                 f"{op}: {name} is {several}; several inputs or targets are not supported yet: give "
                 f"one array for {name} (several inputs can be concatenated into one and split again "
-                "in the model's call)"
+                f"in the model's call{rows})"
             )
 
 

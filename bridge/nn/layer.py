@@ -8,8 +8,8 @@ from __future__ import annotations
 import functools
 import inspect
 import itertools
+import threading
 from collections import defaultdict
-from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -29,8 +29,9 @@ from ..variable import Variable
 
 _name_counts: defaultdict[str, itertools.count] = defaultdict(itertools.count)
 
-#: The ``training`` flag of the layer call in progress, which inner layers called without one take.
-_training: ContextVar[bool] = ContextVar("bridge_training", default=False)
+#: ``training`` of the layer call in progress (None outside any), which inner layers called without
+#: one take. A thread-local as Keras' call context: torch.compile traces through it, not a ContextVar.
+_call_context = threading.local()
 
 
 def _unique_name(cls: type) -> str:
@@ -43,9 +44,13 @@ class NotBuiltError(BridgeError, RuntimeError):
     """A layer's weights were asked for before its first call (or ``build``)."""
 
 
-def _accepts_training(call: Any) -> bool:
+def _training_parameter(call: Any) -> tuple[bool, bool | None]:
+    """Whether ``call`` accepts ``training=``, and its default there (None if it has none)."""
     parameters = inspect.signature(call).parameters
-    return "training" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+    if "training" in parameters:
+        default = parameters["training"].default
+        return True, None if default is inspect.Parameter.empty else default
+    return any(p.kind is p.VAR_KEYWORD for p in parameters.values()), None
 
 
 def _walk(value: Any) -> list[Layer | Variable]:
@@ -76,11 +81,13 @@ class Layer:
     tensor arrives in ``call`` as a Tensor, in the same structure, and ``build`` receives that
     structure with each Tensor replaced by its shape."""
 
-    _call_takes_training = True  # whether ``call`` accepts ``training=``, set per subclass
+    # whether ``call`` accepts ``training=``, and its default there; read once per subclass, so
+    # that jit tracing stays plain
+    _call_takes_training, _call_training_default = True, None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls._call_takes_training = _accepts_training(cls.call)  # read once: jit tracing stays plain
+        cls._call_takes_training, cls._call_training_default = _training_parameter(cls.call)
         if "build" in cls.__dict__:  # `layer.build(shape)` called directly builds it, as in Keras
             cls.build = _marks_built(cls.__dict__["build"])  # type: ignore[method-assign]
 
@@ -103,17 +110,19 @@ class Layer:
         raise NotImplementedError(f"{type(self).__name__} must define call()")
 
     def __call__(self, inputs: Any, *args: Any, training: bool | None = None, **kwargs: Any) -> Any:
-        """Build on the first call, then ``call``. ``training`` left out is the enclosing layer's
-        (as in Keras: a Dropout inside a custom ``call`` trains when its model trains), else False."""
+        """Build on the first call, then ``call``. ``training`` is, as in Keras: the one given, else
+        the enclosing layer call's (a Dropout inside a custom ``call`` trains when its model
+        trains), else the default of this ``call``'s signature; None is not passed on."""
+        outer = getattr(_call_context, "training", None)
         if training is None:
-            training = _training.get()
-        token = _training.set(training)
+            training = outer if outer is not None else self._call_training_default
+        _call_context.training = training
         try:
             return self._build_and_call(inputs, args, kwargs, training)
         finally:
-            _training.reset(token)
+            _call_context.training = outer
 
-    def _build_and_call(self, inputs: Any, args: Any, kwargs: dict[str, Any], training: bool) -> Any:
+    def _build_and_call(self, inputs: Any, args: Any, kwargs: dict[str, Any], training: bool | None) -> Any:
         inputs = map_leaves(self._standardize, inputs)
         if not self.built:
             first = next((t for t in leaves(inputs) if isinstance(t, Tensor)), None)
@@ -122,7 +131,7 @@ class Layer:
             with use_backend(first.backend), on_device(first.device):
                 self.build(map_leaves(lambda t: t.shape if isinstance(t, Tensor) else None, inputs))
             self.built = True
-        if self._call_takes_training:
+        if self._call_takes_training and training is not None:
             kwargs["training"] = training
         out = self.call(inputs, *args, **kwargs)
         self._output_shape = out.shape if isinstance(out, Tensor) else None

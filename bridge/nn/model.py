@@ -334,6 +334,7 @@ class Model(Layer):
         or a float32 array for a metric whose result is one, as Keras)."""
         self._require_compiled("evaluate")
         _check_count("evaluate", "batch_size", batch_size, 1)
+        check_single_input("evaluate", x, y)
         labels = losses_module.checked_labels([self.loss, *self.metrics], y)
         with use_backend(self._backend_name()), labels:
             logs = self._evaluate(adapter_for("evaluate", x, y, sample_weight, batch_size=batch_size))
@@ -344,6 +345,7 @@ class Model(Layer):
     def predict(self, x: Any, batch_size: int = 32, verbose: Any = 0) -> np.ndarray:
         """Outputs for ``x`` (arrays, Tensors or batches), computed in batches, as NumPy."""
         _check_count("predict", "batch_size", batch_size, 1)
+        check_single_input("predict", x)
         self._check_batched(x)
         with use_backend(self._backend_name()):
             if isinstance(x, (np.ndarray, Tensor, list)) and len(x) == 0:
@@ -469,4 +471,5 @@ def _validation_adapter(validation_data: Any, batch_size: int) -> DataAdapter:
     vx, vy, vw = (
         _unpack(validation_data) if isinstance(validation_data, tuple) else (validation_data, None, None)
     )
+    check_single_input("fit", vx, vy)
     return adapter_for("fit", vx, vy, vw, batch_size=batch_size)

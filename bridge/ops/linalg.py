@@ -350,7 +350,8 @@ def _nan_unless_finite(x: Tensor, decompose: Any, out_rank: int) -> Tensor:
 def solve(a: Any, b: Any) -> Tensor:
     """The ``x`` with ``a @ x == b``, as ``numpy.linalg.solve`` (NumPy 2): ``b`` is a vector (M,)
     when 1-D, else matrices (..., M, K); the batch axes of ``a`` and ``b`` broadcast. A singular
-    ``a`` raises InvalidArgumentError (a ValueError, as NumPy's LinAlgError)."""
+    ``a`` raises InvalidArgumentError (a ValueError, as NumPy's LinAlgError); an ``a`` holding a
+    NaN or an infinity gives all NaN, as ``inv``."""
     a, b = _square_floats("solve", a), as_tensor("solve", b)
     backend = backend_of("solve", a, b)
     (na, nb), _ = promote_natives(backend, [a._native, floating(backend, b._native)])
@@ -369,8 +370,9 @@ def solve(a: Any, b: Any) -> Tensor:
     nb = backend.broadcast_to(backend.reshape(nb, b_shape), batch + b_shape[-2:])
     if a.device != b.device:  # diagnose names the devices
         return Tensor(backend.solve(na, nb), backend)
-    out = _unless_singular("solve", a.shape, backend.solve, na, nb)
-    return Tensor(backend.reshape(out, batch + b_shape[-2:-1]) if vector else out, backend)
+    solved = lambda n: _unless_singular("solve", a.shape, backend.solve, n, nb)  # noqa: E731
+    out = _nan_unless_finite(Tensor(na, backend), solved, 2)
+    return out.reshape(batch + b_shape[-2:-1]) if vector else out
 
 
 __all__ = ["matmul", "dot", "tensordot", "einsum", "outer", "norm"]

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..dtypes import int64
-from ..errors import ArgumentTypeError, InvalidArgumentError, ShapeError
+from ..errors import ArgumentTypeError, AxisError, InvalidArgumentError, ShapeError
 from ..tensor import Tensor
 from ._core import (
     as_tensor,
@@ -97,6 +97,8 @@ def moveaxis(x: Any, source: Any, destination: Any) -> Tensor:
         ShapeError,
         f"moveaxis: source {source} and destination {destination} differ in length",
     )
+    for name, axes in (("source", src), ("destination", dst)):
+        require(len(set(axes)) == len(axes), AxisError, f"moveaxis: repeated axis in {name} {axes}")
     order = [a for a in range(ndim) if a not in src]
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)

@@ -26,6 +26,10 @@ from ..tree import leaves_with_paths, map_leaves
 #: Backends chosen with ``--bridge-backends`` (None: every installed backend).
 selected_backends: list[str] | None = None
 
+#: The reference backends bridge.testing brings along, by name: not for models, but registered on
+#: demand by ``--bridge-backends`` (and so by ``python -m bridge check --backend``) when named.
+REFERENCE_BACKENDS = {"numpy": "bridge.testing.numpy_backend:NumpyBackend"}
+
 
 def parity_backends(requires: Sequence[str] = ()) -> list[str]:
     """The backends parity checks run on: those chosen (default: all installed) that provide

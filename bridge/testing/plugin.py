@@ -18,9 +18,7 @@ import pytest
 from .. import testing
 from .._dispatch import use_backend
 from .._plugins import backend_infos, installed_backends, register_backend
-
-#: Backends bridge.testing brings along, by name: registered on demand by ``--bridge-backends``.
-REFERENCE_BACKENDS = {"numpy": "bridge.testing.numpy_backend:NumpyBackend"}
+from . import REFERENCE_BACKENDS
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -56,9 +54,10 @@ def _selected(names: list[str]) -> list[str]:
     installed = installed_backends()
     unknown = [name for name in chosen if name not in installed]
     if unknown:
+        plugins = [name for name in installed if name not in REFERENCE_BACKENDS]  # each name once
         raise pytest.UsageError(
             f"--bridge-backends names {', '.join(unknown)}, not installed "
-            f"(installed: {', '.join(installed) or 'none'}; also available: {', '.join(REFERENCE_BACKENDS)})"
+            f"(installed: {', '.join(plugins) or 'none'}; also available: {', '.join(REFERENCE_BACKENDS)})"
         )
     return chosen
 
