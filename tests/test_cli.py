@@ -96,6 +96,7 @@ def nested_parentheses(text: str) -> list[str]:
     return [line for line in text.splitlines() if re.search(r"\([^)]*\(", line)]
 
 
+@pytest.mark.needs("torch", "tensorflow")  # both plugins installed: nothing else is missing
 def test_info_text_names_the_plugins_variables_and_the_iproute2_clash(fake_bridge):
     # plugin autoload off: no framework is imported, so this takes a second
     path = f"{fake_bridge}{os.pathsep}{os.environ['PATH']}"
@@ -191,6 +192,7 @@ def test_info_reports_a_missing_framework_and_a_broken_backend_without_crashing(
     assert "broken      error: ModuleNotFoundError" in text
 
 
+@pytest.mark.needs("torch", "tensorflow")  # both plugins installed: nothing else is missing
 def test_info_says_how_to_install_a_missing_plugin_and_the_extras(monkeypatch):
     installed = _info.plugin_entry_points()
     monkeypatch.setattr(
@@ -456,6 +458,7 @@ def test_the_pytest_plugin_names_each_backend_once(scratch_registry):
     )
 
 
+@pytest.mark.needs("torch", "tensorflow")  # it names both backends
 def test_check_defaults_to_the_installed_backends_and_passes_pytest_options_on(monkeypatch, capsys):
     import pytest as pytest_module
 
