@@ -62,19 +62,27 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _unknown_backends(command: str, backends: list[str], allowed: Sequence[str]) -> bool:
-    """Print what is wrong with the names in ``backends`` that are not in ``allowed``; whether any is."""
+def _chosen_backends(command: str, given: Sequence[str] | None, allowed: Sequence[str]) -> list[str] | None:
+    """The backends named by ``--backend`` (else every installed one), or None after printing why
+    they can't be used: none installed, or a name not in ``allowed``."""
+    backends = _names(given) or installed_backends()
+    if not backends:
+        print(
+            f"bridge {command}: no backend is installed; `python -m bridge info` says what to install",
+            file=sys.stderr,
+        )
+        return None
     unknown = [name for name in backends if name not in allowed]
-    if not unknown:
-        return False
-    installed = [name for name in installed_backends() if name not in REFERENCE_BACKENDS]
-    print(
-        f"bridge {command}: not installed: {', '.join(unknown)}; installed backends: "
-        f"{', '.join(installed) or 'none'}; "
-        f"reference backends, for check only: {', '.join(REFERENCE_BACKENDS)}",
-        file=sys.stderr,
-    )
-    return True
+    if unknown:
+        installed = [name for name in installed_backends() if name not in REFERENCE_BACKENDS]
+        print(
+            f"bridge {command}: not installed: {', '.join(unknown)}; installed backends: "
+            f"{', '.join(installed) or 'none'}; "
+            f"reference backends, for check only: {', '.join(REFERENCE_BACKENDS)}",
+            file=sys.stderr,
+        )
+        return None
+    return backends
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -88,14 +96,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     _quiet_tensorflow()
-    backends = _names(args.backend) or installed_backends()
-    if not backends:
-        print(
-            "bridge demo: no backend is installed; `python -m bridge info` says what to install",
-            file=sys.stderr,
-        )
-        return USAGE
-    if _unknown_backends("demo", backends, installed_backends()):
+    backends = _chosen_backends("demo", args.backend, installed_backends())
+    if backends is None:
         return USAGE
     problems = demo.PROBLEMS if args.problem == "all" else (args.problem,)
     models = demo.MODELS if args.model == "all" else (args.model,)
@@ -119,14 +121,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     import pytest
 
     _quiet_tensorflow()
-    backends = _names(args.backend) or installed_backends()
-    if not backends:
-        print(
-            "bridge check: no backend is installed; `python -m bridge info` says what to install",
-            file=sys.stderr,
-        )
-        return USAGE
-    if _unknown_backends("check", backends, [*installed_backends(), *REFERENCE_BACKENDS]):
+    backends = _chosen_backends("check", args.backend, [*installed_backends(), *REFERENCE_BACKENDS])
+    if backends is None:
         return USAGE
     extra = list(args.pytest_args)
     if extra[:1] == ["--"]:

@@ -39,11 +39,15 @@ INFO_KEYS = {
 }
 
 
-def run(*args: str, program: list[str] | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-    """``python -m bridge ARGS`` (or ``program ARGS``) with ``env`` added to the environment."""
+def run(
+    *args: str, program: list[str] | None = None, merged: bool = False, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """``python -m bridge ARGS`` (or ``program ARGS``) with ``env`` added to the environment;
+    ``merged``: stderr into stdout, as a terminal shows them."""
     return subprocess.run(
         [*(program or [sys.executable, "-m", "bridge"]), *args],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT if merged else subprocess.PIPE,
         text=True,
         timeout=600,
         env={**os.environ, "PYTHONWARNINGS": "ignore", **env},
@@ -326,14 +330,7 @@ def table(out: str) -> tuple[list[str], list[list[str]]]:
 @pytest.mark.slow
 @pytest.mark.needs("torch", "tensorflow")
 def test_demo_runs_the_lab_on_both_backends_side_by_side():
-    done = subprocess.run(  # stderr into the same pipe, as on a terminal
-        [sys.executable, "-m", "bridge", "demo", "--problem", "iris", "--model", "multi", "--epochs", "5"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=600,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
+    done = run("demo", "--problem", "iris", "--model", "multi", "--epochs", "5", merged=True)
     assert done.returncode == 0, done.stdout[-3000:]
     # what TensorFlow prints as it starts (oneDNN's notice), before the report, not inside it
     report = done.stdout[done.stdout.index(INTRO) :]
@@ -379,14 +376,7 @@ def test_demo_loads_the_backends_before_the_table_and_says_whether_they_agree(mo
 
 @pytest.mark.needs("tensorflow")
 def test_info_prints_what_tensorflow_prints_before_its_report():
-    done = subprocess.run(
-        [sys.executable, "-m", "bridge", "info"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=600,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
+    done = run("info", merged=True)
     assert done.returncode == 0, done.stdout[-3000:]
     report = done.stdout[done.stdout.index(f"bridge {br.__version__} (") :]
     assert "absl" not in report and "oneDNN" not in report
