@@ -17,10 +17,12 @@ from . import (  # noqa: E402
     optim,
     random,
     regularizers,
+    saving,
     tree,
 )
 from ._dispatch import device, devices, get_backend, set_backend, use_backend
 from ._plugins import BackendInfo, hookimpl, register_backend, unregister_backend
+from ._version import __version__ as __version__
 from .autodiff import GradientTape, custom_gradient, grad, jacobian, stop_gradient, value_and_grad
 from .backend import Backend
 from .dtypes import (
@@ -44,15 +46,19 @@ from .errors import (
     BridgeError,
     DeviceError,
     DTypeError,
+    FileFormatError,
     FrameworkNotInstalledError,
     IncompatibleBackendError,
     IndexOutOfRangeError,
     InvalidArgumentError,
     NonFiniteError,
+    NoSuchFileError,
+    SerializationError,
     ShapeError,
     TracedValueError,
     UnknownBackendError,
     UnsupportedFeatureError,
+    WeightsMismatchError,
 )
 from .jit import jit
 from .ops.creation import (
@@ -73,7 +79,6 @@ from .tensor import Tensor
 from .variable import Variable
 
 bool = bool_  # noqa: A001  (br.bool, as the issue and NumPy users spell it)
-__version__ = "0.1.0"
 
 
 def backends() -> dict[str, str]:
@@ -92,6 +97,7 @@ __all__ = [
     "initializers",
     "regularizers",
     "activations",
+    "saving",
     "Variable",
     "GradientTape",
     "grad",
@@ -156,4 +162,8 @@ __all__ = [
     "ArgumentTypeError",
     "IndexOutOfRangeError",
     "TracedValueError",
+    "FileFormatError",
+    "NoSuchFileError",
+    "WeightsMismatchError",
+    "SerializationError",
 ]

@@ -1,13 +1,15 @@
 """Things given by name or by config (activations, initializers, layers, losses, metrics, ...).
 
 One ``Registry`` per kind is the one place behind that module's ``get``, ``serialize`` and
-``deserialize``. A config is Keras' ``{"class_name": ..., "config": {...}}``; custom classes are
-found through ``custom_objects``, which also reach nested configs (a ``Sequential``'s layers)."""
+``deserialize``. A config is Keras' ``{"class_name": ..., "config": {...}}``; classes and functions
+of your own are found through ``register_serializable`` (every kind at once, by ``"package>Name"``)
+or ``custom_objects``, which also reach nested configs (a ``Sequential``'s layers). Nothing is ever
+imported by a name read from a config."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from types import MappingProxyType
@@ -18,6 +20,40 @@ from .errors import ArgumentTypeError, InvalidArgumentError
 _CUSTOM_OBJECTS: ContextVar[Mapping[str, Any]] = ContextVar(
     "bridge_custom_objects", default=MappingProxyType({})
 )
+
+
+#: Classes and functions of your own, by their registered name ``"package>Name"``, and back.
+_REGISTERED: dict[str, Any] = {}
+_REGISTERED_NAMES: dict[Any, str] = {}
+
+
+def register_serializable(package: str = "Custom", name: str | None = None) -> Callable[[Any], Any]:
+    """Decorate a class (a layer, loss, metric, optimizer, schedule, ...) or a function so that
+    configs find it by name, as Keras' ``register_keras_serializable``: it is saved under
+    ``"package>Name"`` and loaded back by ``load_model`` without ``custom_objects``."""
+    if not isinstance(package, str) or ">" in package:
+        raise InvalidArgumentError(
+            f"register_serializable: package must be a name without '>', got {package!r}"
+        )
+
+    def register(obj: Any) -> Any:
+        key = f"{package}>{name or obj.__name__}"
+        if key in _REGISTERED and _REGISTERED[key] is not obj:
+            raise InvalidArgumentError(
+                f"register_serializable: {key!r} is already registered to {_REGISTERED[key]!r}"
+            )
+        _REGISTERED[key], _REGISTERED_NAMES[obj] = obj, key
+        return obj
+
+    return register
+
+
+def registered_name(obj: Any) -> str | None:
+    """The name ``register_serializable`` gave ``obj`` (a class or function), or None."""
+    try:
+        return _REGISTERED_NAMES.get(obj)
+    except TypeError:  # unhashable
+        return None
 
 
 def snake_case(name: str) -> str:
@@ -32,8 +68,14 @@ def _normal(name: str) -> str:
 
 
 def config_of(obj: Any) -> dict[str, Any]:
-    """``{"class_name": ..., "config": obj.get_config()}``."""
-    return {"class_name": type(obj).__name__, "config": obj.get_config()}
+    """``{"class_name": ..., "config": obj.get_config()}``, with ``"registered_name"`` for a class
+    registered with ``register_serializable``."""
+    registered = registered_name(type(obj))
+    return {
+        "class_name": type(obj).__name__,
+        "config": obj.get_config(),
+        **({"registered_name": registered} if registered else {}),
+    }
 
 
 @contextmanager
@@ -63,15 +105,29 @@ class Registry:
         self.known.update({obj.__name__: obj for obj in objects})
 
     def lookup(self, name: str, custom_objects: Mapping[str, Any] | None = None) -> Any:
-        """The thing registered (or given in ``custom_objects``) under ``name``."""
+        """The thing under ``name``: given in ``custom_objects`` (by its name, or by ``Name`` for a
+        registered ``"package>Name"``), registered with ``register_serializable``, or built in (a
+        plain ``Name`` also finds the one registered class of that name)."""
         custom = {**_CUSTOM_OBJECTS.get(), **(custom_objects or {})}
-        if name in custom:
-            return custom[name]
-        table = {_normal(key): value for key, value in {**self.known, **custom}.items()}
-        if _normal(name) not in table:
-            known = ", ".join(sorted(self.known))
-            raise InvalidArgumentError(f"unknown {self.kind} {name!r}; known: {known}")
-        return table[_normal(name)]
+        short = name.rsplit(">", 1)[-1]
+        for key in (name, short):
+            if key in custom:
+                return custom[key]
+        if name in _REGISTERED:
+            return _REGISTERED[name]
+        if short == name:
+            table = {_normal(key): value for key, value in {**self.known, **custom}.items()}
+            if _normal(name) in table:
+                return table[_normal(name)]
+            registered = [value for key, value in _REGISTERED.items() if key.split(">", 1)[1] == name]
+            if len(registered) == 1:
+                return registered[0]
+        known = ", ".join(sorted(self.known))
+        raise InvalidArgumentError(
+            f"unknown {self.kind} {name!r}; known: {known}. A class or function of your own is found "
+            "when it is decorated with @bridge.nn.register_serializable() or given as "
+            f"custom_objects={{{short!r}: ...}}"
+        )
 
     def get(self, identifier: Any, custom_objects: Mapping[str, Any] | None = None) -> Any:
         """An object from a name (a class is instantiated with its defaults), a config dict, or
@@ -93,11 +149,11 @@ class Registry:
         raise ArgumentTypeError(f"{self.kind}: expected a name, a config or {other}, got {identifier!r}")
 
     def serialize(self, obj: Any) -> Any:
-        """A config for an object with ``get_config``, the name of a registered function, or
-        (a custom callable) the object itself."""
+        """A config for an object with ``get_config``, the name of a built-in or registered
+        function, or (a callable of your own, not registered) the object itself."""
         if not isinstance(obj, type) and hasattr(obj, "get_config"):
             return config_of(obj)
-        return next((name for name, value in self.known.items() if value is obj), obj)
+        return registered_name(obj) or next((name for name, value in self.known.items() if value is obj), obj)
 
     def deserialize(self, config: Any, custom_objects: Mapping[str, Any] | None = None) -> Any:
         """The object ``serialize`` described: from a name, or from a config via the class's
@@ -105,11 +161,14 @@ class Registry:
         if isinstance(config, str):
             return self.get(config, custom_objects)
         try:
-            name, arguments = config["class_name"], config.get("config", {})
+            name = config.get("registered_name") or config["class_name"]
+            arguments = config.get("config", {})
         except (KeyError, TypeError, AttributeError):
             raise InvalidArgumentError(
                 f"a {self.kind} config is {{'class_name': ..., 'config': {{...}}}}, got {config!r}"
             ) from None
+        if not isinstance(name, str) or not isinstance(arguments, dict):
+            raise InvalidArgumentError(f"a {self.kind} config names a class by a string, got {config!r}")
         with custom_object_scope(custom_objects):
             cls = self.lookup(name)
             from_config = getattr(cls, "from_config", None)

@@ -1,6 +1,7 @@
 """Callbacks for ``Model.fit``: History, EarlyStopping, LearningRateScheduler,
-ReduceLROnPlateau, TerminateOnNaN, CSVLogger, the progress display, and the ``CallbackList``
-that calls them all as one; ``numeric_logs`` is the one place logs become numbers."""
+ReduceLROnPlateau, TerminateOnNaN, CSVLogger, ModelCheckpoint, BackupAndRestore, the progress
+display, and the ``CallbackList`` that calls them all as one; ``numeric_logs`` is the one place
+logs become numbers."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ import io
 import math
 import os
 import sys
-import tempfile
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from ._atomic import write_atomically
 from .errors import ArgumentTypeError, InvalidArgumentError
+from .saving.model_file import read_backup, restore_state, save_state
 
 Logs = dict[str, Any]
 
@@ -380,19 +383,195 @@ class CSVLogger(Callback):
         writer = csv.DictWriter(buffer, columns, delimiter=self.separator)
         writer.writeheader()
         writer.writerows(self.rows)
-        _write_atomically(self.filename, buffer.getvalue())
+        write_atomically(self.filename, buffer.getvalue())
 
 
-def _write_atomically(path: str, text: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".csv")
-    try:
-        with os.fdopen(handle, "w", newline="") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+def _check_save_freq(owner: str, save_freq: Any) -> None:
+    if save_freq != "epoch" and (
+        isinstance(save_freq, bool) or not isinstance(save_freq, int) or save_freq < 1
+    ):
+        raise InvalidArgumentError(
+            f"{owner}: save_freq must be 'epoch' or an int >= 1 (batches), got {save_freq!r}"
+        )
+
+
+class _EveryBatches:
+    """Counts batches across epochs for ``save_freq=n``: ``due(batch)`` is true every n-th batch."""
+
+    def __init__(self, save_freq: Any) -> None:
+        self.save_freq, self.seen = save_freq, 0
+
+    def due(self) -> bool:
+        if self.save_freq == "epoch":
+            return False
+        self.seen += 1
+        if self.seen < self.save_freq:
+            return False
+        self.seen = 0
+        return True
+
+
+class ModelCheckpoint(_Monitor):
+    """Save the model (``model.save``) or its weights (``save_weights_only``) to ``filepath`` at
+    the end of every epoch, or every ``save_freq`` batches, as Keras. ``filepath`` may name the
+    epoch (counted from 1), the batch and any log: ``"ckpt/{epoch:02d}-{val_loss:.2f}.bridge"``.
+    With ``save_best_only``, only when ``monitor`` improved on the best so far (which starts at
+    ``initial_value_threshold``); if ``monitor`` is not in the logs it saves anyway, with a
+    warning. Every write is atomic: a crash leaves the previous file whole."""
+
+    def __init__(
+        self,
+        filepath: str | os.PathLike,
+        monitor: str = "val_loss",
+        verbose: int = 0,
+        save_best_only: bool = False,
+        save_weights_only: bool = False,
+        mode: str = "auto",
+        save_freq: Any = "epoch",
+        initial_value_threshold: float | None = None,
+    ) -> None:
+        super().__init__(monitor, mode, 0.0)
+        _check_save_freq("ModelCheckpoint", save_freq)
+        self.filepath, self.verbose = os.fspath(filepath), verbose
+        self.save_best_only, self.save_weights_only, self.save_freq = (
+            save_best_only,
+            save_weights_only,
+            save_freq,
+        )
+        self.best = None if initial_value_threshold is None else float(initial_value_threshold)
+        self._batches = _EveryBatches(save_freq)
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        if self._batches.due():
+            self._save(self._epoch, batch, numeric_logs(logs))
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        if self.save_freq == "epoch":
+            self._save(epoch, None, numeric_logs(logs))
+
+    def _path(self, epoch: int, batch: int | None, logs: dict[str, Any]) -> str:
+        fields = {**logs, "epoch": epoch + 1, **({} if batch is None else {"batch": batch + 1})}
+        try:
+            return self.filepath.format(**fields)
+        except (KeyError, IndexError, ValueError) as error:
+            known = ", ".join(sorted(fields))
+            raise InvalidArgumentError(
+                f"ModelCheckpoint: cannot fill in filepath {self.filepath!r} ({error!r}); it may name {known}"
+            ) from None
+
+    def _save(self, epoch: int, batch: int | None, logs: dict[str, Any]) -> None:
+        path = self._path(epoch, batch, logs)
+        if self.save_best_only and not self._improved(epoch, logs, path):
+            return
+        if self.verbose > 0 and not self.save_best_only:
+            print(f"\nEpoch {epoch + 1}: saving model to {path}", flush=True)
+        folder = os.path.dirname(path)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+        if os.path.isdir(path):
+            raise InvalidArgumentError(
+                f"ModelCheckpoint: filepath {path!r} is a directory; name a file in it"
+            )
+        if self.save_weights_only:
+            self.model.save_weights(path)
+        else:
+            self.model.save(path)
+
+    def _improved(self, epoch: int, logs: dict[str, Any], path: str) -> bool:
+        """Whether ``monitor`` beat the best so far (which it then becomes), as Keras decides;
+        a missing or non-scalar monitor saves anyway, with a warning."""
+        current = logs.get(self.monitor)
+        if current is None or np.ndim(current) > 0:
+            problem = "is not in the logs" if current is None else "is not a scalar"
+            warnings.warn(
+                f"ModelCheckpoint: {self.monitor!r} {problem}; saving every time (available: "
+                f"{', '.join(sorted(logs)) or 'none'})",
+                stacklevel=3,
+            )
+            return True
+        best = "None" if self.best is None else f"{self.best:.5f}"
+        if not self._is_improvement(float(current), self.best):
+            if self.verbose > 0:
+                print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {best}", flush=True)
+            return False
+        if self.verbose > 0:
+            print(
+                f"\nEpoch {epoch + 1}: {self.monitor} improved from {best} to {float(current):.5f}, "
+                f"saving model to {path}",
+                flush=True,
+            )
+        self.best = float(current)
+        return True
+
+
+class BackupAndRestore(Callback):
+    """Make ``fit`` resumable: the training state (weights, optimizer state, seed generators, and
+    how far training got) is written to ``backup_dir`` at the end of every epoch (or every
+    ``save_freq`` batches), atomically. A fit that stops early (an exception, Ctrl-C, the process
+    killed) and is started again with the same call and this callback picks up at the epoch (and
+    batch) of the last backup, and ends with the weights an uninterrupted run would have. Once
+    training ends normally the backup is deleted (unless ``delete_checkpoint=False``).
+
+    Unlike Keras, a backup taken every ``save_freq`` batches resumes at that very batch (Keras
+    restarts its epoch); the logs of a resumed epoch cover only the batches run after it."""
+
+    FILENAME = "latest.bridge"
+
+    def __init__(
+        self, backup_dir: str | os.PathLike, save_freq: Any = "epoch", delete_checkpoint: bool = True
+    ) -> None:
+        super().__init__()
+        if not os.fspath(backup_dir):
+            raise InvalidArgumentError("BackupAndRestore: backup_dir is empty; name a folder")
+        _check_save_freq("BackupAndRestore", save_freq)
+        self.backup_dir, self.save_freq = os.fspath(backup_dir), save_freq
+        self.delete_checkpoint = delete_checkpoint
+        self._batches = _EveryBatches(save_freq)
+        self._epoch = 0
+
+    @property
+    def path(self) -> str:
+        """The backup file."""
+        return os.path.join(self.backup_dir, self.FILENAME)
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        if not os.path.exists(self.path):
+            return
+        if not self.model.built:
+            raise InvalidArgumentError(
+                f"BackupAndRestore: there is a backup in {self.backup_dir!r} but the model is not built; "
+                "build it (model.build(input_shape), or call it on a batch) before fit"
+            )
+        (epoch, batch), tensors = read_backup(self.path)
+        restore_state(self.model, self.path, tensors)
+        self.model._resume_at = (epoch, batch)
+
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        if self._batches.due():
+            steps = self.params.get("steps")
+            done = batch + 1
+            self._save(*((self._epoch + 1, 0) if done == steps else (self._epoch, done)))
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        if self.save_freq == "epoch":
+            self._save(epoch + 1, 0)
+
+    def _save(self, epoch: int, batch: int) -> None:
+        os.makedirs(self.backup_dir, exist_ok=True)
+        save_state(self.model, self.path, epoch, batch)
+
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        if self.delete_checkpoint and os.path.exists(self.path):
+            os.remove(self.path)
+            if not os.listdir(self.backup_dir):
+                os.rmdir(self.backup_dir)
 
 
 class ProgressBar(Callback):

@@ -71,3 +71,27 @@ class NonFiniteError(BridgeError, FloatingPointError):
 
 class IncompatibleBackendError(BridgeError, ImportError):
     """A backend built for another version of the Backend contract than this bridge's."""
+
+
+class NotBuiltError(BridgeError, RuntimeError):
+    """A layer's weights were asked for before its first call (or ``build``)."""
+
+
+class FileFormatError(BridgeError, ValueError):
+    """A file that bridge cannot read as what it was asked to load: not a file, empty, truncated,
+    damaged (its checksum does not match), not a safetensors file, not a bridge file of the kind
+    asked for, or written by a newer bridge. The message names the file and the problem."""
+
+
+class WeightsMismatchError(BridgeError, ValueError):
+    """Saved weights that do not fit the model: missing, unexpected, or of another shape or dtype.
+    The message names each one; nothing was assigned."""
+
+
+class SerializationError(BridgeError, TypeError):
+    """Something that cannot be written to a config: a lambda, a class that is neither built in
+    nor registered with ``register_serializable``, a value JSON cannot hold."""
+
+
+class NoSuchFileError(FileFormatError, FileNotFoundError):
+    """A file to load that does not exist (also a FileNotFoundError)."""

@@ -334,7 +334,10 @@ def get(identifier: Any) -> Any:
     """A metric from a name (then named by it, as Keras names ``metrics=["mae"]`` "mae"), a
     config or a Metric."""
     if isinstance(identifier, str):
-        return REGISTRY.lookup(identifier)(name=identifier)
+        found = REGISTRY.lookup(identifier)
+        # a function (registered, or in custom_objects) is passed through, as a function given
+        # itself: compile wraps it, named by its __name__
+        return found(name=identifier) if isinstance(found, type) else found
     return REGISTRY.get(identifier)
 
 

@@ -18,7 +18,7 @@ from before it until someone looks: ``fit`` does once per epoch, a custom loop c
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from . import ops
@@ -177,6 +177,23 @@ class Optimizer(ABC):
         """The optimizer's own state: the step counter, learning rate and per-variable slots."""
         own = [v for v in (self.iterations, self._lr_variable) if v is not None]
         return own + [slot for slots in self._state.values() for slot in slots.values()]
+
+    def named_state(self, variables: Mapping[str, Variable]) -> dict[str, Variable]:
+        """The optimizer's state by name, as checkpoints hold it: ``iterations``,
+        ``learning_rate`` (a float learning rate's), ``nonfinite_step``, and ``{name}/{slot}``
+        for each of ``variables`` (names to Variables) that has slots. Empty before the first step."""
+        if self.iterations is None or self._nonfinite is None:
+            return {}
+        counters = {
+            "iterations": self.iterations,
+            "learning_rate": self._lr_variable,
+            "nonfinite_step": self._nonfinite,
+        }
+        named = {name: v for name, v in counters.items() if v is not None}
+        for name, variable in variables.items():
+            for slot, value in self._state.get(id(variable), {}).items():
+                named[f"{name}/{slot}"] = value
+        return named
 
     def to(self, device: str) -> Optimizer:
         """Move the optimizer's state to ``device`` (``Model.to`` does it with the weights)."""

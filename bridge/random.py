@@ -10,6 +10,9 @@ Without ``seed=``, each call takes the next seed of a global stream set by ``see
 from __future__ import annotations
 
 import operator
+from typing import Any
+
+import numpy as np
 
 from .dtypes import int64
 from .ops.creation import full
@@ -43,6 +46,18 @@ class SeedGenerator:
         self.state = Variable(
             full((), 0, int64, device=device, backend=backend), trainable=False, name="seed_state"
         )
+
+    def get_state(self) -> np.ndarray:
+        """The generator's whole state, ``[key_1, key_2, count]`` as int64: what a checkpoint
+        keeps, so that a model loaded elsewhere draws the same numbers next."""
+        return np.array([*map(int, self._keys), int(self.state.numpy())], dtype=np.int64)
+
+    def set_state(self, state: Any) -> None:
+        """Continue from ``get_state``'s output. (A step compiled before holds the old keys:
+        models trace their steps again after a restore.)"""
+        key_1, key_2, count = (int(n) for n in np.asarray(state, dtype=np.int64).reshape(3))
+        self._keys = (key_1, key_2)
+        self.state.assign(count)
 
     def next(self) -> Tensor:
         count = self.state.value

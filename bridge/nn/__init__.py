@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from .._registry import register_serializable
+from ..errors import NotBuiltError
+from ..saving import load_model
 from ..serialization import LAYERS, deserialize, serialize
 from .conv import AveragePooling2D, AvgPool2D, Conv2D, GlobalAveragePooling2D, MaxPool2D, MaxPooling2D
 from .core import Activation, Dense, Dropout, Embedding, Flatten, Reshape
 from .input import Input
-from .layer import Layer, NotBuiltError
+from .layer import Layer
 from .model import Model, NotCompiledError
 from .normalization import BatchNormalization, LayerNormalization
 from .sequential import Sequential
@@ -26,7 +29,6 @@ LAYERS.register(
     LayerNormalization,
     Sequential,
 )
-
 
 __all__ = [
     "Input",
@@ -51,4 +53,6 @@ __all__ = [
     "NotBuiltError",
     "serialize",
     "deserialize",
+    "load_model",
+    "register_serializable",
 ]

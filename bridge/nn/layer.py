@@ -19,7 +19,7 @@ from .._dispatch import current_backend, resolve_device, use_backend
 from .._dispatch import device as on_device
 from .._registry import snake_case
 from ..dtypes import as_dtype, default_float
-from ..errors import BridgeError, InvalidArgumentError, ShapeError
+from ..errors import InvalidArgumentError, NotBuiltError, ShapeError
 from ..ops._core import as_tensor, op
 from ..ops.creation import tensor
 from ..random import SeedGenerator
@@ -38,10 +38,6 @@ def _unique_name(cls: type) -> str:
     base = snake_case(cls.__name__)
     number = next(_name_counts[base])
     return base if number == 0 else f"{base}_{number}"
-
-
-class NotBuiltError(BridgeError, RuntimeError):
-    """A layer's weights were asked for before its first call (or ``build``)."""
 
 
 def _training_parameter(call: Any) -> tuple[bool, bool | None]:

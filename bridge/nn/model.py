@@ -10,6 +10,7 @@ debugging. The data goes through ``bridge.data.adapters``, the callbacks through
 from __future__ import annotations
 
 import math
+import os
 import sys
 import textwrap
 from collections.abc import Callable
@@ -19,7 +20,7 @@ import numpy as np
 
 from .. import losses as losses_module
 from .. import metrics as metrics_module
-from .. import ops, optim
+from .. import ops, optim, saving
 from .._dispatch import get_backend, use_backend
 from .._plugins import load_backend
 from ..autodiff import GradientTape
@@ -94,6 +95,9 @@ class Model(Layer):
         self.jit: bool | str = "auto"
         self.history: History | None = None  # the last fit's
         self._input_shape: tuple[int | None, ...] | None = None  # with the batch axis, once built
+        self._input_dtype: str | None = None  # of the first input it was built on, for load_model
+        self._compile_arguments: dict[str, Any] = {}  # as given to compile, for save
+        self._resume_at: tuple[int, int] | None = None  # (epoch, batch) BackupAndRestore restored
         self._building_on_data = False  # inside the first call, which builds from the data itself
         self._compiled_steps: dict[str, Callable[[Any], Any]] = {}
         self._compiled_moves = Layer._moves
@@ -126,7 +130,11 @@ class Model(Layer):
             return super().__call__(inputs, *args, **kwargs)
         self._building_on_data = True
         try:
-            return super().__call__(inputs, *args, **kwargs)
+            outputs = super().__call__(inputs, *args, **kwargs)
+            first = next(iter(leaves(inputs)), None)
+            if first is not None:
+                self._input_dtype = self._standardize(first).dtype.name
+            return outputs
         except BaseException:
             self.built = False  # a first call that fails builds nothing
             raise
@@ -143,6 +151,7 @@ class Model(Layer):
             raise InvalidArgumentError("compile: a loss is needed, e.g. loss='mse'")
         if jit not in ("auto", True, False):
             raise InvalidArgumentError(f"compile: jit must be 'auto', True or False, got {jit!r}")
+        self._compile_arguments = {"loss": loss, "metrics": list(metrics or []), "jit": jit}
         self.optimizer = optim.get(optimizer)
         self.loss = losses_module.get(loss)
         if not isinstance(self.loss, losses_module.Loss):  # a function: reduced as Keras reduces it
@@ -153,6 +162,37 @@ class Model(Layer):
         self._compiled_steps = {}
         self._compiled_moves = Layer._moves
         self.compiled = True
+
+    # --- saving (bridge.saving does the work) ------------------------------------------------
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the whole model to ``path`` in one file: architecture, weights, optimizer state,
+        compile settings (``nn.load_model`` reads it back, on either backend). See
+        ``bridge.saving.save_model``."""
+        saving.save_model(self, path)
+
+    def save_weights(self, path: str | os.PathLike) -> None:
+        """Write the weights to ``path`` as a safetensors file named by weight paths
+        (``dense_1/kernel``). See ``bridge.saving.save_weights``."""
+        saving.save_weights(self, path)
+
+    def load_weights(self, path: str | os.PathLike, skip_mismatch: bool = False) -> None:
+        """Assign the weights in ``path``, matched by path: all of them, or (an error naming each
+        that does not fit) none; ``skip_mismatch=True`` loads those that fit. See
+        ``bridge.saving.load_weights``."""
+        saving.load_weights(self, path, skip_mismatch=skip_mismatch)
+
+    def _restored(self, trained: bool) -> None:
+        """After a saved state was assigned: forget the compiled steps (seed-generator keys they
+        captured as constants may have changed). Where the state came from a model that had trained
+        (``trained``: its optimizer state was restored), also make the metrics' state that a first,
+        eager step would make, so that train steps run compiled from the next one on, as they did
+        where it was saved: eager and compiled steps may round differently (TensorFlow fuses ops
+        in graphs), and continuing must give the very numbers of the run that saved."""
+        self._compiled_steps.clear()
+        if trained and self.weights:
+            for metric in self.metrics:
+                metric._variables(self.weights[0])
+            self._ran_eagerly.add("train")
 
     @property
     def metrics(self) -> list[metrics_module.Metric]:
@@ -270,11 +310,13 @@ class Model(Layer):
         labels = losses_module.checked_labels([self.loss, *self.metrics], y, validation_data)
         with use_backend(self._backend_name()), labels:
             optimizer.reset_nonfinite()
+            self._resume_at = None
             every.on_train_begin()
-            for epoch in range(initial_epoch, epochs):
+            resume_epoch, skip = self._resume_at or (initial_epoch, 0)
+            for epoch in range(max(initial_epoch, resume_epoch), epochs):
                 self._reset_metrics()
                 every.on_epoch_begin(epoch)
-                logs = self._train_epoch(train, epoch, every)
+                logs = self._train_epoch(train, epoch, every, skip if epoch == resume_epoch else 0)
                 self._check_finite_steps(epoch, every)
                 if validation is not None and not self.stop_training:
                     logs.update({f"val_{k}": v for k, v in self._evaluate(validation).items()})
@@ -284,10 +326,13 @@ class Model(Layer):
             every.on_train_end()
         return every.history
 
-    def _train_epoch(self, train: DataAdapter, epoch: int, callbacks: CallbackList) -> Numbers:
-        """Run the train step on each batch of the epoch; the last batch's logs, as numbers."""
+    def _train_epoch(self, train: DataAdapter, epoch: int, callbacks: CallbackList, skip: int = 0) -> Numbers:
+        """Run the train step on each batch of the epoch but the first ``skip`` (done before a
+        restored backup); the last batch's logs, as numbers."""
         logs: dict[str, Any] = {}
         for index, batch in enumerate(train.epoch(epoch)):
+            if index < skip:
+                continue
             callbacks.on_train_batch_begin(index)
             logs = self._step("train", batch)  # batch logs stay tensors: no host sync unless asked
             callbacks.on_train_batch_end(index, logs)

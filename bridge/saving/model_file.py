@@ -1,0 +1,357 @@
+"""Whole models and their weights in files: ``save_model`` / ``load_model`` and ``save_weights`` /
+``load_weights``; also the training state ``BackupAndRestore`` keeps (``save_state`` /
+``restore_state``).
+
+Every file is a safetensors file (see ``files``). Its tensors are named by path (``paths``):
+
+- a weights file: ``dense/kernel``, ``dense/bias``, ... (readable by any safetensors reader);
+- a model file: ``weights/...`` the same, ``random/...`` each seed generator's state, and
+  ``optimizer/...`` the optimizer's (``optimizer/iterations``, ``optimizer/dense/kernel/m``);
+  its metadata holds the architecture (``config``), how it was compiled (``compile_config``) and
+  built (``build_config``), as JSON.
+
+Loading rebuilds a model from its config through the registries (built-in classes, those
+registered with ``register_serializable``, ``custom_objects``): it never imports a module and never
+unpickles. Weights are assigned only once every one of them fits."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .. import losses, metrics, optim
+from .._registry import custom_object_scope
+from .._version import __version__
+from ..dtypes import as_dtype
+from ..errors import (
+    BridgeError,
+    FileFormatError,
+    InvalidArgumentError,
+    NotBuiltError,
+    SerializationError,
+    WeightsMismatchError,
+)
+from ..serialization import LAYERS, serialize
+from ..variable import Variable
+from . import files
+from .paths import seed_generator_paths, weight_paths
+
+if TYPE_CHECKING:  # bridge.nn sits above saving (its Model.save calls here)
+    from ..nn.layer import Layer
+    from ..nn.model import Model
+
+MODEL, WEIGHTS, BACKUP = "bridge.model", "bridge.weights", "bridge.backup"
+_KINDS = {MODEL: "a whole model (model.save)", WEIGHTS: "weights (save_weights)", BACKUP: "a training backup"}
+_LISTED = 10  # names listed per kind of mismatch; the rest are counted
+
+
+# --- writing -------------------------------------------------------------------------------------
+def _metadata(model: Layer, kind: str) -> dict[str, str]:
+    weights = model.weights
+    return {
+        "format": kind,
+        "format_version": str(files.FORMAT_VERSION),
+        "layout_version": str(files.LAYOUT_VERSION),
+        "bridge_version": __version__,
+        "backend": weights[0].backend if weights else "",
+        "dtype": model.dtype.name,
+    }
+
+
+def _json(what: str, value: Any) -> str:
+    """``value`` as JSON, or a SerializationError naming where in it the unwritable thing is."""
+    problem = _unwritable(value, what)
+    if problem is not None:
+        where, thing = problem
+        raise SerializationError(
+            f"{where} is {thing!r}, which a config cannot hold; give a built-in name or object, or a "
+            "class or function of your own decorated with @bridge.nn.register_serializable() "
+            "(and, for a class, a get_config that returns plain values)"
+        )
+    return json.dumps(value, allow_nan=True)
+
+
+def _unwritable(value: Any, where: str) -> tuple[str, Any] | None:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return None
+    if isinstance(value, (list, tuple)):
+        items: Any = enumerate(value)
+        return next((p for i, v in items if (p := _unwritable(v, f"{where}[{i}]")) is not None), None)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"{where} key", key
+            found = _unwritable(item, f"{where}.{key}")
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, np.generic):
+        return None
+    return where, value
+
+
+def save_weights(model: Layer, path: str | os.PathLike) -> None:
+    """Write ``model``'s weights to ``path`` as a safetensors file, each named by its path
+    (``dense_1/kernel``), atomically."""
+    tensors = {name: variable.numpy() for name, variable in _built_weights("save_weights", model).items()}
+    files.write_atomically(path, files.encode(tensors, _metadata(model, WEIGHTS)))
+
+
+def _built_weights(op: str, model: Layer) -> dict[str, Variable]:
+    if not model.built:
+        raise NotBuiltError(
+            f"{op}: model {model.name!r} is not built, so it has no weights yet: call it on data, or "
+            "model.build(input_shape), first"
+        )
+    return weight_paths(model)
+
+
+def _state(model: Model) -> dict[str, np.ndarray]:
+    """The model's weights, seed generators and optimizer state, by name."""
+    weights = _built_weights("save", model)
+    tensors = {f"weights/{name}": variable.numpy() for name, variable in weights.items()}
+    for name, generator in seed_generator_paths(model).items():
+        tensors[f"random/{name}"] = generator.get_state()
+    if model.optimizer is not None:
+        for name, variable in model.optimizer.named_state(weights).items():
+            tensors[f"optimizer/{name}"] = variable.numpy()
+    return tensors
+
+
+def _compile_config(model: Model) -> dict[str, Any] | None:
+    if not model.compiled or model.optimizer is None:
+        return None
+    arguments = model._compile_arguments
+    return {
+        "optimizer": optim.serialize(model.optimizer),
+        "loss": losses.serialize(arguments["loss"]),
+        "metrics": [m if isinstance(m, str) else metrics.serialize(m) for m in arguments["metrics"]],
+        "jit": arguments["jit"],
+    }
+
+
+def save_model(model: Model, path: str | os.PathLike) -> None:
+    """Write ``model`` to ``path``: its architecture, weights, seed generators, optimizer state and
+    compile settings, in one safetensors file, atomically. ``load_model`` reads it back, on any
+    backend."""
+    if not _is_model(model):
+        raise InvalidArgumentError(f"save: expected a bridge.nn.Model, got {type(model).__name__}")
+    metadata = _metadata(model, MODEL)
+    metadata["config"] = _json("the model's config", serialize(model))
+    compile_config = _compile_config(model)
+    if compile_config is not None:
+        metadata["compile_config"] = _json("the compile config", compile_config)
+    if model._input_shape is not None:
+        build = {"input_shape": list(model._input_shape), "input_dtype": model._input_dtype}
+        metadata["build_config"] = json.dumps(build)
+    files.write_atomically(path, files.encode(_state(model), metadata))
+
+
+def save_state(model: Model, path: str | os.PathLike, epoch: int, batch: int = 0) -> None:
+    """Write the training state (weights, seed generators, optimizer) and where training goes on
+    (``batch`` batches into epoch ``epoch``), for ``BackupAndRestore``; no config, so any model
+    can be backed up."""
+    metadata = {**_metadata(model, BACKUP), "epoch": str(epoch), "batch": str(batch)}
+    files.write_atomically(path, files.encode(_state(model), metadata))
+
+
+# --- reading -------------------------------------------------------------------------------------
+def _read(path: str | os.PathLike, kinds: tuple[str, ...]) -> tuple[dict[str, str], dict[str, np.ndarray]]:
+    """A checked file of one of ``kinds`` (a foreign safetensors file counts as weights)."""
+    metadata, tensors = files.read(path)
+    shown = os.fspath(path)
+    keys = ("format", "format_version", "layout_version", "bridge_version")
+    if "checksum" not in metadata and any(key in metadata for key in keys):  # its key damaged
+        raise FileFormatError(
+            f"{shown}: a bridge file without its checksum; the file is damaged: use a good copy"
+        )
+    kind = metadata.get("format", WEIGHTS if "format_version" not in metadata else "")
+    if kind not in kinds:
+        held = _KINDS.get(kind, f"format {kind!r}")
+        wanted = " or ".join(_KINDS[k] for k in kinds)
+        hint = "; build the model in code and call model.load_weights(path)" if kind == WEIGHTS else ""
+        source = "not a bridge file" if "format" not in metadata else f"holds {held}"
+        raise FileFormatError(f"{shown}: {source}, where {wanted} was expected{hint}")
+    for key, ours in (("format_version", files.FORMAT_VERSION), ("layout_version", files.LAYOUT_VERSION)):
+        if key not in metadata and kind == WEIGHTS and "format" not in metadata:
+            continue
+        value = metadata.get(key, "")
+        if not value.isdigit():
+            raise FileFormatError(f"{shown}: its {key} is {value!r}, not a number")
+        if int(value) > ours:
+            raise FileFormatError(
+                f"{shown}: written by a newer bridge ({metadata.get('bridge_version', '?')}) in {key} "
+                f"{value}; this bridge ({__version__}) reads {key} {ours} and older: upgrade bridge"
+            )
+    return metadata, tensors
+
+
+def _under(tensors: Mapping[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    return {name[len(prefix) :]: array for name, array in tensors.items() if name.startswith(prefix)}
+
+
+def _listing(what: str, names: list[str]) -> str:
+    shown = ", ".join(names[:_LISTED]) + (f" and {len(names) - _LISTED} more" if len(names) > _LISTED else "")
+    return f"{len(names)} {what} ({shown})"
+
+
+def _fitting(
+    targets: Mapping[str, Variable], arrays: Mapping[str, np.ndarray], what: str
+) -> tuple[list[str], list[str]]:
+    """The names of ``targets`` that ``arrays`` fit (same name, shape and dtype), and a
+    description of each kind of misfit: missing, unexpected, of another shape or dtype."""
+    missing = [name for name in targets if name not in arrays]
+    unexpected = [name for name in arrays if name not in targets]
+    misfits, fitting = [], []
+    for name, variable in targets.items():
+        if name not in arrays:
+            continue
+        array = arrays[name]
+        if tuple(array.shape) != variable.shape or np.dtype(array.dtype) != variable.dtype.numpy:
+            misfits.append(f"{name}: {_described(array)} in the file, {_described(variable)} in the model")
+        else:
+            fitting.append(name)
+    problems = [
+        _listing(f"{what}s of the model missing from the file", missing) if missing else "",
+        _listing(f"{what}s in the file that the model lacks", unexpected) if unexpected else "",
+        _listing(f"{what}s that do not fit", misfits) if misfits else "",
+    ]
+    return fitting, [p for p in problems if p]
+
+
+def _described(value: Any) -> str:
+    dtype = value.dtype.name if hasattr(value.dtype, "name") else str(value.dtype)
+    return f"shape {tuple(value.shape)} {dtype}"
+
+
+def _mismatch(op: str, path: str, problems: list[str], hint: str = "") -> WeightsMismatchError:
+    return WeightsMismatchError(
+        f"{op}: {path} does not fit the model: " + "; ".join(problems) + f". Nothing was assigned{hint}"
+    )
+
+
+def load_weights(model: Layer, path: str | os.PathLike, skip_mismatch: bool = False) -> None:
+    """Assign the weights in ``path`` (``save_weights``' file, a model file, or any safetensors
+    file named by weight paths) to ``model``, matched by path; nothing is assigned unless all fit,
+    and ``skip_mismatch=True`` loads those that do and warns about the rest."""
+    metadata, tensors = _read(path, (WEIGHTS, MODEL, BACKUP))
+    if metadata.get("format") in (MODEL, BACKUP):
+        tensors = _under(tensors, "weights/")
+    targets = _built_weights("load_weights", model)
+    fitting, problems = _fitting(targets, tensors, "weight")
+    if problems and not skip_mismatch:
+        raise _mismatch(
+            "load_weights", os.fspath(path), problems, " (skip_mismatch=True loads those that fit)"
+        )
+    if problems:
+        warnings.warn(f"load_weights: {os.fspath(path)}: skipped " + "; ".join(problems), stacklevel=3)
+    for name in fitting:
+        targets[name].assign(tensors[name])
+
+
+def restore_state(model: Model, path: str | os.PathLike, tensors: Mapping[str, np.ndarray]) -> None:
+    """Assign the weights, seed generators and (where the model is compiled) optimizer state of a
+    model or backup file; nothing changes unless all of it fits."""
+    shown = os.fspath(path)
+    weights = _built_weights("load", model)
+    generators = seed_generator_paths(model)
+    arrays, randoms = _under(tensors, "weights/"), _under(tensors, "random/")
+    optimizer_state = _under(tensors, "optimizer/")
+    optimizer = model.optimizer if optimizer_state else None
+    if optimizer is not None and model.trainable_weights:
+        optimizer.build(model.trainable_weights)  # the slots fit would make on its first step
+    optimizer_targets = optimizer.named_state(weights) if optimizer is not None else {}
+    _, problems = _fitting(weights, arrays, "weight")
+    _, optimizer_problems = _fitting(optimizer_targets, optimizer_state, "optimizer variable")
+    mismatched = sorted(set(generators) ^ set(randoms))
+    if mismatched:
+        problems.append(_listing("seed generators in one but not the other", mismatched))
+    if problems or optimizer_problems:
+        raise _mismatch("load", shown, problems + optimizer_problems)
+    for name, variable in weights.items():
+        variable.assign(arrays[name])
+    for name, variable in optimizer_targets.items():
+        variable.assign(optimizer_state[name])
+    for name, generator in generators.items():
+        generator.set_state(randoms[name])
+    model._restored(trained=bool(optimizer_targets))
+
+
+def read_backup(path: str | os.PathLike) -> tuple[tuple[int, int], dict[str, np.ndarray]]:
+    """Where training goes on (epoch, batch) and the tensors of a ``save_state`` file."""
+    metadata, tensors = _read(path, (BACKUP,))
+    where = []
+    for key in ("epoch", "batch"):
+        value = metadata.get(key, "")
+        if not value.isdigit():
+            raise FileFormatError(f"{os.fspath(path)}: its {key} is {value!r}, not a number")
+        where.append(int(value))
+    return (where[0], where[1]), tensors
+
+
+def load_model(
+    path: str | os.PathLike, custom_objects: Mapping[str, Any] | None = None, compile: bool = True
+) -> Model:
+    """The model ``save_model`` wrote to ``path``, on the current backend: rebuilt from its config
+    (classes of your own found through ``register_serializable`` or ``custom_objects``), with its
+    weights and seed generators, and compiled as it was with its optimizer state (unless
+    ``compile=False``), so that ``fit`` continues where it stopped."""
+    metadata, tensors = _read(path, (MODEL,))
+    shown = os.fspath(path)
+    if "config" not in metadata:
+        raise FileFormatError(f"{shown}: its metadata has no 'config' (the architecture)")
+    config = files.parse_json(shown, "config", metadata["config"])
+    with custom_object_scope(custom_objects):
+        model = _rebuilt(shown, config)
+        build = metadata.get("build_config")
+        if not model.built and build is not None:
+            _build(shown, model, files.parse_json(shown, "build_config", build))
+        compile_config = metadata.get("compile_config") if compile else None
+        if compile_config is not None:
+            _compile(shown, model, files.parse_json(shown, "compile_config", compile_config))
+    if not compile:
+        tensors = {name: array for name, array in tensors.items() if not name.startswith("optimizer/")}
+    restore_state(model, shown, tensors)
+    return model
+
+
+def _rebuilt(path: str, config: Any) -> Model:
+    try:
+        model = LAYERS.deserialize(config)
+    except (BridgeError, TypeError, ValueError, KeyError, AttributeError) as error:
+        raise FileFormatError(f"{path}: cannot rebuild the model from its config: {error}") from error
+    if not _is_model(model):
+        raise FileFormatError(f"{path}: its config describes a {type(model).__name__}, not a Model")
+    return model
+
+
+def _is_model(obj: Any) -> bool:
+    """Whether ``obj`` is a ``bridge.nn.Model`` (known by its class, without importing bridge.nn)."""
+    return any(f"{c.__module__}.{c.__qualname__}" == "bridge.nn.model.Model" for c in type(obj).__mro__)
+
+
+def _build(path: str, model: Model, build: Any) -> None:
+    try:
+        dtype = as_dtype(build["input_dtype"]) if build.get("input_dtype") else None
+        model.build(tuple(build["input_shape"]), dtype)
+    except (BridgeError, TypeError, ValueError, KeyError, AttributeError) as error:
+        raise FileFormatError(f"{path}: cannot build the model from its build_config: {error}") from error
+
+
+def _compile(path: str, model: Model, config: Any) -> None:
+    try:
+        model.compile(
+            optimizer=optim.deserialize(config["optimizer"]),
+            loss=losses.deserialize(config["loss"]) if isinstance(config["loss"], dict) else config["loss"],
+            metrics=[
+                m if isinstance(m, str) else metrics.deserialize(m) for m in config.get("metrics") or []
+            ],
+            jit=config.get("jit", "auto"),
+        )
+    except (BridgeError, TypeError, ValueError, KeyError, AttributeError) as error:
+        raise FileFormatError(f"{path}: cannot compile the model from its compile_config: {error}") from error
