@@ -8,6 +8,7 @@ imported by a name read from a config."""
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -38,7 +39,7 @@ def register_serializable(package: str = "Custom", name: str | None = None) -> C
 
     def register(obj: Any) -> Any:
         key = f"{package}>{name or obj.__name__}"
-        if key in _REGISTERED and _REGISTERED[key] is not obj:
+        if key in _REGISTERED and _definition(_REGISTERED[key]) != _definition(obj):
             raise InvalidArgumentError(
                 f"register_serializable: {key!r} is already registered to {_REGISTERED[key]!r}"
             )
@@ -46,6 +47,14 @@ def register_serializable(package: str = "Custom", name: str | None = None) -> C
         return obj
 
     return register
+
+
+def _definition(obj: Any) -> tuple[Any, ...]:
+    """Where ``obj`` is defined: registering the same definition again (a notebook cell run
+    twice, a module reloaded) replaces the old class, as Keras does; another one is an error.
+    An object without a ``__qualname__`` (a ``functools.partial``) is only itself."""
+    qualname = getattr(obj, "__qualname__", None)
+    return (getattr(obj, "__module__", None), qualname) if qualname is not None else (id(obj),)
 
 
 def registered_name(obj: Any) -> str | None:
@@ -129,6 +138,20 @@ class Registry:
             f"custom_objects={{{short!r}: ...}}"
         )
 
+    def _function(self, name: Any, custom_objects: Mapping[str, Any] | None) -> Any:
+        """A function of your own saved by name: from ``custom_objects`` or registered, only."""
+        custom = {**_CUSTOM_OBJECTS.get(), **(custom_objects or {})}
+        if isinstance(name, str):
+            if name in custom:
+                return custom[name]
+            found = [value for key, value in _REGISTERED.items() if name in (key, key.split(">", 1)[1])]
+            if len(found) == 1:
+                return found[0]
+        raise InvalidArgumentError(
+            f"unknown {self.kind} function {name!r}: a function of your own is found when it is given "
+            f"as custom_objects={{{name!r}: ...}} or decorated with @bridge.nn.register_serializable()"
+        )
+
     def get(self, identifier: Any, custom_objects: Mapping[str, Any] | None = None) -> Any:
         """An object from a name (a class is instantiated with its defaults), a config dict, or
         an object passed through (an instance of ``base``, or a callable where allowed)."""
@@ -149,17 +172,28 @@ class Registry:
         raise ArgumentTypeError(f"{self.kind}: expected a name, a config or {other}, got {identifier!r}")
 
     def serialize(self, obj: Any) -> Any:
-        """A config for an object with ``get_config``, the name of a built-in or registered
-        function, or (a callable of your own, not registered) the object itself."""
+        """A config for an object with ``get_config``; the name of a built-in or registered
+        function; for a function of your own, Keras' ``{"class_name": "function", "config":
+        name}`` (found again only through ``custom_objects``, never taken for a built-in of the
+        same name); anything else (a lambda) as itself, which no file can hold."""
         if not isinstance(obj, type) and hasattr(obj, "get_config"):
             return config_of(obj)
-        return registered_name(obj) or next((name for name, value in self.known.items() if value is obj), obj)
+        name = registered_name(obj) or next(
+            (name for name, value in self.known.items() if value is obj), None
+        )
+        if name is not None:
+            return name
+        if inspect.isfunction(obj) and obj.__name__ != "<lambda>":
+            return {"class_name": "function", "config": obj.__name__}
+        return obj
 
     def deserialize(self, config: Any, custom_objects: Mapping[str, Any] | None = None) -> Any:
         """The object ``serialize`` described: from a name, or from a config via the class's
         ``from_config`` (else its constructor)."""
         if isinstance(config, str):
             return self.get(config, custom_objects)
+        if isinstance(config, dict) and config.get("class_name") == "function":
+            return self._function(config.get("config"), custom_objects)
         try:
             name = config.get("registered_name") or config["class_name"]
             arguments = config.get("config", {})

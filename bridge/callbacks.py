@@ -480,6 +480,8 @@ class ModelCheckpoint(_Monitor):
             self.model.save_weights(path)
         else:
             self.model.save(path)
+        if self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: finished saving model to {path}", flush=True)
 
     def _improved(self, epoch: int, logs: dict[str, Any], path: str) -> bool:
         """Whether ``monitor`` beat the best so far (which it then becomes), as Keras decides;
@@ -516,8 +518,10 @@ class BackupAndRestore(Callback):
     batch) of the last backup, and ends with the weights an uninterrupted run would have. Once
     training ends normally the backup is deleted (unless ``delete_checkpoint=False``).
 
-    Unlike Keras, a backup taken every ``save_freq`` batches resumes at that very batch (Keras
-    restarts its epoch); the logs of a resumed epoch cover only the batches run after it."""
+    The model must be built before ``fit`` (as Keras asks): the state it starts from is backed up
+    first, so that even a fit interrupted before its first backup resumes exactly. Unlike Keras, a
+    backup taken every ``save_freq`` batches resumes at that very batch (Keras restarts its
+    epoch); the logs of a resumed epoch cover only the batches run after it."""
 
     FILENAME = "latest.bridge"
 
@@ -539,16 +543,27 @@ class BackupAndRestore(Callback):
         return os.path.join(self.backup_dir, self.FILENAME)
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
-        if not os.path.exists(self.path):
-            return
+        if os.path.isdir(self.backup_dir):  # the temporary files of a process killed as it wrote
+            for name in os.listdir(self.backup_dir):
+                if name.startswith(f".{self.FILENAME}.") and name.endswith(".tmp"):
+                    os.remove(os.path.join(self.backup_dir, name))
         if not self.model.built:
             raise InvalidArgumentError(
-                f"BackupAndRestore: there is a backup in {self.backup_dir!r} but the model is not built; "
-                "build it (model.build(input_shape), or call it on a batch) before fit"
+                "BackupAndRestore: the model must be built before fit, so that its state can be backed "
+                "up from the start (as Keras asks): give the model an nn.Input, or call "
+                "model.build(input_shape), or the model on a batch, first"
             )
-        (epoch, batch), tensors = read_backup(self.path)
-        restore_state(self.model, self.path, tensors)
-        self.model._resume_at = (epoch, batch)
+        self._batches = _EveryBatches(self.save_freq)
+        if os.path.exists(self.path):
+            (epoch, batch), tensors = read_backup(self.path)
+            restore_state(self.model, self.path, tensors)
+            self.model._resume_at = (epoch, batch)
+            return
+        # the state training starts from, so that a fit interrupted before its first backup also
+        # resumes exactly: the same model object has changed since, and its optimizer too
+        if self.model.trainable_weights:
+            self.model.optimizer.build(self.model.trainable_weights)
+        self._save(0, 0)
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         self._epoch = epoch

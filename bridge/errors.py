@@ -89,8 +89,9 @@ class WeightsMismatchError(BridgeError, ValueError):
 
 
 class SerializationError(BridgeError, TypeError):
-    """Something that cannot be written to a config: a lambda, a class that is neither built in
-    nor registered with ``register_serializable``, a value JSON cannot hold."""
+    """Something a saved config cannot hold: a lambda, a callable without a name, an object with
+    no ``get_config``, a value JSON cannot hold. (Classes and functions of your own are saved by
+    name, found again through ``register_serializable`` or ``custom_objects``.)"""
 
 
 class NoSuchFileError(FileFormatError, FileNotFoundError):

@@ -133,9 +133,8 @@ class LossFunctionWrapper(Loss):
         return as_tensor(self.name, self.fn(y_true, y_pred))
 
     def get_config(self) -> dict[str, Any]:
-        """The reduction, the name and ``fn``: the function itself (as ``serialize`` gives a
-        function of your own), which ``from_config`` also takes by name through
-        ``custom_objects`` (Keras' configs name it)."""
+        """The reduction, the name and ``fn``, named as ``serialize`` names a function (found
+        again by ``from_config`` through ``custom_objects`` or ``register_serializable``)."""
         return {**super().get_config(), "fn": REGISTRY.serialize(self.fn)}
 
     @classmethod
@@ -368,8 +367,8 @@ def get(identifier: Any) -> Any:
 
 
 def serialize(loss: Any) -> Any:
-    """``{"class_name", "config"}`` for a Loss (a ``LossFunctionWrapper``'s config holds its
-    function), else the callable itself."""
+    """``{"class_name", "config"}`` for a Loss (a ``LossFunctionWrapper``'s config names its
+    function); a function by its name (see ``Registry.serialize``)."""
     return REGISTRY.serialize(loss)
 
 

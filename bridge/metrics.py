@@ -331,12 +331,11 @@ REGISTRY = Registry(
 
 
 def get(identifier: Any) -> Any:
-    """A metric from a name (then named by it, as Keras names ``metrics=["mae"]`` "mae"), a
-    config or a Metric."""
+    """A metric from a name (a class then named by it, as Keras names ``metrics=["mae"]``
+    "mae"; a function of your own, registered or in ``custom_objects``, returned as it is, for
+    compile to wrap under its ``__name__``), a config or a Metric."""
     if isinstance(identifier, str):
         found = REGISTRY.lookup(identifier)
-        # a function (registered, or in custom_objects) is passed through, as a function given
-        # itself: compile wraps it, named by its __name__
         return found(name=identifier) if isinstance(found, type) else found
     return REGISTRY.get(identifier)
 

@@ -63,12 +63,25 @@ def test_the_wrapped_loss_is_a_loss_named_after_its_function(bridge_backend: str
 def test_the_wrapped_loss_round_trips_through_its_config() -> None:
     wrapped = losses.LossFunctionWrapper(squared_error, reduction="sum", name="mine")
     config = losses.serialize(wrapped)
-    assert config["class_name"] == "LossFunctionWrapper" and config["config"]["fn"] is squared_error
-    for again in (losses.deserialize(config), losses.get(config)):
-        assert isinstance(again, losses.LossFunctionWrapper)
-        assert (again.fn, again.reduction, again.name) == (squared_error, "sum", "mine")
+    # the function by name, as Keras' configs name it, found again through custom_objects
+    assert config == {
+        "class_name": "LossFunctionWrapper",
+        "config": {
+            "reduction": "sum",
+            "name": "mine",
+            "fn": {"class_name": "function", "config": "squared_error"},
+        },
+    }
+    known = {"squared_error": squared_error}
+    again = losses.deserialize(config, custom_objects=known)
+    assert isinstance(again, losses.LossFunctionWrapper)
+    assert (again.fn, again.reduction, again.name) == (squared_error, "sum", "mine")
+    with pytest.raises(
+        br.InvalidArgumentError, match="unknown loss function 'squared_error'.*custom_objects"
+    ):
+        losses.deserialize(config)
     named = {"class_name": "LossFunctionWrapper", "config": {**config["config"], "fn": "squared_error"}}
-    found = losses.deserialize(named, custom_objects={"squared_error": squared_error})
-    assert found.fn is squared_error  # a config that names its function, as Keras' configs do
+    found = losses.deserialize(named, custom_objects=known)
+    assert found.fn is squared_error
     with pytest.raises(br.InvalidArgumentError, match="unknown loss 'LossFunctionWrapper'"):
         losses.get("LossFunctionWrapper")  # not a name: it needs its function

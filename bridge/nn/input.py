@@ -9,6 +9,7 @@ from .. import ops
 from ..dtypes import as_dtype, default_float
 from ..errors import ArgumentTypeError
 from ..ops._core import integer_arg
+from ..saving import loading
 from ..tensor import Tensor
 from .layer import _unique_name
 
@@ -28,7 +29,9 @@ class Input:
 
     def example(self) -> Tensor:
         """Zeros of one sample (sizes known only at call time taken as 1), to build layers on."""
-        return ops.zeros((1, *(1 if n is None else n for n in self.shape[1:])), dtype=self.dtype)
+        shape = (1, *(1 if n is None else n for n in self.shape[1:]))
+        loading.check_input(self.name, shape)
+        return ops.zeros(shape, dtype=self.dtype)
 
     def get_config(self) -> dict[str, Any]:
         return {"batch_shape": list(self.shape), "dtype": self.dtype.name, "name": self.name}

@@ -21,8 +21,9 @@ from .._registry import snake_case
 from ..dtypes import as_dtype, default_float
 from ..errors import InvalidArgumentError, NotBuiltError, ShapeError
 from ..ops._core import as_tensor, op
-from ..ops.creation import tensor
+from ..ops.creation import tensor, zeros
 from ..random import SeedGenerator
+from ..saving import loading
 from ..tensor import Tensor
 from ..tree import leaves, map_leaves
 from ..variable import Variable
@@ -155,7 +156,10 @@ class Layer:
     ) -> Variable:
         """A new Variable of this layer, drawn by ``initializer`` (a name, object or callable)."""
         dtype = as_dtype(dtype) if dtype is not None else self.dtype
-        value = initializers.get(initializer)(tuple(int(n) for n in shape), dtype=dtype)
+        shape = tuple(int(n) for n in shape)
+        loading.take_weight(self.name, shape)  # a file being loaded holds at most so many
+        draw = initializers.get(initializer)
+        value = zeros(shape, dtype=dtype) if loading.weights_from_file() else draw(shape, dtype=dtype)
         variable = Variable(tensor(value, dtype=dtype), trainable=trainable, name=f"{self.name}/{name}")
         regularizer = regularizers.get(regularizer)
         if regularizer is not None:

@@ -39,6 +39,7 @@ from ..dtypes import int32
 from ..errors import BridgeError, InvalidArgumentError, NonFiniteError, ShapeError
 from ..jit import jit as compile_function
 from ..ops._core import op
+from ..saving import loading
 from ..tensor import Tensor
 from ..tree import leaves
 from .core import Embedding
@@ -122,7 +123,9 @@ class Model(Layer):
             )
         if dtype is None:
             dtype = int32 if self.layers and isinstance(self.layers[0], Embedding) else self.dtype
-        self(ops.zeros(tuple(1 if n is None else n for n in shape), dtype=dtype))
+        sample = tuple(1 if n is None else n for n in shape)
+        loading.check_input(self.name, sample)  # a file being loaded allows samples of a sane size
+        self(ops.zeros(sample, dtype=dtype))
 
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         """As ``Layer.__call__``; the first call builds the model from its data (see ``build``)."""
@@ -184,12 +187,14 @@ class Model(Layer):
     def _restored(self, trained: bool) -> None:
         """After a saved state was assigned: forget the compiled steps (seed-generator keys they
         captured as constants may have changed). Where the state came from a model that had trained
-        (``trained``: its optimizer state was restored), also make the metrics' state that a first,
+        (``trained``: its optimizer had taken steps), also make the metrics' state that a first,
         eager step would make, so that train steps run compiled from the next one on, as they did
         where it was saved: eager and compiled steps may round differently (TensorFlow fuses ops
         in graphs), and continuing must give the very numbers of the run that saved."""
         self._compiled_steps.clear()
-        if trained and self.weights:
+        if not trained:  # as in a run that has not trained yet: the first step runs eagerly
+            self._ran_eagerly.discard("train")
+        elif self.weights:
             for metric in self.metrics:
                 metric._variables(self.weights[0])
             self._ran_eagerly.add("train")
@@ -338,8 +343,10 @@ class Model(Layer):
             callbacks.on_train_batch_end(index, logs)
             if self.stop_training:
                 break
-        if not logs:
+        if not logs and not skip:
             raise InvalidArgumentError("fit: the training data holds no batch")
+        # a backup taken after an epoch's last batch where the batches are not counted ahead
+        # (an iterable without len) leaves none to run: the epoch ends with no training logs
         return numeric_logs(logs)
 
     def _check_finite_steps(self, epoch: int, callbacks: CallbackList) -> None:

@@ -38,7 +38,7 @@ from ..errors import (
 )
 from ..serialization import LAYERS, serialize
 from ..variable import Variable
-from . import files
+from . import files, loading
 from .paths import seed_generator_paths, weight_paths
 
 if TYPE_CHECKING:  # bridge.nn sits above saving (its Model.save calls here)
@@ -64,35 +64,34 @@ def _metadata(model: Layer, kind: str) -> dict[str, str]:
 
 
 def _json(what: str, value: Any) -> str:
-    """``value`` as JSON, or a SerializationError naming where in it the unwritable thing is."""
-    problem = _unwritable(value, what)
+    """``value`` as JSON (NumPy scalars as numbers), or a SerializationError naming where in it
+    the thing JSON cannot hold is."""
+    problem = _unwritable(value, "")
     if problem is not None:
         where, thing = problem
         raise SerializationError(
-            f"{where} is {thing!r}, which a config cannot hold; give a built-in name or object, or a "
-            "class or function of your own decorated with @bridge.nn.register_serializable() "
-            "(and, for a class, a get_config that returns plain values)"
+            f"{what} holds {thing!r} at {where or 'its top'}, which a file cannot hold; give a built-in "
+            "name or object, or a function or class of your own with a name (a class with a get_config "
+            "that returns plain values; register it with @bridge.nn.register_serializable() or pass "
+            "custom_objects when loading)"
         )
-    return json.dumps(value, allow_nan=True)
+    return json.dumps(value, default=lambda scalar: scalar.item())
 
 
 def _unwritable(value: Any, where: str) -> tuple[str, Any] | None:
-    if value is None or isinstance(value, (bool, int, float, str)):
+    """The first place in ``value`` that JSON cannot hold, and what is there; None if none."""
+    if value is None or isinstance(value, (bool, int, float, str, np.generic)):
         return None
-    if isinstance(value, (list, tuple)):
-        items: Any = enumerate(value)
-        return next((p for i, v in items if (p := _unwritable(v, f"{where}[{i}]")) is not None), None)
     if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                return f"{where} key", key
-            found = _unwritable(item, f"{where}.{key}")
-            if found is not None:
-                return found
-        return None
-    if isinstance(value, np.generic):
-        return None
-    return where, value
+        key = next((key for key in value if not isinstance(key, str)), None)
+        if key is not None:
+            return f"{where} (a key)", key
+        children = [(f"{where}.{key}" if where else key, item) for key, item in value.items()]
+    elif isinstance(value, (list, tuple)):
+        children = [(f"{where}[{i}]", item) for i, item in enumerate(value)]
+    else:
+        return where, value
+    return next((found for place, item in children if (found := _unwritable(item, place))), None)
 
 
 def save_weights(model: Layer, path: str | os.PathLike) -> None:
@@ -162,24 +161,24 @@ def save_state(model: Model, path: str | os.PathLike, epoch: int, batch: int = 0
 
 # --- reading -------------------------------------------------------------------------------------
 def _read(path: str | os.PathLike, kinds: tuple[str, ...]) -> tuple[dict[str, str], dict[str, np.ndarray]]:
-    """A checked file of one of ``kinds`` (a foreign safetensors file counts as weights)."""
+    """A checked file of one of ``kinds``; where weights will do, a safetensors file of another
+    program too (its tensors named as weight paths)."""
     metadata, tensors = files.read(path)
     shown = os.fspath(path)
-    keys = ("format", "format_version", "layout_version", "bridge_version")
-    if "checksum" not in metadata and any(key in metadata for key in keys):  # its key damaged
-        raise FileFormatError(
+    kind = metadata.get("format")
+    if "checksum" not in metadata and (str(kind).startswith("bridge.") or "format_version" in metadata):
+        raise FileFormatError(  # its "checksum" key damaged: without this, nothing would be checked
             f"{shown}: a bridge file without its checksum; the file is damaged: use a good copy"
         )
-    kind = metadata.get("format", WEIGHTS if "format_version" not in metadata else "")
+    if WEIGHTS in kinds and not str(kind).startswith("bridge.") and "format_version" not in metadata:
+        # another program's, with no format or its own ({"format": "pt"}, as transformers writes)
+        return metadata, tensors
     if kind not in kinds:
-        held = _KINDS.get(kind, f"format {kind!r}")
         wanted = " or ".join(_KINDS[k] for k in kinds)
+        held = "is not a bridge file" if kind is None else f"holds {_KINDS.get(kind, f'format {kind!r}')}"
         hint = "; build the model in code and call model.load_weights(path)" if kind == WEIGHTS else ""
-        source = "not a bridge file" if "format" not in metadata else f"holds {held}"
-        raise FileFormatError(f"{shown}: {source}, where {wanted} was expected{hint}")
+        raise FileFormatError(f"{shown}: {held}, where {wanted} was expected{hint}")
     for key, ours in (("format_version", files.FORMAT_VERSION), ("layout_version", files.LAYOUT_VERSION)):
-        if key not in metadata and kind == WEIGHTS and "format" not in metadata:
-            continue
         value = metadata.get(key, "")
         if not value.isdigit():
             raise FileFormatError(f"{shown}: its {key} is {value!r}, not a number")
@@ -196,8 +195,10 @@ def _under(tensors: Mapping[str, np.ndarray], prefix: str) -> dict[str, np.ndarr
 
 
 def _listing(what: str, names: list[str]) -> str:
-    shown = ", ".join(names[:_LISTED]) + (f" and {len(names) - _LISTED} more" if len(names) > _LISTED else "")
-    return f"{len(names)} {what} ({shown})"
+    shown = "; ".join(names[:_LISTED]) + (
+        f"; and {len(names) - _LISTED} more" if len(names) > _LISTED else ""
+    )
+    return f"{len(names)} {what}: {shown}"
 
 
 def _fitting(
@@ -213,7 +214,7 @@ def _fitting(
             continue
         array = arrays[name]
         if tuple(array.shape) != variable.shape or np.dtype(array.dtype) != variable.dtype.numpy:
-            misfits.append(f"{name}: {_described(array)} in the file, {_described(variable)} in the model")
+            misfits.append(f"{name} ({_described(array)} in the file, {_described(variable)} in the model)")
         else:
             fitting.append(name)
     problems = [
@@ -230,15 +231,19 @@ def _described(value: Any) -> str:
 
 
 def _mismatch(op: str, path: str, problems: list[str], hint: str = "") -> WeightsMismatchError:
-    return WeightsMismatchError(
-        f"{op}: {path} does not fit the model: " + "; ".join(problems) + f". Nothing was assigned{hint}"
-    )
+    lines = "".join(f"\n- {problem}" for problem in problems)
+    return WeightsMismatchError(f"{op}: {path} does not fit the model. Nothing was assigned{hint}:{lines}")
+
+
+def _layer_of(path: str) -> str:
+    return path.rpartition("/")[0]
 
 
 def load_weights(model: Layer, path: str | os.PathLike, skip_mismatch: bool = False) -> None:
     """Assign the weights in ``path`` (``save_weights``' file, a model file, or any safetensors
-    file named by weight paths) to ``model``, matched by path; nothing is assigned unless all fit,
-    and ``skip_mismatch=True`` loads those that do and warns about the rest."""
+    file named by weight paths) to ``model``, matched by path; nothing is assigned unless all fit.
+    ``skip_mismatch=True`` loads every layer whose weights all fit and leaves the others as they
+    are (as Keras: never a layer half loaded), with a warning naming what did not fit."""
     metadata, tensors = _read(path, (WEIGHTS, MODEL, BACKUP))
     if metadata.get("format") in (MODEL, BACKUP):
         tensors = _under(tensors, "weights/")
@@ -246,12 +251,14 @@ def load_weights(model: Layer, path: str | os.PathLike, skip_mismatch: bool = Fa
     fitting, problems = _fitting(targets, tensors, "weight")
     if problems and not skip_mismatch:
         raise _mismatch(
-            "load_weights", os.fspath(path), problems, " (skip_mismatch=True loads those that fit)"
+            "load_weights", os.fspath(path), problems, " (skip_mismatch=True loads the layers that fit)"
         )
     if problems:
         warnings.warn(f"load_weights: {os.fspath(path)}: skipped " + "; ".join(problems), stacklevel=3)
+    unfit_layers = {_layer_of(name) for name in targets if name not in fitting}
     for name in fitting:
-        targets[name].assign(tensors[name])
+        if _layer_of(name) not in unfit_layers:
+            targets[name].assign(tensors[name])
 
 
 def restore_state(model: Model, path: str | os.PathLike, tensors: Mapping[str, np.ndarray]) -> None:
@@ -279,7 +286,7 @@ def restore_state(model: Model, path: str | os.PathLike, tensors: Mapping[str, n
         variable.assign(optimizer_state[name])
     for name, generator in generators.items():
         generator.set_state(randoms[name])
-    model._restored(trained=bool(optimizer_targets))
+    model._restored(trained="iterations" in optimizer_state and int(optimizer_state["iterations"]) > 0)
 
 
 def read_backup(path: str | os.PathLike) -> tuple[tuple[int, int], dict[str, np.ndarray]]:
@@ -306,7 +313,8 @@ def load_model(
     if "config" not in metadata:
         raise FileFormatError(f"{shown}: its metadata has no 'config' (the architecture)")
     config = files.parse_json(shown, "config", metadata["config"])
-    with custom_object_scope(custom_objects):
+    weight_elements = sum(array.size for name, array in tensors.items() if name.startswith("weights/"))
+    with custom_object_scope(custom_objects), loading.loading(weight_elements):
         model = _rebuilt(shown, config)
         build = metadata.get("build_config")
         if not model.built and build is not None:
