@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import ArgumentTypeError, InvalidArgumentError
 
@@ -23,12 +23,14 @@ _CUSTOM_OBJECTS: ContextVar[Mapping[str, Any]] = ContextVar(
 )
 
 
+T = TypeVar("T")
+
 #: Classes and functions of your own, by their registered name ``"package>Name"``, and back.
 _REGISTERED: dict[str, Any] = {}
 _REGISTERED_NAMES: dict[Any, str] = {}
 
 
-def register_serializable(package: str = "Custom", name: str | None = None) -> Callable[[Any], Any]:
+def register_serializable(package: str = "Custom", name: str | None = None) -> Callable[[T], T]:
     """Decorate a class (a layer, loss, metric, optimizer, schedule, ...) or a function so that
     configs find it by name, as Keras' ``register_keras_serializable``: it is saved under
     ``"package>Name"`` and loaded back by ``load_model`` without ``custom_objects``."""
@@ -37,8 +39,8 @@ def register_serializable(package: str = "Custom", name: str | None = None) -> C
             f"register_serializable: package must be a name without '>', got {package!r}"
         )
 
-    def register(obj: Any) -> Any:
-        key = f"{package}>{name or obj.__name__}"
+    def register(obj: T) -> T:
+        key = f"{package}>{name or getattr(obj, '__name__', '')}"
         if key in _REGISTERED and _definition(_REGISTERED[key]) != _definition(obj):
             raise InvalidArgumentError(
                 f"register_serializable: {key!r} is already registered to {_REGISTERED[key]!r}"

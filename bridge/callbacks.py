@@ -16,9 +16,16 @@ from typing import Any
 
 import numpy as np
 
-from ._atomic import write_atomically
-from .errors import ArgumentTypeError, InvalidArgumentError
-from .saving.model_file import read_backup, restore_state, save_state
+from ._atomic import temporary_files, write_atomically
+from .errors import ArgumentTypeError, InvalidArgumentError, WeightsMismatchError
+from .saving.model_file import (
+    Backup,
+    check_savable,
+    read_backup,
+    restore_metrics,
+    restore_state,
+    save_state,
+)
 
 Logs = dict[str, Any]
 
@@ -69,11 +76,26 @@ class Callback:
         self.model: Any = None
         self.params: dict[str, Any] = {}
 
+    #: The attributes that hold what the callback has gathered during a fit (``get_state``).
+    _state_attributes: tuple[str, ...] = ()
+
     def set_model(self, model: Any) -> None:
         self.model = model
 
     def set_params(self, params: dict[str, Any]) -> None:
         self.params = params
+
+    def get_state(self) -> dict[str, Any]:
+        """What the callback has gathered during the fit that resuming it needs (numbers, strings,
+        lists and dicts of them, or lists of NumPy arrays), which ``BackupAndRestore`` keeps in
+        its backups: an EarlyStopping's patience count and best value, for instance. Override
+        this and ``set_state`` for a callback of your own that keeps such state."""
+        return {name: getattr(self, name) for name in self._state_attributes}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Take back what ``get_state`` gave (when a fit resumes from a backup)."""
+        for name, value in state.items():
+            setattr(self, name, value)
 
     def on_train_begin(self, logs: Logs | None = None) -> None: ...
     def on_train_end(self, logs: Logs | None = None) -> None: ...
@@ -211,6 +233,8 @@ class EarlyStopping(_Monitor):
         self.restore_best_weights, self.start_from_epoch = restore_best_weights, start_from_epoch
         self.on_train_begin()
 
+    _state_attributes = ("best", "wait", "stopped_epoch", "best_epoch", "best_weights")
+
     def on_train_begin(self, logs: dict | None = None) -> None:
         self.best, self.wait, self.stopped_epoch, self.best_epoch = None, 0, 0, 0
         self.best_weights: list[np.ndarray] | None = None
@@ -300,6 +324,8 @@ class ReduceLROnPlateau(_Monitor):
         self.cooldown, self.min_lr = cooldown, min_lr
         self._reset()
 
+    _state_attributes = ("best", "wait", "cooldown_counter")
+
     def _reset(self) -> None:
         self.best, self.wait, self.cooldown_counter = None, 0, 0
 
@@ -363,6 +389,8 @@ class TerminateOnNaN(Callback):
 
 class CSVLogger(Callback):
     """Write each epoch's logs to a CSV file (rewritten atomically after every epoch)."""
+
+    _state_attributes = ("rows",)
 
     def __init__(self, filename: str | os.PathLike, separator: str = ",", append: bool = False) -> None:
         super().__init__()
@@ -442,6 +470,17 @@ class ModelCheckpoint(_Monitor):
         self._batches = _EveryBatches(save_freq)
         self._epoch = 0
 
+    _state_attributes = ("best",)
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        """Fail now, not after the first epoch, if the model cannot be saved; remove what a
+        process killed while writing this checkpoint left."""
+        if not self.save_weights_only:
+            check_savable(self.model)
+        if "{" not in self.filepath:
+            for leftover in temporary_files(self.filepath):
+                os.remove(leftover)
+
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         self._epoch = epoch
 
@@ -472,10 +511,6 @@ class ModelCheckpoint(_Monitor):
         folder = os.path.dirname(path)
         if folder:
             os.makedirs(folder, exist_ok=True)
-        if os.path.isdir(path):
-            raise InvalidArgumentError(
-                f"ModelCheckpoint: filepath {path!r} is a directory; name a file in it"
-            )
         if self.save_weights_only:
             self.model.save_weights(path)
         else:
@@ -520,10 +555,13 @@ class BackupAndRestore(Callback):
 
     The model must be built before ``fit`` (as Keras asks): the state it starts from is backed up
     first, so that even a fit interrupted before its first backup resumes exactly. Unlike Keras, a
-    backup taken every ``save_freq`` batches resumes at that very batch (Keras restarts its
-    epoch); the logs of a resumed epoch cover only the batches run after it."""
+    backup taken every ``save_freq`` batches resumes at that very batch (Keras restarts its epoch),
+    with the metrics' running state and the learning rate the epoch began with; and the state of
+    the fit's callbacks (``get_state``: patience counts, best values, CSV rows) is kept too, so
+    that the resumed fit decides and logs as the uninterrupted one."""
 
     FILENAME = "latest.bridge"
+    _state_attributes = ()
 
     def __init__(
         self, backup_dir: str | os.PathLike, save_freq: Any = "epoch", delete_checkpoint: bool = True
@@ -536,6 +574,7 @@ class BackupAndRestore(Callback):
         self.delete_checkpoint = delete_checkpoint
         self._batches = _EveryBatches(save_freq)
         self._epoch = 0
+        self._restoring: Backup | None = None
 
     @property
     def path(self) -> str:
@@ -543,10 +582,8 @@ class BackupAndRestore(Callback):
         return os.path.join(self.backup_dir, self.FILENAME)
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
-        if os.path.isdir(self.backup_dir):  # the temporary files of a process killed as it wrote
-            for name in os.listdir(self.backup_dir):
-                if name.startswith(f".{self.FILENAME}.") and name.endswith(".tmp"):
-                    os.remove(os.path.join(self.backup_dir, name))
+        for leftover in temporary_files(self.path):  # of a process killed as it wrote
+            os.remove(leftover)
         if not self.model.built:
             raise InvalidArgumentError(
                 "BackupAndRestore: the model must be built before fit, so that its state can be backed "
@@ -555,9 +592,16 @@ class BackupAndRestore(Callback):
             )
         self._batches = _EveryBatches(self.save_freq)
         if os.path.exists(self.path):
-            (epoch, batch), tensors = read_backup(self.path)
-            restore_state(self.model, self.path, tensors)
-            self.model._resume_at = (epoch, batch)
+            backup = read_backup(self.path)
+            try:
+                restore_state(self.model, self.path, backup.tensors)
+            except WeightsMismatchError as error:
+                raise WeightsMismatchError(
+                    f"BackupAndRestore: the backup is of another model or optimizer than this fit's "
+                    f"(delete {self.backup_dir!r} to train afresh): {error}"
+                ) from None
+            self.model._resume_at = (backup.epoch, backup.batch)
+            self._restoring = backup  # the callbacks' and metrics' state: once they are reset
             return
         # the state training starts from, so that a fit interrupted before its first backup also
         # resumes exactly: the same model object has changed since, and its optimizer too
@@ -567,12 +611,35 @@ class BackupAndRestore(Callback):
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         self._epoch = epoch
+        if self._restoring is not None:
+            self._restore_callbacks(self._restoring.callbacks)
+            if self._restoring.batch:  # within an epoch: its metrics' running state
+                restore_metrics(self.model, self._restoring.tensors)
+            self._restoring = None
+
+    def _restore_callbacks(self, saved: list[dict[str, Any]]) -> None:
+        """Give the fit's callbacks back the state they had at the backup (EarlyStopping's
+        patience, ReduceLROnPlateau's, ModelCheckpoint's best, CSVLogger's rows), so that the
+        resumed fit decides as the uninterrupted one would have."""
+        present = self._stateful()
+        if [type(c).__name__ for c in present] != [entry["class"] for entry in saved]:
+            warnings.warn(
+                "BackupAndRestore: this fit's callbacks that keep state are not those of the fit backed "
+                f"up ({', '.join(entry['class'] for entry in saved) or 'none'}); their state (patience "
+                "counts, best values) starts afresh",
+                stacklevel=2,
+            )
+            return
+        for callback, entry in zip(present, saved):
+            callback.set_state(entry["state"])
+
+    def _stateful(self) -> list[Callback]:
+        """The fit's callbacks that keep state (``get_state``), in order."""
+        return [callback for callback in self.model._callbacks if callback.get_state()]
 
     def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
         if self._batches.due():
-            steps = self.params.get("steps")
-            done = batch + 1
-            self._save(*((self._epoch + 1, 0) if done == steps else (self._epoch, done)))
+            self._save(self._epoch, batch + 1)
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         if self.save_freq == "epoch":
@@ -580,7 +647,8 @@ class BackupAndRestore(Callback):
 
     def _save(self, epoch: int, batch: int) -> None:
         os.makedirs(self.backup_dir, exist_ok=True)
-        save_state(self.model, self.path, epoch, batch)
+        rate = self.model._epoch_learning_rate if batch else None  # as the epoch began
+        save_state(self.model, self.path, epoch, batch, self._stateful(), learning_rate=rate)
 
     def on_train_end(self, logs: Logs | None = None) -> None:
         if self.delete_checkpoint and os.path.exists(self.path):

@@ -383,7 +383,7 @@ def test_an_interrupted_fit_resumes_to_the_uninterrupted_weights(
 ) -> None:
     """Started again with the same call (on a new model, as in a new process), the fit ends with
     the weights of the uninterrupted run; the History it returns holds the epochs it ran (as
-    Keras), and where those began at an epoch's start their logs are the uninterrupted run's."""
+    Keras), with the uninterrupted run's logs (a backup within an epoch keeps its metrics' state)."""
     want, history = uninterrupted(backend)
     folder = tmp_path / "backup"
     with pytest.raises(error, match=f"after batch {at}"):
@@ -393,12 +393,15 @@ def test_an_interrupted_fit_resumes_to_the_uninterrupted_weights(
     assert_same_weights(model.get_weights(), want)
     assert not folder.exists()
     # batches done at the last backup: BackupAndRestore (first in the list) saw batch `at` end;
-    # the epoch of batch `at` did not end
-    backed_up = (at - 1) // STEPS * STEPS if save_freq == "epoch" else at // save_freq * save_freq
-    first = backed_up // STEPS
+    # the epoch of batch `at` did not end. A backup at an epoch's end resumes at the next epoch;
+    # one after a batch resumes in that batch's epoch (after its last batch: with no batch left)
+    if save_freq == "epoch":
+        first = (at - 1) // STEPS
+    else:
+        backed_up = at // save_freq * save_freq
+        first = (backed_up - 1) // STEPS if backed_up else 0
     assert resumed.epoch == list(range(first, EPOCHS))
-    if backed_up % STEPS == 0:
-        assert resumed.history == {key: values[first:] for key, values in history.items()}
+    assert resumed.history == {key: values[first:] for key, values in history.items()}
 
 
 def test_the_same_model_resumes_after_two_interruptions(backend: str, tmp_path: Path) -> None:
@@ -428,17 +431,34 @@ def test_an_interruption_before_the_backup_callback_resumes_too(backend: str, tm
     assert_same_weights(model.get_weights(), want)
 
 
-def test_a_resumed_epoch_logs_only_its_remaining_batches(backend: str, tmp_path: Path) -> None:
-    """A backup taken mid-epoch: the resumed epoch's loss is the mean over the batches run after
-    it (not the uninterrupted epoch's); the epochs after it log as the uninterrupted run."""
+def test_a_resumed_epoch_logs_what_the_uninterrupted_epoch_logged(backend: str, tmp_path: Path) -> None:
+    """A backup taken mid-epoch keeps the metrics' running state (and the learning rate the epoch
+    began with): the resumed epoch logs the uninterrupted epoch's loss and accuracy."""
     _, history = uninterrupted(backend)
     folder = tmp_path / "backup"
     with pytest.raises(RuntimeError):
         fit(make_model(), folder, Interrupt(7), save_freq=3)  # the backup after batch 6: epoch 2, batch 1
     resumed = fit(make_model(), folder, save_freq=3)
     assert resumed.epoch == [1, 2]
-    assert resumed.history["loss"][1] == history["loss"][2]
-    assert resumed.history["loss"][0] != history["loss"][1]  # the mean of batches 2-5 of epoch 2 only
+    assert resumed.history == {key: values[1:] for key, values in history.items()}
+
+
+def test_a_scheduled_learning_rate_is_set_once_in_a_resumed_epoch(backend: str, tmp_path: Path) -> None:
+    """LearningRateScheduler sets the rate as each epoch begins; a fit resumed within an epoch
+    begins it again, from the rate it began with (kept in the backup), not halving it twice."""
+
+    def halve(epoch: int, rate: float) -> float:
+        return rate / 2
+
+    reference = make_model()
+    fit(reference, tmp_path / "reference", callbacks.LearningRateScheduler(halve), save_freq=3)
+    folder = tmp_path / "backup"
+    with pytest.raises(RuntimeError):
+        fit(make_model(), folder, callbacks.LearningRateScheduler(halve), Interrupt(7), save_freq=3)
+    model = make_model()
+    fit(model, folder, callbacks.LearningRateScheduler(halve), save_freq=3)
+    assert model.optimizer.learning_rate == reference.optimizer.learning_rate == 0.05 / 2**EPOCHS
+    assert_same_weights(model.get_weights(), reference.get_weights())
 
 
 class Batches:
@@ -452,8 +472,8 @@ class Batches:
 def test_a_backup_after_the_last_batch_of_an_uncounted_epoch(backend: str, tmp_path: Path) -> None:
     """Batches not counted ahead: the backup after an epoch's last batch (save_freq = its 5
     batches) says "epoch 1, 5 batches done". Resumed there, that epoch has no batch left: it
-    ends with no training logs (found: fit raised "the training data holds no batch"), and the
-    run with the uninterrupted weights."""
+    ends with the logs of its restored metrics (found: fit raised "the training data holds no
+    batch"), and the run with the uninterrupted weights and logs."""
     reference = make_model()
     reference.fit(Batches(), epochs=EPOCHS, verbose=0)
     folder = tmp_path / "backup"
@@ -469,7 +489,8 @@ def test_a_backup_after_the_last_batch_of_an_uncounted_epoch(backend: str, tmp_p
         Batches(), epochs=EPOCHS, verbose=0, callbacks=[callbacks.BackupAndRestore(folder, save_freq=5)]
     )
     assert_same_weights(model.get_weights(), reference.get_weights())
-    assert history.epoch == [0, 1, 2] and len(history.history["loss"]) == 2
+    assert history.epoch == [0, 1, 2]
+    assert history.history == reference.history.history
 
 
 def _backup(folder: Path, model: Any = None) -> Path:
@@ -686,7 +707,7 @@ def test_a_killed_fit_resumes_to_the_uninterrupted_weights(backend: str, tmp_pat
             assert line == expected, line + (process.poll() and process.communicate()[1][-3000:] or "")
     finally:
         _kill(process)
-    assert read_backup(backup)[0] == (0, 4)  # epoch 1, after its batch 4
+    assert (read_backup(backup).epoch, read_backup(backup).batch) == (0, 4)  # epoch 1, after its batch 4
     first = _identity(backup)
     process = _start(script, backend, folder, 4, -1)
     try:
@@ -695,7 +716,8 @@ def test_a_killed_fit_resumes_to_the_uninterrupted_weights(backend: str, tmp_pat
             time.sleep(0.005)
     finally:
         _kill(process)
-    assert read_backup(backup)[0] > (0, 4)  # the second process went on from the first's backup
+    resumed = read_backup(backup)
+    assert (resumed.epoch, resumed.batch) > (0, 4)  # the second process went on from the first's backup
     model = make_model()  # the third run, here (a process start less)
     fit(model, folder, save_freq=4)
     assert_same_weights(model.get_weights(), want)
@@ -718,3 +740,65 @@ def test_model_checkpoint_verbose_prints_keras_lines(backend: str, tmp_path: Pat
     else:
         expected.append(f"Epoch 2: loss did not improve from {first:.5f}")
     assert lines == expected
+
+
+# --- the callbacks' own state is backed up too ---------------------------------------------------
+def stateful_callbacks(folder: Path) -> list[Any]:
+    """Callbacks whose decisions depend on what they saw before: the learning rate reduced on a
+    plateau (which changes the weights), the best weights EarlyStopping restores at the end, the
+    best checkpoint, and the CSV log."""
+    return [
+        callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=1, min_delta=10.0),
+        callbacks.EarlyStopping(monitor="loss", patience=10, restore_best_weights=True),
+        callbacks.ModelCheckpoint(str(folder / "best.bridge"), monitor="loss", save_best_only=True),
+        callbacks.CSVLogger(str(folder / "log.csv")),
+    ]
+
+
+@pytest.mark.parametrize("at", [7, 11])
+def test_a_resumed_fit_restores_its_callbacks_state(backend: str, tmp_path: Path, at: int) -> None:
+    """With ReduceLROnPlateau (min_delta so large that it halves the rate every epoch after the
+    first), EarlyStopping(restore_best_weights), ModelCheckpoint(save_best_only) and CSVLogger, an
+    interrupted and resumed fit ends as the uninterrupted one: same weights, same learning rate,
+    the same best checkpoint and every epoch in the CSV log. Without their state, the resumed
+    ReduceLROnPlateau would wait again, and the weights would differ."""
+    reference, resumed = tmp_path / "reference", tmp_path / "resumed"
+    reference.mkdir(), resumed.mkdir()
+    model = make_model()
+    fit(model, reference / "backup", *stateful_callbacks(reference), save_freq=2)
+    want = model.get_weights()
+    with pytest.raises(RuntimeError):
+        fit(make_model(), resumed / "backup", *stateful_callbacks(resumed), Interrupt(at), save_freq=2)
+    again = make_model()
+    fit(again, resumed / "backup", *stateful_callbacks(resumed), save_freq=2)
+    assert_same_weights(again.get_weights(), want)
+    assert again.optimizer.learning_rate == model.optimizer.learning_rate == 0.05 / 4
+    best = [nn.load_model(folder / "best.bridge").get_weights() for folder in (reference, resumed)]
+    assert_same_weights(best[1], best[0])
+    assert (resumed / "log.csv").read_text() == (reference / "log.csv").read_text()
+    assert len((reference / "log.csv").read_text().splitlines()) == EPOCHS + 1
+
+
+def test_model_checkpoint_fails_before_training_if_the_model_cannot_be_saved(
+    backend: str, tmp_path: Path
+) -> None:
+    model = nn.Sequential([nn.Input((4,)), nn.Dense(2)])
+    model.compile(optimizer="sgd", loss=lambda y, p: (y - p) ** 2)
+    before = model.get_weights()
+    checkpoint = callbacks.ModelCheckpoint(str(tmp_path / "model.bridge"))
+    with pytest.raises(br.SerializationError, match="lambda"):
+        model.fit(X, np.zeros((len(X), 2), np.float32), epochs=2, verbose=0, callbacks=[checkpoint])
+    assert_same_weights(model.get_weights(), before)  # not one step taken
+    weights_only = callbacks.ModelCheckpoint(str(tmp_path / "w.safetensors"), save_weights_only=True)
+    model.fit(X, np.zeros((len(X), 2), np.float32), epochs=1, verbose=0, callbacks=[weights_only])
+    assert (tmp_path / "w.safetensors").exists()
+
+
+def test_model_checkpoint_removes_what_a_killed_writer_left(backend: str, tmp_path: Path) -> None:
+    stale = tmp_path / ".best.bridge.k1ll3d.tmp"
+    stale.write_bytes(b"half a model")
+    other = tmp_path / ".other.bridge.abc.tmp"
+    other.write_bytes(b"not ours")
+    checkpoint = callbacks.ModelCheckpoint(str(tmp_path / "best.bridge"), monitor="loss")
+    make_model().fit(X, Y, epochs=1, batch_size=BATCH, verbose=0, callbacks=[checkpoint])
+    assert sorted(os.listdir(tmp_path)) == [".other.bridge.abc.tmp", "best.bridge"]

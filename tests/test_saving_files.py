@@ -990,3 +990,56 @@ def test_a_good_load_neither_imports_nor_unpickles(backend, trained, evil_module
     loaded = nn.load_model(path)
     for got, want in zip(_state(loaded), state, strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+# --- files of other formats are named for what they are ------------------------------------------
+def test_files_of_other_formats_are_named(tmp_path):
+    import pickle
+    import zipfile
+
+    zipped = tmp_path / "model.keras"
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.writestr("config.json", "{}")
+    pickled = tmp_path / "weights.pkl"
+    pickled.write_bytes(pickle.dumps({"w": [1.0, 2.0]}, protocol=4))
+    hdf5 = tmp_path / "model.weights.h5"
+    hdf5.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(64))
+    array = tmp_path / "weights.npy"
+    np.save(array, np.ones(3))
+    for path, kind in (
+        (zipped, "a zip archive"),
+        (pickled, "a pickle"),
+        (hdf5, "an HDF5 file"),
+        (array, ".npy"),
+    ):
+        for load in (nn.load_model, small_model().load_weights):
+            with pytest.raises(br.FileFormatError, match="bridge reads only safetensors files") as caught:
+                load(path)
+            assert str(path) in str(caught.value) and kind in str(caught.value)
+
+
+# --- written files get the permissions an ordinary write gives ----------------------------------
+def test_files_get_the_umask_mode_or_keep_the_old_files_mode(tmp_path):
+    import stat
+
+    path = tmp_path / "model.safetensors"
+    old = os.umask(0o022)
+    try:
+        small_model().save_weights(path)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644  # as open(path, "w") would make it
+        path.chmod(0o640)
+        small_model().save_weights(path)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640  # an existing file keeps its mode
+    finally:
+        os.umask(old)
+
+
+def test_writing_where_there_is_no_folder_or_to_a_folder_is_a_clear_error(tmp_path):
+    model = small_model()
+    missing = tmp_path / "no" / "such" / "model.bridge"
+    with pytest.raises(br.NoSuchFileError, match="there is no folder") as caught:
+        model.save(missing)
+    assert str(missing) in str(caught.value) and isinstance(caught.value, FileNotFoundError)
+    with pytest.raises(br.FileFormatError, match="is a directory"):
+        model.save_weights(tmp_path)
+    assert os.listdir(tmp_path) == []  # no temporary file left behind

@@ -773,3 +773,149 @@ def test_a_config_asking_for_more_than_the_file_holds_is_refused_before_allocati
         nn.load_model(crafted)
     assert str(crafted) in str(error.value)
     assert nn.load_model(path).count_params() == 8  # the file as saved still loads
+
+
+# --- a layer of your own without get_config: its constructor's arguments, as Keras records them ----
+class Scaled(nn.Layer):
+    def __init__(self, factor: float = 2.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def build(self, input_shape: Any) -> None:
+        self.w = self.add_weight("w", (input_shape[-1],), "ones")
+
+    def call(self, x: Any) -> Any:
+        return x * self.w * self.factor
+
+
+class Head(nn.Model):
+    def __init__(self, units: int, hidden: int = 8) -> None:  # no **kwargs: no name to restore
+        super().__init__()
+        self.hidden, self.out = nn.Dense(hidden, activation="relu"), nn.Dense(units)
+
+    def call(self, x: Any) -> Any:
+        return self.out(self.hidden(x))
+
+
+def test_layers_without_get_config_keep_their_constructor_arguments(backend, tmp_path):
+    """Keras 3 records a layer's constructor arguments for a subclass without get_config; without
+    that, Scaled(5.0) would load as Scaled(2.0) and predict otherwise, silently."""
+    path = tmp_path / "model.bridge"
+    model = nn.Sequential([nn.Input((6,)), Scaled(5.0, name="scaled"), nn.Dense(2)])
+    assert model.layers[0].get_config() == {
+        "name": "scaled",
+        "trainable": True,
+        "dtype": "float32",
+        "factor": 5.0,
+    }
+    model.save(path)
+    loaded = nn.load_model(path, custom_objects={"Scaled": Scaled})
+    assert loaded.layers[0].factor == 5.0
+    np.testing.assert_array_equal(loaded.predict(FEATURES), model.predict(FEATURES))
+    head = Head(3, hidden=5)
+    head(FEATURES)
+    assert head.get_config() == {"units": 3, "hidden": 5}  # what its __init__ takes, only
+    head.save(path)
+    again = nn.load_model(path, custom_objects={"Head": Head})
+    assert again.hidden.units == 5
+    np.testing.assert_array_equal(again.predict(FEATURES), head.predict(FEATURES))
+
+
+def test_a_layer_whose_arguments_cannot_be_named_needs_get_config(backend, tmp_path):
+    class Stack(nn.Layer):
+        def __init__(self, *sizes: int) -> None:
+            super().__init__()
+            self.parts = [nn.Dense(n) for n in sizes]
+
+        def call(self, x: Any) -> Any:
+            for part in self.parts:
+                x = part(x)
+            return x
+
+    model = nn.Sequential([nn.Input((6,)), Stack(4, 2)])
+    with pytest.raises(br.SerializationError, match=r"Stack: .*\*args.*define get_config"):
+        model.save(tmp_path / "model.bridge")
+    assert not (tmp_path / "model.bridge").exists()
+
+
+# --- found in review: states that must be checked, models that must load -------------------------
+def test_a_bad_seed_generator_state_is_refused_before_anything_is_assigned(backend, tmp_path):
+    path = tmp_path / "model.bridge"
+    model = _trainable_model(optim.Adam(0.01))
+    model.fit(TRAIN_X, TARGETS, **FIT)
+    model.save(path)
+    metadata, tensors = files.read(path)
+    rest = {key: value for key, value in metadata.items() if key != "checksum"}
+    loaded = nn.load_model(path)
+    before = _state_bytes(loaded)
+    for bad in (
+        np.arange(4, dtype=np.int64),
+        np.array([1.5, 2.5, 3.5]),
+        np.array([1, 2, -5], dtype=np.int64),
+    ):
+        crafted = tmp_path / "crafted.bridge"
+        crafted.write_bytes(files.encode({**tensors, "random/dropout/seed_generator": bad}, rest))
+        with pytest.raises(br.WeightsMismatchError, match="seed generator states") as error:
+            nn.load_model(crafted)
+        assert str(crafted) in str(error.value)
+        tensors_now = files.read(crafted)[1]
+        with pytest.raises(br.WeightsMismatchError):
+            saving_restore(loaded, crafted, tensors_now)
+        assert _state_bytes(loaded) == before  # nothing assigned
+
+
+def saving_restore(model: nn.Model, path: Path, tensors: dict[str, np.ndarray]) -> None:
+    from bridge.saving.model_file import restore_state
+
+    restore_state(model, path, tensors)
+
+
+def test_a_model_frozen_after_training_saves_a_file_that_loads(backend, tmp_path):
+    """Its optimizer holds slots for weights frozen since (not recompiled): they load back, as
+    they were, and training goes on as it would have."""
+    path = tmp_path / "model.bridge"
+    model = _trainable_model(optim.Adam(0.01))
+    model.fit(TRAIN_X, TARGETS, **FIT)
+    model.layers[0].trainable = False
+    model.save(path)
+    loaded = nn.load_model(path)
+    assert _optimizer_bytes(loaded) == _optimizer_bytes(model)
+    assert loaded.fit(TRAIN_X, TARGETS, **FIT).history == model.fit(TRAIN_X, TARGETS, **FIT).history
+
+
+def test_a_deeply_nested_config_is_a_file_format_error(backend, tmp_path):
+    path = tmp_path / "model.bridge"
+    nn.Sequential([nn.Input((6,)), nn.Dense(2)]).save(path)
+    metadata, tensors = files.read(path)
+    depth = 300  # parses as JSON (Python's parser gives up at about 600 levels), overflows in building
+    config = '{"class_name": "Sequential", "config": {"layers": [' * depth
+    config += '{"class_name": "Dense", "config": {"units": 2}}' + "]}}" * depth
+    rest = {key: value for key, value in metadata.items() if key not in ("checksum", "build_config")}
+    crafted = tmp_path / "deep.bridge"
+    crafted.write_bytes(files.encode(tensors, {**rest, "config": config}))
+    with pytest.raises(br.FileFormatError) as error:
+        nn.load_model(crafted)
+    assert str(crafted) in str(error.value)
+
+
+class TwoInputs(nn.Model):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.left, self.right = nn.Dense(2), nn.Dense(2)
+
+    def call(self, inputs: Any) -> Any:
+        return self.left(inputs[0]) + self.right(inputs[1])
+
+
+def test_a_model_built_on_several_inputs_says_it_cannot_be_rebuilt(backend, tmp_path):
+    path = tmp_path / "model.bridge"
+    model = TwoInputs()
+    model((FEATURES, FEATURES))
+    model.save(path)
+    with pytest.raises(br.FileFormatError, match="cannot be built again.*load_weights") as error:
+        nn.load_model(path, custom_objects={"TwoInputs": TwoInputs})
+    assert str(path) in str(error.value)
+    again = TwoInputs()
+    again((FEATURES, FEATURES))
+    again.load_weights(path)
+    np.testing.assert_array_equal(again((FEATURES, FEATURES)).numpy(), model((FEATURES, FEATURES)).numpy())

@@ -19,7 +19,7 @@ from .._dispatch import current_backend, resolve_device, use_backend
 from .._dispatch import device as on_device
 from .._registry import snake_case
 from ..dtypes import as_dtype, default_float
-from ..errors import InvalidArgumentError, NotBuiltError, ShapeError
+from ..errors import InvalidArgumentError, NotBuiltError, SerializationError, ShapeError
 from ..ops._core import as_tensor, op
 from ..ops.creation import tensor, zeros
 from ..random import SeedGenerator
@@ -81,12 +81,19 @@ class Layer:
     # whether ``call`` accepts ``training=``, and its default there; read once per subclass, so
     # that jit tracing stays plain
     _call_takes_training, _call_training_default = True, None
+    #: the arguments the layer was constructed with (see ``get_config``); None where unknown
+    _init_arguments: dict[str, Any] | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._call_takes_training, cls._call_training_default = _training_parameter(cls.call)
         if "build" in cls.__dict__:  # `layer.build(shape)` called directly builds it, as in Keras
             cls.build = _marks_built(cls.__dict__["build"])  # type: ignore[method-assign]
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        layer = super().__new__(cls)
+        layer._init_arguments = _init_arguments(cls, args, kwargs)  # for get_config, as Keras
+        return layer
 
     def __init__(self, name: str | None = None, trainable: bool = True, dtype: Any = None) -> None:
         self.name = name or _unique_name(type(self))
@@ -288,8 +295,22 @@ class Layer:
 
     # --- configuration ---------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
-        """The constructor arguments that rebuild this layer (weights not included)."""
-        return {"name": self.name, "trainable": self._trainable, "dtype": self.dtype.name}
+        """The constructor arguments that rebuild this layer (weights not included). A subclass
+        that defines no ``get_config`` of its own gets, as in Keras, the arguments it was
+        constructed with (those of ``name``, ``trainable`` and ``dtype`` its ``__init__`` takes)."""
+        config = {"name": self.name, "trainable": self._trainable, "dtype": self.dtype.name}
+        cls = type(self)
+        if cls.get_config is not Layer.get_config:  # called by a subclass's own get_config
+            return config
+        if self._init_arguments is None:
+            raise SerializationError(
+                f"{cls.__name__}: its constructor's arguments cannot be recorded (it takes *args); "
+                "define get_config() to return the arguments that rebuild it"
+            )
+        parameters = _init_signature(cls).parameters
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+            config = {key: value for key, value in config.items() if key in parameters}
+        return {**config, **self._init_arguments}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Layer:
@@ -297,6 +318,36 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r}, built={self.built}>"
+
+
+_signatures: dict[type, inspect.Signature] = {}
+
+
+def _init_signature(cls: type) -> inspect.Signature:
+    if cls not in _signatures:
+        _signatures[cls] = inspect.signature(cls.__init__)  # type: ignore[misc]
+    return _signatures[cls]
+
+
+def _init_arguments(cls: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any] | None:
+    """The arguments a layer is constructed with, by name (the values of ``**kwargs`` among them);
+    None where they cannot be named (``*args``) or do not fit ``__init__`` (which then raises)."""
+    try:
+        bound = _init_signature(cls).bind(None, *args, **kwargs)
+    except TypeError:
+        return None
+    parameters = _init_signature(cls).parameters
+    arguments: dict[str, Any] = {}
+    for name, value in list(bound.arguments.items())[1:]:
+        kind = parameters[name].kind
+        if kind is inspect.Parameter.VAR_POSITIONAL:
+            if value:
+                return None
+        elif kind is inspect.Parameter.VAR_KEYWORD:
+            arguments.update(value)
+        else:
+            arguments[name] = value
+    return arguments
 
 
 def _unique(variables: list[Variable]) -> list[Variable]:

@@ -99,6 +99,8 @@ class Model(Layer):
         self._input_dtype: str | None = None  # of the first input it was built on, for load_model
         self._compile_arguments: dict[str, Any] = {}  # as given to compile, for save
         self._resume_at: tuple[int, int] | None = None  # (epoch, batch) BackupAndRestore restored
+        self._callbacks: list[Callback] = []  # those of the fit in progress (or the last one)
+        self._epoch_learning_rate: float | None = None  # as the epoch in progress began
         self._building_on_data = False  # inside the first call, which builds from the data itself
         self._compiled_steps: dict[str, Callable[[Any], Any]] = {}
         self._compiled_moves = Layer._moves
@@ -311,6 +313,7 @@ class Model(Layer):
         every = CallbackList(callbacks or [], progress, model=self)
         every.set_params({"verbose": verbose, "epochs": epochs, "steps": train.num_batches})
         self.history = every.history
+        self._callbacks = every.callbacks  # this fit's, whose state BackupAndRestore keeps
         self.stop_training = False
         labels = losses_module.checked_labels([self.loss, *self.metrics], y, validation_data)
         with use_backend(self._backend_name()), labels:
@@ -320,6 +323,10 @@ class Model(Layer):
             resume_epoch, skip = self._resume_at or (initial_epoch, 0)
             for epoch in range(max(initial_epoch, resume_epoch), epochs):
                 self._reset_metrics()
+                # the learning rate the epoch begins with, which backups within it keep
+                self._epoch_learning_rate = (
+                    None if optimizer.learning_rate_schedule else optimizer.learning_rate
+                )
                 every.on_epoch_begin(epoch)
                 logs = self._train_epoch(train, epoch, every, skip if epoch == resume_epoch else 0)
                 self._check_finite_steps(epoch, every)
@@ -345,8 +352,8 @@ class Model(Layer):
                 break
         if not logs and not skip:
             raise InvalidArgumentError("fit: the training data holds no batch")
-        # a backup taken after an epoch's last batch where the batches are not counted ahead
-        # (an iterable without len) leaves none to run: the epoch ends with no training logs
+        if not logs:  # resumed after the epoch's last batch: its logs are the restored metrics'
+            logs = {metric.name: metric.result() for metric in self.metrics}
         return numeric_logs(logs)
 
     def _check_finite_steps(self, epoch: int, callbacks: CallbackList) -> None:

@@ -30,6 +30,13 @@ LAYOUT_VERSION = 1
 #: tensors' names, dtypes and shapes and of the metadata, far smaller than this for any model.
 MAX_HEADER_BYTES = 32 * 1024 * 1024
 _CHECKSUM = "checksum"
+#: The first bytes of files people mistake for weights files, and what they are.
+_OTHER_FORMATS = {
+    b"PK\x03\x04": "a zip archive (a Keras .keras file, or a torch.save file)",
+    **{bytes([0x80, protocol]): "a pickle (an old torch.save file?)" for protocol in range(2, 6)},
+    b"\x89HDF\r\n\x1a\n": "an HDF5 file (Keras' .h5 or .weights.h5?)",
+    b"\x93NUMPY": "a NumPy .npy file",
+}
 #: safetensors' dtypes that bridge reads, as NumPy's (little-endian, as safetensors stores them);
 #: bfloat16 is ml_dtypes', bridge's own (safetensors.numpy lacks it).
 _DTYPES = {
@@ -75,6 +82,8 @@ def read(path: str | os.PathLike) -> tuple[dict[str, str], dict[str, np.ndarray]
             f"{path}: {'empty' if not data else f'only {len(data)} bytes'}; not a safetensors file"
         )
     (header_size,) = struct.unpack("<Q", data[:8])
+    if header_size > len(data) - 8 or header_size > MAX_HEADER_BYTES:
+        _refuse_other_formats(path, data)
     if header_size > MAX_HEADER_BYTES:
         raise FileFormatError(
             f"{path}: its header claims {header_size} bytes, over the {MAX_HEADER_BYTES} bridge reads; "
@@ -87,12 +96,25 @@ def read(path: str | os.PathLike) -> tuple[dict[str, str], dict[str, np.ndarray]
         )
     metadata, tensors = _parse(path, data)
     expected = metadata.get(_CHECKSUM)
-    if expected is not None and checksum(metadata, tensors) != expected:
+    ours = expected is not None and (
+        expected.startswith("sha256:") or metadata.get("format", "").startswith("bridge.")
+    )
+    if ours and checksum(metadata, tensors) != expected:
         raise FileFormatError(
             f"{path}: the checksum does not match its contents; the file is damaged (a bit flipped on "
             "disk or in transfer, or an edit): use a good copy"
         )
     return metadata, tensors
+
+
+def _refuse_other_formats(path: str, data: bytes) -> None:
+    """Raise naming what the file is, if it is one of the formats people mistake for ours."""
+    for signature, kind in _OTHER_FORMATS.items():
+        if data.startswith(signature):
+            raise FileFormatError(
+                f"{path}: {kind}, not a safetensors file; bridge reads only safetensors files (it never "
+                "unpickles): see docs/topics/saving.md for moving weights from other formats"
+            )
 
 
 def _read_bytes(path: str) -> bytes:

@@ -19,7 +19,8 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -140,23 +141,55 @@ def save_model(model: Model, path: str | os.PathLike) -> None:
     backend."""
     if not _is_model(model):
         raise InvalidArgumentError(f"save: expected a bridge.nn.Model, got {type(model).__name__}")
-    metadata = _metadata(model, MODEL)
-    metadata["config"] = _json("the model's config", serialize(model))
-    compile_config = _compile_config(model)
-    if compile_config is not None:
-        metadata["compile_config"] = _json("the compile config", compile_config)
+    metadata = {**_metadata(model, MODEL), **check_savable(model)}
     if model._input_shape is not None:
         build = {"input_shape": list(model._input_shape), "input_dtype": model._input_dtype}
         metadata["build_config"] = json.dumps(build)
     files.write_atomically(path, files.encode(_state(model), metadata))
 
 
-def save_state(model: Model, path: str | os.PathLike, epoch: int, batch: int = 0) -> None:
-    """Write the training state (weights, seed generators, optimizer) and where training goes on
-    (``batch`` batches into epoch ``epoch``), for ``BackupAndRestore``; no config, so any model
-    can be backed up."""
+def check_savable(model: Model) -> dict[str, str]:
+    """The model's config and compile config as JSON (the metadata ``save_model`` writes), or a
+    SerializationError saying what in them a file cannot hold."""
+    configs = {"config": _json("the model's config", serialize(model))}
+    compile_config = _compile_config(model)
+    if compile_config is not None:
+        configs["compile_config"] = _json("the compile config", compile_config)
+    return configs
+
+
+def save_state(
+    model: Model,
+    path: str | os.PathLike,
+    epoch: int,
+    batch: int = 0,
+    callbacks: Sequence[Any] = (),
+    learning_rate: float | None = None,
+) -> None:
+    """Write the training state (weights, seed generators, optimizer), where training goes on
+    (``batch`` batches into epoch ``epoch``) and the state of the fit's ``callbacks`` (their
+    ``get_state()``), for ``BackupAndRestore``; no config, so any model can be backed up. Within
+    an epoch the metrics' running state is written too, and ``learning_rate`` (the one the epoch
+    began with) in place of the current one, which callbacks set again as the epoch begins."""
+    tensors = _state(model)
+    if batch:
+        for index, metric in enumerate(model.metrics):
+            tensors.update({f"metrics/{index}/{name}": v.numpy() for name, v in metric._state.items()})
+    if learning_rate is not None and "optimizer/learning_rate" in tensors:
+        tensors["optimizer/learning_rate"] = np.array(learning_rate, dtype=np.float64)
+    described = []
+    for index, callback in enumerate(callbacks):
+        plain, arrays = {}, {}
+        for name, value in callback.get_state().items():
+            if isinstance(value, list) and value and all(isinstance(a, np.ndarray) for a in value):
+                arrays[name] = len(value)
+                tensors.update({f"callbacks/{index}/{name}/{i}": a for i, a in enumerate(value)})
+            else:
+                plain[name] = value
+        described.append({"class": type(callback).__name__, "state": plain, "arrays": arrays})
     metadata = {**_metadata(model, BACKUP), "epoch": str(epoch), "batch": str(batch)}
-    files.write_atomically(path, files.encode(_state(model), metadata))
+    metadata["callbacks"] = _json("the callbacks' state", described)
+    files.write_atomically(path, files.encode(tensors, metadata))
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -207,7 +240,7 @@ def _fitting(
     """The names of ``targets`` that ``arrays`` fit (same name, shape and dtype), and a
     description of each kind of misfit: missing, unexpected, of another shape or dtype."""
     missing = [name for name in targets if name not in arrays]
-    unexpected = [name for name in arrays if name not in targets]
+    unexpected = sorted(name for name in arrays if name not in targets)
     misfits, fitting = [], []
     for name, variable in targets.items():
         if name not in arrays:
@@ -263,23 +296,31 @@ def load_weights(model: Layer, path: str | os.PathLike, skip_mismatch: bool = Fa
 
 def restore_state(model: Model, path: str | os.PathLike, tensors: Mapping[str, np.ndarray]) -> None:
     """Assign the weights, seed generators and (where the model is compiled) optimizer state of a
-    model or backup file; nothing changes unless all of it fits."""
+    model or backup file; nothing is assigned unless all of it fits."""
     shown = os.fspath(path)
     weights = _built_weights("load", model)
     generators = seed_generator_paths(model)
     arrays, randoms = _under(tensors, "weights/"), _under(tensors, "random/")
-    optimizer_state = _under(tensors, "optimizer/")
-    optimizer = model.optimizer if optimizer_state else None
-    if optimizer is not None and model.trainable_weights:
-        optimizer.build(model.trainable_weights)  # the slots fit would make on its first step
-    optimizer_targets = optimizer.named_state(weights) if optimizer is not None else {}
     _, problems = _fitting(weights, arrays, "weight")
-    _, optimizer_problems = _fitting(optimizer_targets, optimizer_state, "optimizer variable")
-    mismatched = sorted(set(generators) ^ set(randoms))
-    if mismatched:
-        problems.append(_listing("seed generators in one but not the other", mismatched))
-    if problems or optimizer_problems:
-        raise _mismatch("load", shown, problems + optimizer_problems)
+    problems += _generator_problems(generators, randoms)
+    if problems:
+        raise _mismatch("load", shown, problems)
+    optimizer_state = _under(tensors, "optimizer/")
+    optimizer = model.optimizer if optimizer_state and weights else None
+    optimizer_targets: dict[str, Variable] = {}
+    if optimizer is not None:
+        # slots for the weights the file has them for (a layer frozen since still has them), as
+        # the steps that saved made them
+        stepped = [
+            variable
+            for name, variable in weights.items()
+            if any(f"{name}/{slot}" in optimizer_state for slot in optimizer.slot_names)
+        ]
+        optimizer.build(stepped or model.trainable_weights or list(weights.values()))
+        optimizer_targets = optimizer.named_state(weights)
+        _, optimizer_problems = _fitting(optimizer_targets, optimizer_state, "optimizer variable")
+        if optimizer_problems:
+            raise _mismatch("load", shown, optimizer_problems)
     for name, variable in weights.items():
         variable.assign(arrays[name])
     for name, variable in optimizer_targets.items():
@@ -289,16 +330,89 @@ def restore_state(model: Model, path: str | os.PathLike, tensors: Mapping[str, n
     model._restored(trained="iterations" in optimizer_state and int(optimizer_state["iterations"]) > 0)
 
 
-def read_backup(path: str | os.PathLike) -> tuple[tuple[int, int], dict[str, np.ndarray]]:
-    """Where training goes on (epoch, batch) and the tensors of a ``save_state`` file."""
+def _generator_problems(generators: Mapping[str, Any], states: Mapping[str, np.ndarray]) -> list[str]:
+    """What does not fit between a model's seed generators and the states in a file: a state is
+    ``[key, key, count]``, int64, with keys of 32 bits and a count >= 0."""
+    mismatched = sorted(set(generators) ^ set(states))
+    problems = [_listing("seed generators in the model or the file only", mismatched)] if mismatched else []
+    invalid = [
+        f"{name} ({_described(states[name])}: {states[name].tolist()})"
+        for name in generators
+        if name in states
+        and not (
+            states[name].shape == (3,)
+            and states[name].dtype == np.int64
+            and 0 <= states[name][:2].min()
+            and states[name][:2].max() < 2**32
+            and states[name][2] >= 0
+        )
+    ]
+    if invalid:
+        problems.append(_listing("seed generator states that are not [key, key, count] (int64)", invalid))
+    return problems
+
+
+def restore_metrics(model: Model, tensors: Mapping[str, np.ndarray]) -> None:
+    """Give the model's metrics the running state of a backup taken within an epoch (their
+    ``metrics/<index>/<state>`` tensors), so that the resumed epoch logs what an uninterrupted one
+    would; a state that does not fit is left out, with a warning (it changes only the logs)."""
+    saved = _under(tensors, "metrics/")
+    like = model.weights[0] if model.weights else None
+    for index, metric in enumerate(model.metrics):
+        names = [f"{index}/{state}" for state in metric._state_names]
+        if like is None or not all(name in saved for name in names):
+            continue
+        state = metric._variables(like)
+        arrays = [saved[name] for name in names]
+        if any(a.shape != state[s].shape or a.dtype != state[s].dtype.numpy for a, s in zip(arrays, state)):
+            warnings.warn(
+                f"BackupAndRestore: the state of metric {metric.name!r} does not fit; not restored",
+                stacklevel=3,
+            )
+            continue
+        for array, variable in zip(arrays, state.values()):
+            variable.assign(array)
+
+
+@dataclass
+class Backup:
+    """A ``save_state`` file read back: where training goes on, the state of each callback
+    (``{"class": name, "state": {...}}``, by position), and the tensors."""
+
+    epoch: int
+    batch: int
+    callbacks: list[dict[str, Any]]
+    tensors: dict[str, np.ndarray]
+
+
+def read_backup(path: str | os.PathLike) -> Backup:
+    """The ``save_state`` file at ``path``, checked."""
     metadata, tensors = _read(path, (BACKUP,))
+    shown = os.fspath(path)
     where = []
     for key in ("epoch", "batch"):
         value = metadata.get(key, "")
         if not value.isdigit():
-            raise FileFormatError(f"{os.fspath(path)}: its {key} is {value!r}, not a number")
+            raise FileFormatError(f"{shown}: its {key} is {value!r}, not a number")
         where.append(int(value))
-    return (where[0], where[1]), tensors
+    described = files.parse_json(shown, "callbacks", metadata.get("callbacks", "[]"))
+    try:
+        callbacks = [
+            {
+                "class": str(entry["class"]),
+                "state": {
+                    **entry["state"],
+                    **{
+                        name: [tensors[f"callbacks/{index}/{name}/{i}"] for i in range(int(count))]
+                        for name, count in entry["arrays"].items()
+                    },
+                },
+            }
+            for index, entry in enumerate(described)
+        ]
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise FileFormatError(f"{shown}: its callbacks' state is damaged ({error!r})") from None
+    return Backup(where[0], where[1], callbacks, tensors)
 
 
 def load_model(
@@ -322,17 +436,33 @@ def load_model(
         compile_config = metadata.get("compile_config") if compile else None
         if compile_config is not None:
             _compile(shown, model, files.parse_json(shown, "compile_config", compile_config))
+    if not model.built:
+        raise FileFormatError(
+            f"{shown}: the model cannot be built again: it was saved without a build_config (a model "
+            "built on several inputs, which load_model cannot rebuild yet); build it in code and use "
+            "model.load_weights(path)"
+        )
     if not compile:
         tensors = {name: array for name, array in tensors.items() if not name.startswith("optimizer/")}
     restore_state(model, shown, tensors)
     return model
 
 
+def _refused(path: str, what: str, error: BaseException, hint: str = "") -> FileFormatError:
+    return FileFormatError(f"{path}: cannot {what}: {error}{hint}")
+
+
+def _cause(error: BaseException) -> BaseException | None:
+    """The error to chain: another's (a TypeError in a from_config of yours) is shown; bridge's
+    own, whose message the new one repeats, is not."""
+    return None if isinstance(error, BridgeError) else error
+
+
 def _rebuilt(path: str, config: Any) -> Model:
     try:
         model = LAYERS.deserialize(config)
-    except (BridgeError, TypeError, ValueError, KeyError, AttributeError) as error:
-        raise FileFormatError(f"{path}: cannot rebuild the model from its config: {error}") from error
+    except (BridgeError, TypeError, ValueError, KeyError, AttributeError, RecursionError) as error:
+        raise _refused(path, "rebuild the model from its config", error) from _cause(error)
     if not _is_model(model):
         raise FileFormatError(f"{path}: its config describes a {type(model).__name__}, not a Model")
     return model
@@ -347,8 +477,8 @@ def _build(path: str, model: Model, build: Any) -> None:
     try:
         dtype = as_dtype(build["input_dtype"]) if build.get("input_dtype") else None
         model.build(tuple(build["input_shape"]), dtype)
-    except (BridgeError, TypeError, ValueError, KeyError, AttributeError) as error:
-        raise FileFormatError(f"{path}: cannot build the model from its build_config: {error}") from error
+    except (BridgeError, TypeError, ValueError, KeyError, AttributeError, RecursionError) as error:
+        raise _refused(path, "build the model from its build_config", error) from _cause(error)
 
 
 def _compile(path: str, model: Model, config: Any) -> None:
@@ -361,5 +491,6 @@ def _compile(path: str, model: Model, config: Any) -> None:
             ],
             jit=config.get("jit", "auto"),
         )
-    except (BridgeError, TypeError, ValueError, KeyError, AttributeError) as error:
-        raise FileFormatError(f"{path}: cannot compile the model from its compile_config: {error}") from error
+    except (BridgeError, TypeError, ValueError, KeyError, AttributeError, RecursionError) as error:
+        hint = " (load_model(path, compile=False) loads the model uncompiled)"
+        raise _refused(path, "compile the model from its compile_config", error, hint) from _cause(error)
