@@ -24,6 +24,7 @@ from ..ops._core import as_tensor, op
 from ..ops.creation import tensor, zeros
 from ..random import SeedGenerator
 from ..saving import loading
+from ..saving.paths import seed_generator_paths
 from ..tensor import Tensor
 from ..tree import leaves, map_leaves
 from ..variable import Variable
@@ -289,9 +290,9 @@ class Layer:
         """The weights, then the seed generators' states, of this layer and its sublayers."""
         return _unique([*self.weights, *(generator.state for generator in self._seed_generators())])
 
-    def _seed_generators(self) -> list[Any]:
-        own = [item for item in self.__dict__.values() if isinstance(item, SeedGenerator)]
-        return own + [generator for layer in self.layers for generator in layer._seed_generators()]
+    def _seed_generators(self) -> list[SeedGenerator]:
+        """The seed generators of this layer and its sublayers (those that checkpoints keep)."""
+        return list(seed_generator_paths(self).values())
 
     # --- configuration ---------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
