@@ -8,7 +8,10 @@ Every file is a safetensors file (see ``files``). Its tensors are named by path 
 - a model file: ``weights/...`` the same, ``random/...`` each seed generator's state, and
   ``optimizer/...`` the optimizer's (``optimizer/iterations``, ``optimizer/dense/kernel/m``);
   its metadata holds the architecture (``config``), how it was compiled (``compile_config``) and
-  built (``build_config``), as JSON.
+  built (``build_config``), as JSON;
+- a backup file: a model file's tensors without the architecture, with where training goes on
+  (``epoch``, ``batch``), the callbacks' state (``callbacks``, and ``callbacks/...`` arrays) and,
+  within an epoch, the metrics' running state (``metrics/...``).
 
 Loading rebuilds a model from its config through the registries (built-in classes, those
 registered with ``register_serializable``, ``custom_objects``): it never imports a module and never
