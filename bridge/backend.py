@@ -570,6 +570,27 @@ class Backend(ABC):
         shape ``logits.shape[:-1]``, already checked to be in range."""
         raise self._unsupported("sparse_cross_entropy")
 
+    @fast_path
+    def dot_product_attention(
+        self, query: Native, key: Native, value: Native, bias: Native | None, scale: float, is_causal: bool
+    ) -> Native:
+        """(B, T, N, Hv) attention of (B, T, N, H) ``query`` over (B, S, N, H) ``key`` and
+        (B, S, N, Hv) ``value``, of one float dtype: ``softmax(query . key * scale + bias) . value``
+        over S; ``bias`` (None, or the inputs' dtype) broadcasts to (B, N, T, S); ``is_causal``
+        (only when ``bias`` is None): query ``t`` sees keys ``s <= t``."""
+        raise self._unsupported("dot_product_attention")
+
+    @fast_path
+    def recurrent(
+        self, mode: str, x: Native, states: list[Native], weights: list[Native]
+    ) -> tuple[Native, list[Native]]:
+        """A fused recurrence in torch's conventions: ``mode`` "RNN_TANH", "LSTM" or "GRU" (reset
+        gate after the product); ``x`` (batch, time, features); ``states`` [h] ([h, c] for LSTM),
+        each (batch, units); ``weights`` weight_ih (gates * units, features), weight_hh
+        (gates * units, units), bias_ih, bias_hh, gate blocks in torch's order. Returns every
+        step's h (batch, time, units) and the final states."""
+        raise self._unsupported("recurrent")
+
     # --- nn kernels ------------------------------------------------------------------------
     #: The layout the conv and pool kernels take, 1-3 spatial axes: True for channels-last
     #: ``(N, *spatial, C)``, False for channels-first ``(N, C, *spatial)``; the core transposes.

@@ -73,6 +73,11 @@ class IncompatibleBackendError(BridgeError, ImportError):
     """A backend built for another version of the Backend contract than this bridge's."""
 
 
+class SymbolicTensorError(ArgumentTypeError):
+    """An operation other than a layer call on a functional model's symbolic tensor (``nn.Input``
+    and what layers made of it), which holds no values."""
+
+
 class NotBuiltError(BridgeError, RuntimeError):
     """A layer's weights were asked for before its first call (or ``build``)."""
 

@@ -17,7 +17,7 @@ from . import ops
 from ._registry import Registry, snake_case
 from .dtypes import int64
 from .errors import InvalidArgumentError, ShapeError
-from .ops._core import as_tensor
+from .ops._core import as_tensor, wider_float
 from .ops.creation import tensor_like
 from .tensor import Tensor
 
@@ -43,7 +43,7 @@ class Loss(ABC):
         """Per-sample losses."""
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Tensor:
-        y_pred = as_tensor(self.name, y_pred)
+        y_pred = at_least_float32(as_tensor(self.name, y_pred))
         y_true = as_tensor_like(y_true, y_pred)
         losses = self.call(y_true, y_pred)
         if sample_weight is not None:
@@ -61,6 +61,13 @@ class Loss(ABC):
 
     def get_config(self) -> dict[str, Any]:
         return {"reduction": self.reduction, "name": self.name}
+
+
+def at_least_float32(x: Tensor) -> Tensor:
+    """16-bit floats (a mixed-precision model's outputs) as float32, where losses and metrics
+    are computed, as Keras; other tensors as they are."""
+    wider = wider_float(x.dtype)
+    return x if wider is x.dtype else x.astype(wider)
 
 
 def as_tensor_like(x: Any, reference: Tensor) -> Tensor:

@@ -12,7 +12,14 @@ from . import ops
 from ._registry import Registry, snake_case
 from .dtypes import float32, int64
 from .errors import BridgeError, InvalidArgumentError, ShapeError
-from .losses import align_weight, as_tensor_like, check_class_ids, require_class_axis, same_rank
+from .losses import (
+    align_weight,
+    as_tensor_like,
+    at_least_float32,
+    check_class_ids,
+    require_class_axis,
+    same_rank,
+)
 from .ops._core import as_tensor, renamed
 from .ops.creation import tensor_like
 from .tensor import Tensor
@@ -131,7 +138,7 @@ class Mean(_Averaging):
 
 def _targets_and_predictions(metric: Metric, y_true: Any, y_pred: Any) -> tuple[Tensor, Tensor]:
     """Both as tensors; targets given as data join the predictions' backend and device."""
-    y_pred = as_tensor(metric._label, y_pred)
+    y_pred = at_least_float32(as_tensor(metric._label, y_pred))
     return as_tensor_like(y_true, y_pred), y_pred
 
 

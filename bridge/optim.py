@@ -260,8 +260,16 @@ class Optimizer(ABC):
         pairs = list(grads_and_vars)
         self.apply([g for g, _ in pairs], [v for _, v in pairs])
 
+    def scale_loss(self, loss: Tensor) -> Tensor:
+        """The loss to take gradients of (``LossScaleOptimizer`` scales it; here it is itself)."""
+        return loss
+
     def apply(self, grads: Sequence[Any], variables: Sequence[Variable]) -> None:
         """Update ``variables`` in place with ``grads`` (one per variable, None to skip)."""
+        self._apply(grads, variables, None)
+
+    def _apply(self, grads: Sequence[Any], variables: Sequence[Variable], allowed: Tensor | None) -> None:
+        """``apply``, as a step that changes nothing where the bool tensor ``allowed`` is False."""
         grads, variables = list(grads), list(variables)
         if len(grads) != len(variables):
             raise InvalidArgumentError(
@@ -279,6 +287,8 @@ class Optimizer(ABC):
         iterations = self.iterations
         assert iterations is not None
         go = self._finite_step(gradients, iterations) if self.check_finite else None
+        if allowed is not None:
+            go = allowed if go is None else ops.logical_and(go, allowed)
         if go is not None:  # a skipped step runs with zero gradients and a learning rate of 0
             gradients = [ops.where(go, g, 0.0) for g in gradients]
         lr = self._current_learning_rate(iterations)
@@ -308,8 +318,7 @@ class Optimizer(ABC):
         """Whether this step may change anything: its gradients are all finite and no earlier
         step was not. Records the first non-finite step in ``_nonfinite``; all as tensors."""
         assert self._nonfinite is not None
-        # g * 0 is 0 where g is finite and NaN elsewhere: exact, and cheaper than isfinite + all
-        finite = ops.isfinite(ops.sum(ops.stack([ops.sum(g * 0.0).astype(float32) for g in grads])))
+        finite = all_finite(grads)
         clean = self._nonfinite == 0
         self._nonfinite.assign(
             ops.where(ops.logical_and(clean, ops.logical_not(finite)), iterations + 1, self._nonfinite)
@@ -521,9 +530,160 @@ class Adagrad(Optimizer):
         }
 
 
+def all_finite(tensors: Sequence[Tensor]) -> Tensor:
+    """Whether every element of ``tensors`` is finite, as a bool tensor (no host sync)."""
+    # g * 0 is 0 where g is finite and NaN elsewhere: exact, and cheaper than isfinite + all
+    return ops.isfinite(ops.sum(ops.stack([ops.sum(g * 0.0).astype(float32) for g in tensors])))
+
+
+class LossScaleOptimizer(Optimizer):
+    """Dynamic loss scaling around ``inner_optimizer``, as Keras' ``LossScaleOptimizer`` (the
+    default under the ``"mixed_float16"`` policy in ``Model.compile``): ``fit`` takes gradients of
+    ``scale_loss(loss)`` (the loss times ``dynamic_scale``, so that small float16 gradients do
+    not flush to zero), and ``apply`` divides them by the scale again. A step whose gradients are
+    not all finite changes no variable and halves the scale; after ``dynamic_growth_steps``
+    finite steps in a row the scale doubles. Decided with tensors: no host sync, the same under
+    ``br.jit``. Everything else (learning rate, iterations, slots) is the inner optimizer's."""
+
+    def __init__(
+        self,
+        inner_optimizer: Any,
+        initial_scale: float = 2.0**15,
+        dynamic_growth_steps: int = 2000,
+        name: str | None = None,
+    ) -> None:  # the inner optimizer holds the learning rate and the rest: no Optimizer.__init__
+        self.name = name or "loss_scale_optimizer"
+        self.inner_optimizer = get(inner_optimizer)
+        if isinstance(self.inner_optimizer, LossScaleOptimizer):
+            raise InvalidArgumentError(f"{self.name}: the inner optimizer already scales the loss")
+        self.initial_scale = number_in_range(self.name, "initial_scale", initial_scale)
+        if (
+            isinstance(dynamic_growth_steps, bool)
+            or not isinstance(dynamic_growth_steps, int)
+            or dynamic_growth_steps < 1
+        ):
+            raise InvalidArgumentError(
+                f"{self.name}: dynamic_growth_steps must be an int >= 1, got {dynamic_growth_steps!r}"
+            )
+        self.dynamic_growth_steps = dynamic_growth_steps
+        self.dynamic_scale: Variable | None = None  # float32, made on the first apply
+        self.step_counter: Variable | None = None  # finite steps since the scale last changed
+
+    # --- the inner optimizer's ----------------------------------------------------------------
+    @property
+    def iterations(self) -> Variable | None:  # type: ignore[override]
+        return self.inner_optimizer.iterations
+
+    @property
+    def learning_rate(self) -> float:
+        return self.inner_optimizer.learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        self.inner_optimizer.learning_rate = value
+
+    @property
+    def learning_rate_schedule(self) -> LearningRateSchedule | Callable | None:
+        return self.inner_optimizer.learning_rate_schedule
+
+    @property
+    def slot_names(self) -> tuple[str, ...]:  # type: ignore[override]
+        return self.inner_optimizer.slot_names
+
+    @property
+    def nonfinite_step(self) -> int | None:
+        return self.inner_optimizer.nonfinite_step
+
+    def reset_nonfinite(self) -> None:
+        self.inner_optimizer.reset_nonfinite()
+
+    def slot(self, variable: Variable, name: str) -> Variable:
+        return self.inner_optimizer.slot(variable, name)
+
+    def update_step(self, variable: Variable, gradient: Tensor, learning_rate: Tensor) -> None:
+        self.inner_optimizer.update_step(variable, gradient, learning_rate)
+
+    # --- state ---------------------------------------------------------------------------------
+    def build(self, variables: Sequence[Variable]) -> None:
+        if self.dynamic_scale is None:
+            first = variables[0]
+            self.dynamic_scale = Variable(
+                tensor_like(float(self.initial_scale), first, float32),
+                trainable=False,
+                name=f"{self.name}/dynamic_scale",
+            )
+            self.step_counter = Variable(
+                tensor_like(0, first, int64), trainable=False, name=f"{self.name}/step_counter"
+            )
+        self.inner_optimizer.build(variables)
+
+    @property
+    def variables(self) -> list[Variable]:
+        own = [v for v in (self.step_counter, self.dynamic_scale) if v is not None]
+        return own + self.inner_optimizer.variables
+
+    def named_state(self, variables: Mapping[str, Variable]) -> dict[str, Variable]:
+        """The inner optimizer's state, and ``dynamic_scale`` and ``step_counter``."""
+        named = self.inner_optimizer.named_state(variables)
+        if named and self.dynamic_scale is not None and self.step_counter is not None:
+            named.update(dynamic_scale=self.dynamic_scale, step_counter=self.step_counter)
+        return named
+
+    def to(self, device: str) -> LossScaleOptimizer:
+        for variable in (self.step_counter, self.dynamic_scale):
+            if variable is not None:
+                variable._relocate(device)
+        self.inner_optimizer.to(device)
+        return self
+
+    # --- scaling -------------------------------------------------------------------------------
+    def scale_loss(self, loss: Tensor) -> Tensor:
+        """``loss`` times the current scale."""
+        scale = self.dynamic_scale if self.dynamic_scale is not None else self.initial_scale
+        return loss * (scale.astype(loss.dtype) if isinstance(scale, Tensor) else scale)
+
+    def _apply(self, grads: Sequence[Any], variables: Sequence[Variable], allowed: Tensor | None) -> None:
+        grads, variables = list(grads), list(variables)
+        pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
+        if len(grads) != len(variables) or not pairs:
+            self.inner_optimizer._apply(grads, variables, allowed)  # its errors, or nothing to do
+            return
+        self.build([v for _, v in pairs])
+        scale, counter = self.dynamic_scale, self.step_counter
+        assert scale is not None and counter is not None
+        gradients = [g if isinstance(g, Tensor) else ops.tensor(g) for g, _ in pairs]
+        finite = all_finite(gradients)
+        if allowed is not None:
+            finite = ops.logical_and(finite, allowed)
+        unscaled = [ops.where(finite, g / scale.astype(g.dtype), 0.0) for g in gradients]
+        self.inner_optimizer._apply(unscaled, [v for _, v in pairs], finite)
+        grow = ops.logical_and(finite, counter == self.dynamic_growth_steps - 1)
+        scale.assign(ops.where(finite, ops.where(grow, scale * 2.0, scale), scale * 0.5))
+        counter.assign(ops.where(ops.logical_and(finite, ops.logical_not(grow)), counter + 1, 0))
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "inner_optimizer": serialize(self.inner_optimizer),
+            "initial_scale": self.initial_scale,
+            "dynamic_growth_steps": self.dynamic_growth_steps,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Optimizer:
+        return cls(**{**config, "inner_optimizer": deserialize(config["inner_optimizer"])})
+
+
 REGISTRY = Registry(
     "optimizer",
-    {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad},
+    {
+        "sgd": SGD,
+        "adam": Adam,
+        "adamw": AdamW,
+        "rmsprop": RMSprop,
+        "adagrad": Adagrad,
+        "loss_scale_optimizer": LossScaleOptimizer,
+    },
     base=Optimizer,
     callables=False,
 )
@@ -551,6 +711,7 @@ __all__ = [
     "AdamW",
     "RMSprop",
     "Adagrad",
+    "LossScaleOptimizer",
     "LearningRateSchedule",
     "ExponentialDecay",
     "CosineDecay",

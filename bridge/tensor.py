@@ -43,7 +43,9 @@ class ImmutableTensorError(BridgeError, TypeError):
 class Tensor:
     """An n-dimensional array living on one backend and one device."""
 
-    __slots__ = ("_native", "_backend")
+    #: ``_keras_mask``: the mask a masking layer attached (see ``Layer.compute_mask``), if any
+    __slots__ = ("_native", "_backend", "_keras_mask")
+    _keras_mask: Tensor | None
     __array_ufunc__ = None  # NumPy defers ``ndarray <op> Tensor`` to our reflected operators
     __hash__ = object.__hash__  # identity, as torch tensors; == is elementwise
 

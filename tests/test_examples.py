@@ -4,12 +4,16 @@ they are ``slow``; most compare torch with TensorFlow, so they need both."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
+
+from bridge.testing import assert_training_parity
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -84,3 +88,35 @@ def test_overfitting_example_plots_and_dropout_narrows_the_gap(tmp_path):
     gaps = [float(line.split("gap")[1].split()[0]) for line in out.splitlines() if "gap" in line]
     assert len(gaps) == 2 and gaps[1] < gaps[0]
     assert (tmp_path / "o.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def load_example(name: str) -> types.ModuleType:
+    """An example program as a module (its ``main`` not run), to reuse its data and model."""
+    spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), EXAMPLES / name)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+ARCHITECTURES = ["sequence_lstm.py", "text_transformer.py"]
+
+
+@both
+@pytest.mark.parametrize("name", ARCHITECTURES)
+def test_the_architecture_examples_agree_and_move_between_backends(name):
+    out = run_example(name, "--epochs", "3")
+    lines = out.strip().splitlines()
+    assert lines[-1] == "torch and tensorflow agree.", out
+    moved = next(line for line in lines if line.startswith("saved on torch, loaded on tensorflow"))
+    assert float(moved.split()[-1]) < 1e-5, moved  # same weights: float32 rounding only
+    rows = [line.split() for line in lines[1 : lines.index("")]]
+    assert len(rows) == 3 and all(row[1] == row[len(row) // 2 + 1] for row in rows), rows  # losses
+
+
+@both
+@pytest.mark.parametrize("name", ARCHITECTURES)
+def test_the_architecture_examples_pass_assert_training_parity(name):
+    example = load_example(name)
+    x, y = example.make_data(256)
+    assert_training_parity(example.build_model, x, y, epochs=2, batch_size=32)

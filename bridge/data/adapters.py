@@ -19,7 +19,7 @@ from .._dispatch import get_backend
 from .._plugins import pipeline_backend
 from ..errors import InvalidArgumentError
 from ..tensor import Tensor
-from ..tree import map_leaves
+from ..tree import leaves, leaves_with_paths, map_leaves, replace_leaves
 from .arrays import sample_order
 
 
@@ -43,19 +43,21 @@ class DataAdapter(ABC):
 
 
 class TensorAdapter(DataAdapter):
-    """In-memory Tensors ``(x, y[, sample_weight])``, held for the whole fit. Unshuffled, the
-    batches are cut once and reused (TensorFlow copies slices); shuffled, each epoch gathers the
-    rows once in that epoch's order (``seed`` plus the epoch's index), then slices batches."""
+    """In-memory Tensors ``(x, y[, sample_weight])``, each a Tensor or a structure of them (a dict,
+    tuple or list: several inputs or targets), held for the whole fit. Unshuffled, the batches are
+    cut once and reused (TensorFlow copies slices); shuffled, each epoch gathers the rows once in
+    that epoch's order (``seed`` plus the epoch's index), then slices batches."""
 
-    def __init__(self, tensors: Sequence[Tensor], batch_size: int, shuffle: bool, seed: int | None) -> None:
-        self.tensors = list(tensors)
+    def __init__(self, data: Sequence[Any], batch_size: int, shuffle: bool, seed: int | None) -> None:
+        self.data = tuple(data)
+        self.tensors: list[Tensor] = leaves(self.data)
         self.batch_size, self.shuffle = batch_size, shuffle
         self.seed = 0 if not shuffle else random.data_seed_from_stream() if seed is None else seed
         self.size = len(self.tensors[0])
         self.num_batches = -(-self.size // batch_size)
-        self._unshuffled: list[tuple[Tensor, ...]] | None = None
+        self._unshuffled: list[Any] | None = None
 
-    def epoch(self, index: int) -> Iterator[tuple[Tensor, ...]]:
+    def epoch(self, index: int) -> Iterator[Any]:
         if not self.shuffle:
             if self._unshuffled is None:
                 self._unshuffled = list(self._cut(self.tensors))
@@ -64,17 +66,17 @@ class TensorAdapter(DataAdapter):
         rows = ops.tensor(order, backend=self.tensors[0].backend)
         return self._cut([ops.take(t, rows, axis=0) for t in self.tensors])
 
-    def _cut(self, tensors: list[Tensor]) -> Iterator[tuple[Tensor, ...]]:
+    def _cut(self, tensors: list[Tensor]) -> Iterator[Any]:
         for start in range(0, self.size, self.batch_size):
-            yield tuple(t[start : start + self.batch_size] for t in tensors)
+            yield replace_leaves(self.data, [t[start : start + self.batch_size] for t in tensors])
 
 
 class ArrayAdapter(TensorAdapter):
-    """NumPy arrays (and array-likes): made Tensors of the current backend once, then batched
-    as a ``TensorAdapter``."""
+    """NumPy arrays (and array-likes), alone or in structures: made Tensors of the current
+    backend once, then batched as a ``TensorAdapter``."""
 
-    def __init__(self, arrays: Sequence[Any], batch_size: int, shuffle: bool, seed: int | None) -> None:
-        tensors = [a if isinstance(a, Tensor) else ops.tensor(np.asarray(a)) for a in arrays]
+    def __init__(self, data: Sequence[Any], batch_size: int, shuffle: bool, seed: int | None) -> None:
+        tensors = map_leaves(lambda a: a if isinstance(a, Tensor) else ops.tensor(np.asarray(a)), tuple(data))
         super().__init__(tensors, batch_size, shuffle, seed)
 
 
@@ -119,12 +121,12 @@ def adapter_for(
     seed: int | None = None,
 ) -> DataAdapter:
     """The adapter for the data given to ``op`` (``"fit"``, ``"evaluate"``, ``"predict"``):
-    arrays or Tensors ``x, y[, sample_weight]`` (``x`` alone for predict, where a list is an
-    array too), or ``x`` an iterable of batches that hold their targets. The caller has checked
-    ``check_single_input`` first (fit before it splits off validation data)."""
+    arrays or Tensors ``x, y[, sample_weight]`` (``x`` alone for predict), each one array or,
+    as Keras reads them, several (a dict of arrays, or a tuple or list whose items are all arrays:
+    several inputs, targets or per-output weights); or ``x`` an iterable of batches that hold
+    their targets (without ``y``, a tuple or list ``x`` of fit or evaluate is batches)."""
     source_backend = pipeline_backend(x)
-    arrays = isinstance(x, (np.ndarray, Tensor)) or (op == "predict" and isinstance(x, list))
-    if source_backend is not None or (y is None and not arrays):
+    if source_backend is not None or (y is None and not _is_data(op, x)):
         if y is not None or sample_weight is not None:
             raise InvalidArgumentError(
                 f"{op}: x is an iterable of batches ({type(x).__name__}), which hold their own targets "
@@ -133,14 +135,12 @@ def adapter_for(
         return IterableAdapter(x) if source_backend is None else PipelineAdapter(x, source_backend)
     if y is None and op != "predict":
         raise InvalidArgumentError(f"{op}: arrays need their targets: {op}(x, y, ...)")
-    given = tuple(a for a in (x, y, sample_weight) if a is not None)
-    samples = [length(a) for a in given]
-    if y is not None and samples[1] != samples[0]:
-        raise InvalidArgumentError(
-            f"{op}: x has {samples[0]} samples but y has {samples[1]}; they must have one row per sample"
-        )
-    check_sample_weight(op, sample_weight, samples[0])
-    if all(isinstance(a, Tensor) for a in given):
+    named = {
+        n: as_arrays(a) for n, a in (("x", x), ("y", y), ("sample_weight", sample_weight)) if a is not None
+    }
+    _check_samples(op, named)
+    given = tuple(named.values())
+    if all(isinstance(a, Tensor) for a in leaves(given)):
         return TensorAdapter(given, batch_size, shuffle, seed)
     return ArrayAdapter(given, batch_size, shuffle, seed)
 
@@ -150,41 +150,60 @@ def _is_array(item: Any) -> bool:
     return hasattr(item, "shape") and getattr(item, "ndim", 0) >= 1
 
 
-def _several_arrays(value: Any) -> str | None:
-    """How ``value`` holds several arrays rather than one, as Keras would read it: a dict, or a
-    tuple or list whose items are all arrays or tensors; None for one array (an array, or a
-    list of rows: numbers or lists)."""
+def is_several(value: Any) -> bool:
+    """Whether ``value`` holds several arrays rather than one, as Keras reads it: a dict, or a
+    tuple or list whose items are all arrays or tensors (a list of rows, numbers or lists, is
+    one array)."""
     if isinstance(value, dict):
-        count = f"{len(value)} array" + ("" if len(value) == 1 else "s")
-        return f"a dict of {count} {tuple(value)}"
-    if isinstance(value, (tuple, list)) and value and all(_is_array(item) for item in value):
-        count = f"{len(value)} array" + ("" if len(value) == 1 else "s")
-        return f"a {type(value).__name__} of {count}"
-    return None
+        return True
+    return isinstance(value, (tuple, list)) and bool(value) and all(_is_array(item) for item in value)
 
 
-def check_single_input(op: str, x: Any, y: Any = None) -> None:
-    """Raise a clear error for several input (or target) arrays: a dict, or a tuple or list of
-    arrays. Models with several inputs are not supported by fit, evaluate and predict yet.
+def _is_data(op: str, x: Any) -> bool:
+    """Whether ``x`` given without ``y`` is arrays rather than an iterable of batches."""
+    if isinstance(x, (np.ndarray, Tensor, dict)):
+        return True
+    return op == "predict" and (isinstance(x, list) or is_several(x))
 
-    ``x`` is read as data where it cannot be batches: with ``y``, or for predict; without ``y``,
-    the tuple or list ``x`` of fit or evaluate is an iterable of batches (a dict never is)."""
-    x_is_data = isinstance(x, dict) or y is not None or op == "predict"
-    for name, value in (("x", x if x_is_data else None), ("y", y)):
-        several = _several_arrays(value)
-        if several is not None:
-            rows = "" if isinstance(value, dict) else f"; if they are the rows of one array, np.stack({name})"
+
+def as_arrays(value: Any) -> Any:
+    """One array, or each of several (``is_several``), as a Tensor or NumPy array."""
+    if isinstance(value, dict):
+        return {key: as_arrays(item) for key, item in value.items()}
+    if is_several(value):
+        return type(value)([as_arrays(item) for item in value])
+    return value if isinstance(value, Tensor) else np.asarray(value)
+
+
+def _check_samples(op: str, named: dict[str, Any]) -> None:
+    """Raise unless every array of x and y has as many samples as the first, and the sample
+    weights one value per sample."""
+    counts = [
+        (path, length(a))
+        for name in ("x", "y")
+        if name in named
+        for path, a in leaves_with_paths(named[name], name)
+    ]
+    if not counts:
+        raise InvalidArgumentError(f"{op}: x holds no array")
+    first, samples = counts[0]
+    for path, count in counts[1:]:
+        if count != samples:
             raise InvalidArgumentError(
-                f"{op}: {name} is {several}; several inputs or targets are not supported yet: give "
-                f"one array for {name} (several inputs can be concatenated into one and split again "
-                f"in the model's call{rows})"
+                f"{op}: {first} has {samples} samples but {path} has {count}; they must have one row "
+                "per sample"
             )
+    check_sample_weight(op, named.get("sample_weight"), samples, first)
 
 
-def check_sample_weight(op: str, sample_weight: Any, samples: int | None) -> None:
-    """Raise unless ``sample_weight`` is None or holds one weight per sample."""
-    if sample_weight is not None and length(sample_weight) != samples:
-        raise InvalidArgumentError(
-            f"{op}: sample_weight has {length(sample_weight)} values but x has {samples} samples; "
-            "give one weight per sample"
-        )
+def check_sample_weight(op: str, sample_weight: Any, samples: int | None, first: str = "x") -> None:
+    """Raise unless ``sample_weight`` is None or holds one weight per sample (each of its
+    arrays, where there are weights per output)."""
+    if sample_weight is None:
+        return
+    for path, weights in leaves_with_paths(as_arrays(sample_weight), "sample_weight"):
+        if length(weights) != samples:
+            raise InvalidArgumentError(
+                f"{op}: {path} has {length(weights)} values but {first} has {samples} samples; give "
+                "one weight per sample"
+            )

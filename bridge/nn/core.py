@@ -1,4 +1,4 @@
-"""Core layers: Dense, Dropout, Activation, Flatten, Reshape, Embedding."""
+"""Core layers: Dense, Dropout, Activation, Flatten, Reshape, Embedding, Masking."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from .layer import KernelLayer, Layer
 
 class Dense(KernelLayer):
     """``activation(x @ kernel + bias)`` over the last axis."""
+
+    supports_masking = True  # passes the mask on, as Keras
 
     def __init__(self, units: int, activation: Any = None, **kwargs: Any) -> None:
         super().__init__(activation, **kwargs)
@@ -49,6 +51,8 @@ class Dropout(Layer):
     The masks come from a seed generator: the same ``seed`` gives the same masks on every backend,
     call after call (also under ``br.jit``)."""
 
+    supports_masking = True  # passes the mask on, as Keras
+
     def __init__(self, rate: float, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not isinstance(rate, Real):
@@ -74,6 +78,8 @@ class Dropout(Layer):
 
 class Activation(Layer):
     """Apply an activation, given by name or as a callable."""
+
+    supports_masking = True  # passes the mask on, as Keras
 
     def __init__(self, activation: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -131,7 +137,8 @@ class Reshape(Layer):
 
 
 class Embedding(Layer):
-    """Rows of an ``(input_dim, output_dim)`` table, picked by integer ids."""
+    """Rows of an ``(input_dim, output_dim)`` table, picked by integer ids. With
+    ``mask_zero=True`` id 0 is padding: ``compute_mask`` gives ``ids != 0`` (as Keras)."""
 
     def __init__(
         self,
@@ -139,12 +146,19 @@ class Embedding(Layer):
         output_dim: int,
         embeddings_initializer: Any = "uniform",
         embeddings_regularizer: Any = None,
+        mask_zero: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.input_dim, self.output_dim = int(input_dim), int(output_dim)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+        self.mask_zero = bool(mask_zero)
+        self.supports_masking = self.mask_zero
+
+    def compute_mask(self, inputs: Any, previous_mask: Any = None) -> Tensor | None:
+        """``inputs != 0`` with ``mask_zero``, else None."""
+        return ops.not_equal(inputs, 0) if self.mask_zero else None
 
     def build(self, input_shape: tuple[int, ...]) -> None:
         self.embeddings = self.add_weight(
@@ -174,4 +188,32 @@ class Embedding(Layer):
             "output_dim": self.output_dim,
             "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
             "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
+            "mask_zero": self.mask_zero,
         }
+
+
+class Masking(Layer):
+    """Skip the time steps whose features all equal ``mask_value``: those are zeroed, and
+    ``compute_mask`` gives ``any(x != mask_value, axis=-1)`` for the layers after (as Keras)."""
+
+    supports_masking = True
+
+    def __init__(self, mask_value: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if isinstance(mask_value, bool) or not isinstance(mask_value, Real):
+            raise ArgumentTypeError(f"Masking: mask_value must be a number, got {mask_value!r}")
+        self.mask_value: float = float(mask_value)
+
+    def compute_mask(self, inputs: Any, previous_mask: Any = None) -> Tensor:
+        return ops.any(ops.not_equal(inputs, self.mask_value), axis=-1)
+
+    def call(self, x: Tensor) -> Tensor:
+        if x.ndim < 2:
+            raise ShapeError(
+                f"{self.name}: Masking needs inputs of rank >= 2 (batch, ..., features), got shape {x.shape}"
+            )
+        keep = ops.any(ops.not_equal(x, self.mask_value), axis=-1, keepdims=True)
+        return x * keep.astype(x.dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "mask_value": self.mask_value}

@@ -1,37 +1,30 @@
 """``Input``: the shape and dtype a model's inputs will have, known before any data arrives
-(Keras' ``keras.Input``). As the first element of a ``Sequential`` it builds the model at once."""
+(Keras' ``keras.Input``): the start of a functional model (``nn.Model(inputs, outputs)``), or the
+first element of a ``Sequential``, which it builds at once."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .. import ops
-from ..dtypes import as_dtype, default_float
+from ..dtypes import default_float
 from ..errors import ArgumentTypeError
 from ..ops._core import integer_arg
-from ..saving import loading
-from ..tensor import Tensor
 from .layer import _unique_name
+from .symbolic import SymbolicTensor
 
 
-class Input:
+class Input(SymbolicTensor):
     """Inputs of ``shape`` per sample (the batch axis left out; None for a size known only at
     call time) and ``dtype`` (default float32). ``shape`` reads with the batch axis, as Keras:
-    ``Input((4,)).shape == (None, 4)``."""
+    ``Input((4,)).shape == (None, 4)``. Layers called on it give the symbolic tensors a
+    functional model is made of."""
 
     def __init__(self, shape: Any, dtype: Any = None, name: str | None = None) -> None:
         if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
             raise ArgumentTypeError(f"Input: shape must be a tuple such as (4,), got {shape!r}")
         sizes = tuple(None if n is None else integer_arg("Input", "shape", n) for n in shape)
-        self.shape: tuple[int | None, ...] = (None, *sizes)
-        self.dtype = as_dtype(dtype) if dtype is not None else default_float
-        self.name = name or _unique_name(type(self))
-
-    def example(self) -> Tensor:
-        """Zeros of one sample (sizes known only at call time taken as 1), to build layers on."""
-        shape = (1, *(1 if n is None else n for n in self.shape[1:]))
-        loading.check_input(self.name, shape)
-        return ops.zeros(shape, dtype=self.dtype)
+        super().__init__((None, *sizes), dtype if dtype is not None else default_float)
+        self.name = name or _unique_name(type(self), "input_layer")
 
     def get_config(self) -> dict[str, Any]:
         return {"batch_shape": list(self.shape), "dtype": self.dtype.name, "name": self.name}

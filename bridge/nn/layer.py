@@ -18,8 +18,8 @@ from .. import activations, initializers, regularizers
 from .._dispatch import current_backend, resolve_device, use_backend
 from .._dispatch import device as on_device
 from .._registry import snake_case
-from ..dtypes import as_dtype, default_float
-from ..errors import InvalidArgumentError, NotBuiltError, SerializationError, ShapeError
+from ..dtypes import DType, as_dtype
+from ..errors import ArgumentTypeError, InvalidArgumentError, NotBuiltError, SerializationError, ShapeError
 from ..ops._core import as_tensor, op
 from ..ops.creation import tensor, zeros
 from ..random import SeedGenerator
@@ -27,7 +27,9 @@ from ..saving import loading
 from ..saving.paths import seed_generator_paths
 from ..tensor import Tensor
 from ..tree import leaves, map_leaves
-from ..variable import Variable
+from ..variable import Variable, autocast, autocast_dtype
+from .dtype_policy import as_policy
+from .symbolic import call_symbolic, is_symbolic
 
 _name_counts: defaultdict[str, itertools.count] = defaultdict(itertools.count)
 
@@ -36,10 +38,33 @@ _name_counts: defaultdict[str, itertools.count] = defaultdict(itertools.count)
 _call_context = threading.local()
 
 
-def _unique_name(cls: type) -> str:
-    base = snake_case(cls.__name__)
+def _unique_name(cls: type, base: str | None = None) -> str:
+    base = base or snake_case(cls.__name__)
     number = next(_name_counts[base])
     return base if number == 0 else f"{base}_{number}"
+
+
+def _mask_of(x: Any) -> Tensor | None:
+    """The mask a masking layer attached to ``x`` (see ``Layer.compute_mask``), if any."""
+    return getattr(x, "_keras_mask", None) if isinstance(x, Tensor) else None
+
+
+def _attach_masks(outputs: Any, masks: Any) -> None:
+    """Attach ``masks`` (a tree like ``outputs``, or one mask) to the output tensors that carry
+    none yet."""
+    tensors, given = leaves(outputs), leaves(masks)
+    for output, mask in zip(tensors, given if len(given) == len(tensors) else given * len(tensors)):
+        if isinstance(output, Tensor) and mask is not None and _mask_of(output) is None:
+            output._keras_mask = mask
+
+
+def cast_keeping_mask(x: Tensor, dtype: Any) -> Tensor:
+    """``x`` as ``dtype``, with the mask it carries."""
+    if x.dtype is as_dtype(dtype):
+        return x
+    cast = x.astype(dtype)
+    cast._keras_mask = _mask_of(x)
+    return cast
 
 
 def _training_parameter(call: Any) -> tuple[bool, bool | None]:
@@ -79,15 +104,21 @@ class Layer:
     tensor arrives in ``call`` as a Tensor, in the same structure, and ``build`` receives that
     structure with each Tensor replaced by its shape."""
 
-    # whether ``call`` accepts ``training=``, and its default there; read once per subclass, so
-    # that jit tracing stays plain
-    _call_takes_training, _call_training_default = True, None
+    # whether ``call`` accepts ``training=`` (and ``mask=``), and its default there; read once per
+    # subclass, so that jit tracing stays plain
+    _call_takes_training, _call_training_default, _call_takes_mask = True, None, False
+    #: whether the layer passes masks on (``compute_mask``): True where a subclass defines
+    #: ``compute_mask``, as in Keras; a layer that does not support masking drops them
+    supports_masking = False
     #: the arguments the layer was constructed with (see ``get_config``); None where unknown
     _init_arguments: dict[str, Any] | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._call_takes_training, cls._call_training_default = _training_parameter(cls.call)
+        cls._call_takes_mask = "mask" in inspect.signature(cls.call).parameters
+        if "compute_mask" in cls.__dict__ and "supports_masking" not in cls.__dict__:
+            cls.supports_masking = True
         if "build" in cls.__dict__:  # `layer.build(shape)` called directly builds it, as in Keras
             cls.build = _marks_built(cls.__dict__["build"])  # type: ignore[method-assign]
 
@@ -96,14 +127,39 @@ class Layer:
         layer._init_arguments = _init_arguments(cls, args, kwargs)  # for get_config, as Keras
         return layer
 
-    def __init__(self, name: str | None = None, trainable: bool = True, dtype: Any = None) -> None:
+    def __init__(
+        self, name: str | None = None, trainable: bool = True, dtype: Any = None, **unknown: Any
+    ) -> None:
+        if unknown:  # an argument of Keras' (or a typo) that this layer does not take
+            kind = type(self).__name__
+            raise ArgumentTypeError(
+                f"{kind}: unknown argument(s) {sorted(unknown)}; see help({kind}) for the arguments it "
+                "takes (bridge.nn follows Keras 3, without constraints, activity regularizers and a few "
+                "other options)"
+            )
         self.name = name or _unique_name(type(self))
-        self.dtype = as_dtype(dtype) if dtype is not None else default_float
+        self.dtype_policy = as_policy(dtype)
         self.built = False
         self._trainable = trainable
         self._regularized: list[tuple[Variable, Any]] = []
         self._own_weights: list[Variable] = []  # add_weight's, in creation order
         self._output_shape: tuple[int, ...] | None = None  # of the last call's output, for summary
+        self._inbound_nodes: list[Any] = []  # its calls on symbolic tensors (``nn.symbolic.Node``)
+
+    @property
+    def dtype(self) -> DType:
+        """The dtype of the layer's variables (``dtype_policy.variable_dtype``, as Keras)."""
+        return self.dtype_policy.variable_dtype
+
+    @property
+    def variable_dtype(self) -> DType:
+        return self.dtype_policy.variable_dtype
+
+    @property
+    def compute_dtype(self) -> DType:
+        """The dtype the layer computes in: floating inputs are cast to it, and inside ``call``
+        the variables read as it (float16 under ``"mixed_float16"``)."""
+        return self.dtype_policy.compute_dtype
 
     # --- building and calling --------------------------------------------------------------
     def build(self, input_shape: Any) -> None:
@@ -114,10 +170,46 @@ class Layer:
         """The layer's computation: ``call(inputs)`` or ``call(inputs, training=False)``."""
         raise NotImplementedError(f"{type(self).__name__} must define call()")
 
+    @property
+    def input(self) -> Any:
+        """What the layer was called on symbolically (Keras' ``layer.input``), when it was called
+        once: the feature-extractor idiom ``nn.Model(model.inputs, layer.output)``."""
+        return self._only_node("input").arguments[0]
+
+    @property
+    def output(self) -> Any:
+        """The symbolic output of the layer's one call on symbolic tensors (Keras'
+        ``layer.output``)."""
+        return self._only_node("output").outputs
+
+    def _only_node(self, what: str) -> Any:
+        nodes = getattr(self, "_inbound_nodes", [])
+        if len(nodes) != 1:
+            called = "was never called on symbolic tensors" if not nodes else f"was called {len(nodes)} times"
+            raise InvalidArgumentError(
+                f"{self.name}: {what} is defined for a layer called once in a functional model; it {called}"
+            )
+        return nodes[0]
+
+    def compute_mask(self, inputs: Any, previous_mask: Any) -> Any:
+        """The mask of the outputs (a bool Tensor, ``(batch, time)`` for sequences), given the
+        inputs' (as Keras: the same mask, for a layer that ``supports_masking``)."""
+        return previous_mask if self.supports_masking else None
+
     def __call__(self, inputs: Any, *args: Any, training: bool | None = None, **kwargs: Any) -> Any:
         """Build on the first call, then ``call``. ``training`` is, as in Keras: the one given, else
         the enclosing layer call's (a Dropout inside a custom ``call`` trains when its model
-        trains), else the default of this ``call``'s signature; None is not passed on."""
+        trains), else the default of this ``call``'s signature; None is not passed on.
+
+        On symbolic tensors (``nn.Input`` and what layers made of it) the call is recorded for a
+        functional model, and gives symbolic outputs. Masks (Keras'): the mask attached to the
+        inputs is passed as ``mask=`` where ``call`` takes one, and the outputs get
+        ``compute_mask``'s."""
+        plain = isinstance(inputs, Tensor) and not args and not kwargs  # the common case, kept cheap
+        if not plain and is_symbolic((inputs, args, kwargs)):
+            if training is not None:
+                kwargs["training"] = training
+            return call_symbolic(self, inputs, args, kwargs)
         outer = getattr(_call_context, "training", None)
         if training is None:
             training = outer if outer is not None else self._call_training_default
@@ -128,7 +220,12 @@ class Layer:
             _call_context.training = outer
 
     def _build_and_call(self, inputs: Any, args: Any, kwargs: dict[str, Any], training: bool | None) -> Any:
-        inputs = map_leaves(self._standardize, inputs)
+        if isinstance(inputs, Tensor):  # the common case, kept cheap
+            masks = _mask_of(inputs)
+            inputs = self._standardize(inputs)
+        else:
+            masks = map_leaves(_mask_of, inputs)
+            inputs = map_leaves(self._standardize, inputs)
         if not self.built:
             first = next((t for t in leaves(inputs) if isinstance(t, Tensor)), None)
             if first is None:
@@ -138,19 +235,27 @@ class Layer:
             self.built = True
         if self._call_takes_training and training is not None:
             kwargs["training"] = training
-        out = self.call(inputs, *args, **kwargs)
+        masked = masks is not None and any(m is not None for m in leaves(masks))
+        if masked and self._call_takes_mask and kwargs.get("mask") is None:
+            kwargs["mask"] = masks
+        # variables read in the compute dtype inside a mixed layer, or inside another's scope (Keras)
+        if self.dtype_policy.is_mixed or autocast_dtype() is not None:
+            with autocast(self.compute_dtype if self.compute_dtype.kind == "f" else None):
+                out = self.call(inputs, *args, **kwargs)
+        else:
+            out = self.call(inputs, *args, **kwargs)
         self._output_shape = out.shape if isinstance(out, Tensor) else None
+        if self.supports_masking:
+            _attach_masks(out, self.compute_mask(inputs, kwargs.get("mask", masks)))
         return out
 
     def _standardize(self, x: Any) -> Any:
-        """An input leaf as a tensor (None stays None); floating ones in the layer's dtype (as
-        Keras' autocast)."""
+        """An input leaf as a tensor (None stays None); floating ones in the layer's compute
+        dtype (as Keras' autocast)."""
         if x is None:
             return None
         x = as_tensor(self.name, x) if not isinstance(x, Tensor) else x
-        if x.dtype.kind == "f" and x.dtype is not self.dtype:
-            x = x.astype(self.dtype)
-        return x
+        return cast_keeping_mask(x, self.compute_dtype) if x.dtype.kind == "f" else x
 
     # --- weights ---------------------------------------------------------------------------
     def add_weight(
@@ -161,14 +266,19 @@ class Layer:
         trainable: bool = True,
         dtype: Any = None,
         regularizer: Any = None,
+        autocast: bool = True,
     ) -> Variable:
-        """A new Variable of this layer, drawn by ``initializer`` (a name, object or callable)."""
+        """A new Variable of this layer, drawn by ``initializer`` (a name, object or callable), in
+        the policy's variable dtype unless ``dtype`` says otherwise. ``autocast=False`` keeps it
+        in its own dtype inside ``call`` under a mixed policy (moving statistics)."""
         dtype = as_dtype(dtype) if dtype is not None else self.dtype
         shape = tuple(int(n) for n in shape)
         loading.take_weight(self.name, shape)  # a file being loaded holds at most so many
         draw = initializers.get(initializer)
         value = zeros(shape, dtype=dtype) if loading.weights_from_file() else draw(shape, dtype=dtype)
-        variable = Variable(tensor(value, dtype=dtype), trainable=trainable, name=f"{self.name}/{name}")
+        variable = Variable(
+            tensor(value, dtype=dtype), trainable=trainable, name=f"{self.name}/{name}", autocast=autocast
+        )
         regularizer = regularizers.get(regularizer)
         if regularizer is not None:
             self._regularized.append((variable, regularizer))
@@ -294,12 +404,22 @@ class Layer:
         """The seed generators of this layer and its sublayers (those that checkpoints keep)."""
         return list(seed_generator_paths(self).values())
 
+    def _reset_stateful(self) -> None:
+        """Forget what stateful sublayers (``RNN(stateful=True)``) held after a call on example
+        zeros (the one-sample batch a functional model or an ``Input`` builds with)."""
+        for layer in [self, *self._all_sublayers()]:
+            if getattr(layer, "stateful", False) and hasattr(layer, "reset_states"):
+                layer.reset_states()
+
+    def _all_sublayers(self) -> list[Layer]:
+        return [inner for layer in self.layers for inner in (layer, *layer._all_sublayers())]
+
     # --- configuration ---------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
         """The constructor arguments that rebuild this layer (weights not included). A subclass
         that defines no ``get_config`` of its own gets, as in Keras, the arguments it was
         constructed with (those of ``name``, ``trainable`` and ``dtype`` its ``__init__`` takes)."""
-        config = {"name": self.name, "trainable": self._trainable, "dtype": self.dtype.name}
+        config = {"name": self.name, "trainable": self._trainable, "dtype": self.dtype_policy.name}
         cls = type(self)
         if cls.get_config is not Layer.get_config:  # called by a subclass's own get_config
             return config

@@ -33,7 +33,7 @@ from ..callbacks import (
     format_logs,
     numeric_logs,
 )
-from ..data.adapters import DataAdapter, adapter_for, check_sample_weight, check_single_input, length
+from ..data.adapters import DataAdapter, adapter_for, as_arrays, check_sample_weight, is_several, length
 from ..data.arrays import train_validation_split
 from ..dtypes import int32
 from ..errors import BridgeError, InvalidArgumentError, NonFiniteError, ShapeError
@@ -41,37 +41,17 @@ from ..jit import jit as compile_function
 from ..ops._core import op
 from ..saving import loading
 from ..tensor import Tensor
-from ..tree import leaves
+from ..tree import leaves, map_leaves, replace_leaves
+from . import compile_utils
 from .core import Embedding
 from .layer import Layer
+from .symbolic import SymbolicTensor, is_symbolic
 
 Numbers = dict[str, float | np.ndarray]
 
 
 class NotCompiledError(BridgeError, RuntimeError):
     """fit / evaluate before compile."""
-
-
-def _accuracy_for(loss: Any, name: str = "accuracy") -> metrics_module.Metric:
-    """The accuracy that fits a loss, as Keras resolves ``metrics=["accuracy"]`` (or ``"acc"``)."""
-    if isinstance(loss, losses_module.SparseCategoricalCrossentropy):
-        return metrics_module.SparseCategoricalAccuracy(name=name)
-    if isinstance(loss, losses_module.CategoricalCrossentropy):
-        return metrics_module.CategoricalAccuracy(name=name)
-    if isinstance(loss, losses_module.BinaryCrossentropy):
-        return metrics_module.BinaryAccuracy(name=name)
-    return metrics_module.Accuracy(name=name)
-
-
-def _metric_for(loss: Any, identifier: Any) -> metrics_module.Metric:
-    """A metric of ``compile``: by name (``"accuracy"`` the one that fits the loss), a Metric, or
-    a function ``fn(y_true, y_pred)`` whose values are averaged under its name, as Keras does."""
-    if isinstance(identifier, str) and identifier in ("accuracy", "acc"):
-        return _accuracy_for(loss, identifier)
-    metric = metrics_module.get(identifier)
-    if not isinstance(metric, metrics_module.Metric):
-        metric = metrics_module.MeanMetricWrapper(metric, name=getattr(metric, "__name__", None))
-    return metric
 
 
 def _unpack(data: Any) -> tuple[Any, Any, Any]:
@@ -83,9 +63,24 @@ def _unpack(data: Any) -> tuple[Any, Any, Any]:
 
 
 class Model(Layer):
-    """Subclass with layers in ``__init__`` and the forward pass in ``call``; or use Sequential."""
+    """Subclass with layers in ``__init__`` and the forward pass in ``call``; or use Sequential;
+    or ``Model(inputs, outputs)`` over layers called on ``nn.Input``s (a functional model, see
+    ``nn.functional.Functional``)."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            from .functional import Functional  # import cycle: a functional model is a Model
+
+            return Functional.__new__(Functional, *args, **kwargs)
+        return super().__new__(cls, *args, **kwargs)
 
     def __init__(self, **kwargs: Any) -> None:
+        if "inputs" in kwargs or "outputs" in kwargs:
+            raise InvalidArgumentError(
+                f"{type(self).__name__}: a subclass of nn.Model takes no inputs and outputs; for a "
+                "functional model of your own class, subclass nn.Functional and call "
+                "super().__init__(inputs, outputs)"
+            )
         super().__init__(**kwargs)
         self.compiled = False
         self.stop_training = False
@@ -97,6 +92,7 @@ class Model(Layer):
         self.history: History | None = None  # the last fit's
         self._input_shape: tuple[int | None, ...] | None = None  # with the batch axis, once built
         self._input_dtype: str | None = None  # of the first input it was built on, for load_model
+        self._input_spec: Any = None  # the inputs' structure, shapes and dtypes (``input_spec``)
         self._compile_arguments: dict[str, Any] = {}  # as given to compile, for save
         self._resume_at: tuple[int, int] | None = None  # (epoch, batch) BackupAndRestore restored
         self._callbacks: list[Callback] = []  # those of the fit in progress (or the last one)
@@ -129,9 +125,29 @@ class Model(Layer):
         loading.check_input(self.name, sample)  # a file being loaded allows samples of a sane size
         self(ops.zeros(sample, dtype=dtype))
 
+    def _build_from_spec(self, spec: Any) -> None:
+        """Build by calling the model on zeros of one sample for each input of ``spec`` (what
+        ``_input_spec`` holds, as JSON gives it back: ``{"shape": [None, ...], "dtype": ...}``
+        leaves in the inputs' structure), as ``load_model`` does for a model of several inputs."""
+
+        def zeros(node: Any) -> Any:
+            if isinstance(node, dict) and set(node) == {"shape", "dtype"}:
+                sample = tuple(1 if n is None else int(n) for n in node["shape"])
+                loading.check_input(self.name, sample)
+                return ops.zeros(sample, dtype=node["dtype"])
+            if isinstance(node, dict):
+                return {key: zeros(value) for key, value in node.items()}
+            if isinstance(node, list):
+                return [zeros(item) for item in node]
+            if node is None:
+                return None
+            raise InvalidArgumentError(f"build: an input spec holds {node!r}")
+
+        self(zeros(spec))
+
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         """As ``Layer.__call__``; the first call builds the model from its data (see ``build``)."""
-        if self.built:
+        if self.built or is_symbolic((inputs, args, kwargs)):
             return super().__call__(inputs, *args, **kwargs)
         self._building_on_data = True
         try:
@@ -139,6 +155,9 @@ class Model(Layer):
             first = next(iter(leaves(inputs)), None)
             if first is not None:
                 self._input_dtype = self._standardize(first).dtype.name
+            self._input_spec = map_leaves(
+                lambda x: None if x is None else _spec(self._standardize(x)), inputs
+            )
             return outputs
         except BaseException:
             self.built = False  # a first call that fails builds nothing
@@ -146,22 +165,71 @@ class Model(Layer):
         finally:
             self._building_on_data = False
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Model:
+        """The model ``get_config`` described (a functional model's config gives one, as Keras)."""
+        if cls is Model and "input_layers" in config:
+            from .functional import Functional  # import cycle: a functional model is a Model
+
+            return Functional.from_config(config)
+        return super().from_config(config)  # type: ignore[return-value]
+
+    def reset_states(self) -> None:
+        """Start every stateful layer (``LSTM(stateful=True)`` and kin) again from zero states."""
+        for layer in self._all_sublayers():
+            if hasattr(layer, "reset_states"):
+                layer.reset_states()
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """The sublayer called ``name``, or at ``index`` in ``layers`` (as Keras)."""
+        if (name is None) == (index is None):
+            raise InvalidArgumentError("get_layer: give a name or an index (one of them)")
+        if index is not None:
+            if not -len(self.layers) <= index < len(self.layers):
+                raise InvalidArgumentError(
+                    f"get_layer: index {index} is out of range for {len(self.layers)} layers"
+                )
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise InvalidArgumentError(
+            f"get_layer: no layer named {name!r} in {[layer.name for layer in self.layers]}"
+        )
+
     # --- compile ---------------------------------------------------------------------------
+    _compile_loss: compile_utils.CompileLoss | None = None  # per output, made by compile
+    _compile_metrics: compile_utils.CompileMetrics | None = None
+
     def compile(
-        self, optimizer: Any = "adam", loss: Any = None, metrics: Any = None, jit: Any = "auto"
+        self,
+        optimizer: Any = "adam",
+        loss: Any = None,
+        loss_weights: Any = None,
+        metrics: Any = None,
+        jit: Any = "auto",
     ) -> None:
         """Choose the optimizer, the loss (a Loss, a name such as ``"mse"``, or a callable) and
-        metrics (Metric objects or names; ``"accuracy"`` fits the loss)."""
-        if loss is None:
-            raise InvalidArgumentError("compile: a loss is needed, e.g. loss='mse'")
+        metrics (Metric objects or names; ``"accuracy"`` fits the loss). For a model of several
+        outputs (a dict, tuple or list of Tensors), ``loss`` and ``loss_weights`` may be a list
+        (by position) or dict (by output name), ``metrics`` a list of one entry per output or a
+        dict; the logs are named as Keras names them (see ``bridge.nn.compile_utils``)."""
+        compile_utils.check_arguments(loss, metrics, loss_weights)
         if jit not in ("auto", True, False):
             raise InvalidArgumentError(f"compile: jit must be 'auto', True or False, got {jit!r}")
-        self._compile_arguments = {"loss": loss, "metrics": list(metrics or []), "jit": jit}
+        metrics = dict(metrics) if isinstance(metrics, dict) else list(metrics or [])
+        loss_weights = compile_utils.map_structure(float, loss_weights)  # plain numbers, for JSON
+        self._compile_arguments = {"loss": loss, "metrics": metrics, "loss_weights": loss_weights, "jit": jit}
         self.optimizer = optim.get(optimizer)
-        self.loss = losses_module.get(loss)
-        if not isinstance(self.loss, losses_module.Loss):  # a function: reduced as Keras reduces it
-            self.loss = losses_module.LossFunctionWrapper(self.loss)
-        self.compiled_metrics = [_metric_for(self.loss, m) for m in list(metrics or [])]
+        if self.dtype_policy.name == "mixed_float16" and not isinstance(
+            self.optimizer, optim.LossScaleOptimizer
+        ):
+            self.optimizer = optim.LossScaleOptimizer(self.optimizer)  # as Keras: float16 gradients underflow
+        output_names = getattr(self, "output_names", None)
+        self._compile_loss = compile_utils.CompileLoss(loss, loss_weights, output_names)
+        self.loss = self._compile_loss.resolved
+        self._compile_metrics = compile_utils.CompileMetrics(metrics, self.loss, output_names)
+        self.compiled_metrics = self._compile_metrics.metrics
         self.loss_tracker = metrics_module.Mean(name="loss")
         self.jit = jit
         self._compiled_steps = {}
@@ -203,25 +271,30 @@ class Model(Layer):
 
     @property
     def metrics(self) -> list[metrics_module.Metric]:
-        return [self.loss_tracker, *self.compiled_metrics] if self.compiled else []
+        """The loss tracker, the compiled metrics, then each output's loss tracker (as Keras)."""
+        if not self.compiled:
+            return []
+        per_output = self._compile_loss.trackers if self._compile_loss is not None else []
+        return [self.loss_tracker, *self.compiled_metrics, *per_output]
 
     # --- steps (backend-agnostic; override freely) -----------------------------------------
     def compute_loss(self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> Tensor:
         """The compiled loss plus the layers' regularization losses."""
-        if self.loss is None:
+        if self._compile_loss is None:
             raise NotCompiledError("compute_loss: call model.compile(optimizer=..., loss=...) first")
-        loss = self.loss(y, y_pred, sample_weight) if sample_weight is not None else self.loss(y, y_pred)
+        loss = self._compile_loss(y, y_pred, sample_weight)
         for penalty in self.losses:
             loss = loss + penalty
         return loss
 
     def _update_metrics(self, loss: Tensor, y: Any, y_pred: Any, sample_weight: Any) -> dict[str, Tensor]:
-        self.loss_tracker.update_state(
-            loss, sample_weight=ops.full((), y_pred.shape[0], backend=y_pred.backend)
-        )
-        for metric in self.compiled_metrics:
-            metric.update_state(y, y_pred, sample_weight=sample_weight)
-        return {m.name: m.result() for m in self.metrics}
+        self.loss_tracker.update_state(loss, sample_weight=compile_utils.batch_count(y_pred))
+        assert self._compile_metrics is not None and self._compile_loss is not None  # compiled
+        self._compile_metrics.update_state(y, y_pred, sample_weight)
+        self.compiled_metrics = self._compile_metrics.metrics
+        logs = {self.loss_tracker.name: self.loss_tracker.result(), **self._compile_metrics.result()}
+        logs.update({m.name: m.result() for m in self._compile_loss.trackers})
+        return logs
 
     def train_step(self, data: Any) -> dict[str, Tensor]:
         """One optimization step on a batch ``(x, y[, sample_weight])``; returns the metrics."""
@@ -231,8 +304,9 @@ class Model(Layer):
         with GradientTape() as tape:
             y_pred = self(x, training=True)
             loss = self.compute_loss(x, y, y_pred, sample_weight)
+            scaled = self.optimizer.scale_loss(loss)  # a LossScaleOptimizer's (mixed_float16)
         weights = self.trainable_weights
-        self.optimizer.apply(tape.gradient(loss, weights), weights)
+        self.optimizer.apply(tape.gradient(scaled, weights), weights)
         return self._update_metrics(loss, y, y_pred, sample_weight)
 
     def test_step(self, data: Any) -> dict[str, Tensor]:
@@ -250,7 +324,7 @@ class Model(Layer):
         optimizer slots and metric state), compiled afterwards where ``jit`` asks for it."""
         step = getattr(self, f"{kind}_step")
         backend = next(t for t in leaves(batch) if isinstance(t, Tensor)).backend
-        if not self._should_compile(backend) or kind not in self._ran_eagerly:
+        if not self._should_compile(backend) or kind not in self._ran_eagerly or self._builds_on(batch):
             out = step(batch)
             self._ran_eagerly.add(kind)
             return out
@@ -261,6 +335,12 @@ class Model(Layer):
         if key not in self._compiled_steps:
             self._compiled_steps[key] = compile_function(step)
         return self._compiled_steps[key](batch)
+
+    def _builds_on(self, batch: Any) -> bool:
+        """Whether a step on ``batch`` (of several targets) would make the per-output losses and
+        metrics, which the first step does, eagerly (a restored model's first step may not)."""
+        state = self._compile_metrics
+        return state is not None and not state.built and is_several(_unpack(batch)[1])
 
     def _should_compile(self, backend: str) -> bool:
         return self.jit is True or (self.jit == "auto" and load_backend(backend).prefers_jit)
@@ -297,8 +377,7 @@ class Model(Layer):
         optimizer = self._require_compiled("fit")
         batch_size = 32 if batch_size is None else batch_size  # as Keras
         _check_fit_arguments(batch_size, epochs, initial_epoch, verbose, shuffle, callbacks)
-        check_single_input("fit", x, y)
-        if length(x) == 0:
+        if _samples(x) == 0:
             raise InvalidArgumentError("fit: x holds no sample")
         if validation_split:
             (x, y, sample_weight), validation_data = _split_off_validation(
@@ -315,8 +394,7 @@ class Model(Layer):
         self.history = every.history
         self._callbacks = every.callbacks  # this fit's, whose state BackupAndRestore keeps
         self.stop_training = False
-        labels = losses_module.checked_labels([self.loss, *self.metrics], y, validation_data)
-        with use_backend(self._backend_name()), labels:
+        with use_backend(self._backend_name()), self._checked_labels(y, validation_data):
             optimizer.reset_nonfinite()
             self._resume_at = None
             every.on_train_begin()
@@ -373,6 +451,13 @@ class Model(Layer):
             print(f"TerminateOnNaN: {message}; stopped with the weights before it", file=sys.stderr)
         self.stop_training = True
 
+    def _checked_labels(self, y: Any, validation_data: Any = None) -> Any:
+        """``losses.checked_labels`` for one target array; several targets (of outputs with
+        different losses) are checked batch by batch, by each output's loss and metrics."""
+        if is_several(y):
+            return losses_module.checked_labels([], None)
+        return losses_module.checked_labels([self.loss, *self.metrics], y, validation_data)
+
     def _reset_metrics(self) -> None:
         for metric in self.metrics:
             metric.reset_state()
@@ -393,34 +478,35 @@ class Model(Layer):
         or a float32 array for a metric whose result is one, as Keras)."""
         self._require_compiled("evaluate")
         _check_count("evaluate", "batch_size", batch_size, 1)
-        check_single_input("evaluate", x, y)
-        labels = losses_module.checked_labels([self.loss, *self.metrics], y)
-        with use_backend(self._backend_name()), labels:
+        with use_backend(self._backend_name()), self._checked_labels(y):
             logs = self._evaluate(adapter_for("evaluate", x, y, sample_weight, batch_size=batch_size))
         if verbose:
             print(*format_logs(logs), sep="\n")
         return logs
 
-    def predict(self, x: Any, batch_size: int = 32, verbose: Any = 0) -> np.ndarray:
-        """Outputs for ``x`` (arrays, Tensors or batches), computed in batches, as NumPy."""
+    def predict(self, x: Any, batch_size: int = 32, verbose: Any = 0) -> Any:
+        """Outputs for ``x`` (arrays, Tensors or batches; several inputs as a dict, or a tuple or
+        list of arrays), computed in batches, as NumPy: one array, or the structure (dict, tuple,
+        list) of arrays the model returns."""
         _check_count("predict", "batch_size", batch_size, 1)
-        check_single_input("predict", x)
         self._check_batched(x)
         with use_backend(self._backend_name()):
-            if isinstance(x, (np.ndarray, Tensor, list)) and len(x) == 0:
+            if isinstance(x, (np.ndarray, Tensor, list)) and not is_several(x) and len(x) == 0:
                 empty = x if isinstance(x, Tensor) else ops.tensor(np.asarray(x))
-                outputs = [self.predict_step(empty).numpy()]  # (0, outputs)
+                outputs = [_numpy(self.predict_step(empty))]  # (0, outputs)
             else:
                 data = adapter_for("predict", x, batch_size=batch_size).epoch(0)
-                outputs = [self.predict_step(batch).numpy() for batch in data]
+                outputs = [_numpy(self.predict_step(batch)) for batch in data]
+        if not outputs:
+            return np.zeros((0,))
         if verbose:
-            print(f"predicted {sum(len(o) for o in outputs)} samples")
-        return np.concatenate(outputs) if outputs else np.zeros((0,))
+            print(f"predicted {sum(len(leaves(o)[0]) for o in outputs)} samples")
+        return map_leaves(lambda *parts: np.concatenate(parts), outputs[0], *outputs[1:])
 
     def _check_batched(self, x: Any) -> None:
         """Raise if ``x`` is one sample without its batch axis (one axis fewer than the inputs
         the model was built for), whatever its feature count."""
-        if self._input_shape is None or not isinstance(x, (np.ndarray, Tensor, list)):
+        if self._input_shape is None or not isinstance(x, (np.ndarray, Tensor, list)) or is_several(x):
             return
         shape = tuple(x.shape) if isinstance(x, (np.ndarray, Tensor)) else np.shape(x)
         if len(shape) == len(self._input_shape) - 1:
@@ -439,21 +525,33 @@ class Model(Layer):
         return self.weights[0].backend if self.weights else get_backend()
 
     # --- summary ---------------------------------------------------------------------------
-    def summary(self, print_fn: Callable[[str], Any] = print) -> None:
-        """A table of the layers, their output shapes and parameter counts; before the model
-        is built, a note saying so (no shape or count is known yet)."""
-        rows = [("Layer (type)", "Output shape", "Params")]
+    def _summary_rows(self) -> list[tuple[str, ...]]:
+        """One row per layer: name (type), output shape, parameter count."""
+        rows: list[tuple[str, ...]] = []
         for layer in self.layers:
             output = layer._output_shape
             shape = str((None, *output[1:])) if output else "?"  # the batch size varies
-            params = f"{sum(w.size for w in layer.weights):,}" if layer.built else "0 (unbuilt)"
-            rows.append((f"{layer.name} ({type(layer).__name__})", shape, params))
-        widths = [max(len(r[i]) for r in rows) for i in range(3)]
-        line = "-" * (sum(widths) + 6)
+            if layer._inbound_nodes and isinstance(layer._inbound_nodes[-1].outputs, SymbolicTensor):
+                shape = str(layer._inbound_nodes[-1].outputs.shape)  # with the sizes data will tell
+            rows.append((f"{layer.name} ({type(layer).__name__})", shape, param_count(layer)))
+        return rows
+
+    def summary(self, print_fn: Callable[[str], Any] = print) -> None:
+        """A table of the layers, their output shapes and parameter counts (and, for a
+        functional model, the layers each is connected to); before the model is built, a note
+        saying so (no shape or count is known yet)."""
+        rows = self._summary_rows()
+        header = ("Layer (type)", "Output shape", "Params", "Connected to")[: len(rows[0]) if rows else 3]
+        rows = [header, *rows]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+        line = "-" * (sum(widths) + 3 * (len(widths) - 1))
         print_fn(f'Model: "{self.name}"')
         print_fn(line)
         for i, row in enumerate(rows):
-            print_fn(f"{row[0]:<{widths[0]}}   {row[1]:<{widths[1]}}   {row[2]:>{widths[2]}}")
+            cells = [
+                f"{c:>{w}}" if column == 2 else f"{c:<{w}}" for column, (c, w) in enumerate(zip(row, widths))
+            ]
+            print_fn("   ".join(cells).rstrip())
             if i == 0:
                 print_fn(line)
         print_fn(line)
@@ -469,6 +567,15 @@ class Model(Layer):
         trainable = sum(w.size for w in self.trainable_weights)
         total = sum(w.size for w in self.weights)
         print_fn(f"Total params: {total:,} (trainable: {trainable:,}, non-trainable: {total - trainable:,})")
+
+
+def _spec(x: Tensor) -> dict[str, Any]:
+    return {"shape": [None, *x.shape[1:]], "dtype": x.dtype.name}
+
+
+def param_count(layer: Layer) -> str:
+    """A layer's parameter count, as summary shows it."""
+    return f"{sum(w.size for w in layer.weights):,}" if layer.built else "0 (unbuilt)"
 
 
 def _batch_shape(input_shape: Any) -> tuple[int | None, ...] | None:
@@ -515,14 +622,25 @@ def _split_off_validation(
         raise InvalidArgumentError(f"fit: validation_split must be in [0, 1), got {fraction}")
     if validation_data is not None:
         raise InvalidArgumentError("fit: give validation_split or validation_data, not both")
-    n = length(x)
+    n = _samples(x)
     if n is None or y is None:
         raise InvalidArgumentError("fit: validation_split needs arrays (x, y); pass validation_data instead")
     if n - math.ceil(n * fraction) == 0:
         raise InvalidArgumentError(f"fit: validation_split={fraction} of {n} samples leaves none to train on")
     check_sample_weight("fit", sample_weight, n)
-    kept, held_out = train_validation_split((x, y, sample_weight), fraction)
-    return (kept[0], kept[1], kept[2]), (held_out[0], held_out[1], held_out[2])
+    data = tuple(None if a is None else as_arrays(a) for a in (x, y, sample_weight))
+    kept, held_out = train_validation_split(tuple(leaves(data)), fraction)  # several arrays: each
+    return replace_leaves(data, list(kept)), replace_leaves(data, list(held_out))
+
+
+def _samples(x: Any) -> int | None:
+    """How many samples ``x`` holds (one array's rows, or those of the first of several)."""
+    return length(leaves(as_arrays(x))[0]) if is_several(x) and leaves(x) else length(x)
+
+
+def _numpy(outputs: Any) -> Any:
+    """A model's outputs (a Tensor, or a structure of them) as NumPy arrays."""
+    return map_leaves(lambda t: t.numpy(), outputs)
 
 
 def _validation_adapter(validation_data: Any, batch_size: int) -> DataAdapter:
@@ -530,5 +648,4 @@ def _validation_adapter(validation_data: Any, batch_size: int) -> DataAdapter:
     vx, vy, vw = (
         _unpack(validation_data) if isinstance(validation_data, tuple) else (validation_data, None, None)
     )
-    check_single_input("fit", vx, vy)
     return adapter_for("fit", vx, vy, vw, batch_size=batch_size)

@@ -16,12 +16,13 @@ class Sequential(Model):
 
     With an ``nn.Input`` first, the model is built at once, as in Keras: the weights exist (on
     the current backend) before any data, and so does ``summary``; each later ``add`` builds the
-    new layer. Building runs the layers once on zeros of one sample of the input's shape."""
+    new layer, called on the symbolic output of those before it (see ``nn.symbolic``)."""
 
     def __init__(self, layers: list[Layer | Input] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._stack: list[Layer] = []
         self._input: Input | None = None
+        self._symbolic_output: Any = None  # what the stack gives, for an Input first
         for layer in layers or []:
             self.add(layer)
 
@@ -33,11 +34,21 @@ class Sequential(Model):
             return
         if not isinstance(layer, Layer):
             raise InvalidArgumentError(f"Sequential.add: expected a Layer, got {type(layer).__name__}")
+        if self._input is not None:  # build the new layer on what the stack gives so far
+            self._symbolic_output = layer(self._symbolic_output if self._stack else self._input)
+            shape, dtype = self._input.shape, self._input.dtype.name
+            self._input_shape, self._input_dtype = shape, dtype
+            self._input_spec = {"shape": list(shape), "dtype": dtype}
+            self.built = True
         self._stack.append(layer)
-        if self._input is not None:
-            self(self._input.example())
 
     def call(self, x: Any, training: bool = False) -> Any:
+        if isinstance(x, (list, tuple, dict)):  # as Keras: one input tensor
+            given = f"a {type(x).__name__} of {len(x)}" if not isinstance(x, dict) else f"a dict {list(x)}"
+            raise InvalidArgumentError(
+                f"{self.name}: a Sequential model takes one input tensor, got {given}; for several "
+                "inputs, use a functional model (nn.Model(inputs, outputs)) or subclass nn.Model"
+            )
         for layer in self._stack:
             x = layer(x, training=training)
         return x

@@ -2,6 +2,7 @@
 
 import sys as _sys
 
+from .attention import scaled_dot_product_attention
 from .creation import *  # noqa: F403
 from .creation import __all__ as _creation
 from .creation import to_device  # noqa: F401  (Tensor.to)
@@ -22,6 +23,7 @@ from .shape import __all__ as _shape
 concatenate = concat  # noqa: F405  (NumPy's name)
 
 __all__ = [*_creation, *_math, *_reduction, *_linalg, *_shape, *_indexing, *_nn, "dropout", "concatenate"]
+__all__ += ["scaled_dot_product_attention"]
 
 from .. import tensor as _tensor  # noqa: E402
 

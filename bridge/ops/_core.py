@@ -68,6 +68,8 @@ def numpy_array(data: Any, dtype: DType | None = None, op: str = "tensor") -> np
     from_python = not isinstance(data, (np.ndarray, np.generic))
     try:
         array = np.asarray(data)
+    except BridgeError:  # what the data itself says (a symbolic tensor holds no values)
+        raise
     except (ValueError, TypeError) as exc:
         raise ShapeError(f"{op}: cannot make a tensor of {_summary(data)}: {exc}") from None
     if from_python and (array.dtype == np.uint64 or array.dtype == object):

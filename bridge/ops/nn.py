@@ -18,6 +18,7 @@ from ._core import (
     promote_natives,
     require,
     tensor_args,
+    wider_float,
 )
 from .math import divide, exp, log, subtract, where
 from .reduction import max, sum
@@ -54,17 +55,32 @@ def _finite_max(x: Tensor, axis: int) -> Tensor:
 
 @op()
 def softmax(x: Any, axis: int = -1) -> Tensor:
-    """``exp(x) / sum(exp(x))`` along ``axis``, stable for large inputs."""
-    x = _float_input("softmax", x)
+    """``exp(x) / sum(exp(x))`` along ``axis``, stable for large inputs; float16 and bfloat16
+    inputs are computed in float32 (the result in their dtype), as mixed precision wants."""
+    return _in_float32(_softmax, "softmax", x, axis)
+
+
+@op()
+def log_softmax(x: Any, axis: int = -1) -> Tensor:
+    """``log(softmax(x))`` along ``axis``, computed without overflow or underflow (16-bit floats
+    in float32, as ``softmax``)."""
+    return _in_float32(_log_softmax, "log_softmax", x, axis)
+
+
+def _in_float32(fn: Callable[[Tensor, int], Tensor], name: str, x: Any, axis: int) -> Tensor:
+    """``fn(x, axis)`` with 16-bit float inputs widened to float32, the result cast back."""
+    x = _float_input(name, x)
+    wide = wider_float(x.dtype)
+    return fn(x, axis) if wide is x.dtype else fn(x.astype(wide), axis).astype(x.dtype)
+
+
+def _softmax(x: Tensor, axis: int) -> Tensor:
     if "softmax" not in x._backend.fast_paths:
         return softmax_composite(x, axis)
     return Tensor(x._backend.softmax(x._native, axis_index("softmax", axis, x.ndim)), x._backend)
 
 
-@op()
-def log_softmax(x: Any, axis: int = -1) -> Tensor:
-    """``log(softmax(x))`` along ``axis``, computed without overflow or underflow."""
-    x = _float_input("log_softmax", x)
+def _log_softmax(x: Tensor, axis: int) -> Tensor:
     if "log_softmax" not in x._backend.fast_paths:
         return log_softmax_composite(x, axis)
     return Tensor(x._backend.log_softmax(x._native, axis_index("log_softmax", axis, x.ndim)), x._backend)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -130,12 +130,34 @@ def _compile_config(model: Model) -> dict[str, Any] | None:
     if not model.compiled or model.optimizer is None:
         return None
     arguments = model._compile_arguments
-    return {
+    config = {
         "optimizer": optim.serialize(model.optimizer),
-        "loss": losses.serialize(arguments["loss"]),
-        "metrics": [m if isinstance(m, str) else metrics.serialize(m) for m in arguments["metrics"]],
+        "loss": _per_output_json(arguments["loss"], losses.serialize),
+        "metrics": _per_output_json(arguments["metrics"], metrics.serialize),
         "jit": arguments["jit"],
     }
+    if arguments.get("loss_weights") is not None:
+        config["loss_weights"] = arguments["loss_weights"]
+    return config
+
+
+def _per_output_json(value: Any, serialize: Callable[[Any], Any]) -> Any:
+    """``compile``'s ``loss`` or ``metrics`` (one, or a list or dict per output, None for none) as
+    JSON: names kept, the others serialized."""
+    if isinstance(value, dict):
+        return {key: _per_output_json(item, serialize) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_per_output_json(item, serialize) for item in value]
+    return value if value is None or isinstance(value, str) else serialize(value)
+
+
+def _per_output_objects(config: Any, deserialize: Callable[[Any], Any]) -> Any:
+    """What ``_per_output_json`` described (a dict with a ``class_name`` is one object)."""
+    if isinstance(config, dict) and "class_name" not in config:
+        return {key: _per_output_objects(item, deserialize) for key, item in config.items()}
+    if isinstance(config, list):
+        return [_per_output_objects(item, deserialize) for item in config]
+    return deserialize(config) if isinstance(config, dict) else config
 
 
 def save_model(model: Model, path: str | os.PathLike) -> None:
@@ -148,6 +170,8 @@ def save_model(model: Model, path: str | os.PathLike) -> None:
     if model._input_shape is not None:
         build = {"input_shape": list(model._input_shape), "input_dtype": model._input_dtype}
         metadata["build_config"] = json.dumps(build)
+    elif model._input_spec is not None:  # several inputs: their structure, shapes and dtypes
+        metadata["build_config"] = json.dumps({"input_spec": model._input_spec})
     files.write_atomically(path, files.encode(_state(model), metadata))
 
 
@@ -441,9 +465,8 @@ def load_model(
             _compile(shown, model, files.parse_json(shown, "compile_config", compile_config))
     if not model.built:
         raise FileFormatError(
-            f"{shown}: the model cannot be built again: it was saved without a build_config (a model "
-            "built on several inputs, which load_model cannot rebuild yet); build it in code and use "
-            "model.load_weights(path)"
+            f"{shown}: the model cannot be built again: it was saved before it was built (without a "
+            "build_config); build it in code and use model.load_weights(path)"
         )
     if not compile:
         tensors = {name: array for name, array in tensors.items() if not name.startswith("optimizer/")}
@@ -464,7 +487,7 @@ def _cause(error: BaseException) -> BaseException | None:
 def _rebuilt(path: str, config: Any) -> Model:
     try:
         model = LAYERS.deserialize(config)
-    except (BridgeError, TypeError, ValueError, KeyError, AttributeError, RecursionError) as error:
+    except (BridgeError, TypeError, ValueError, LookupError, AttributeError, RecursionError) as error:
         raise _refused(path, "rebuild the model from its config", error) from _cause(error)
     if not _is_model(model):
         raise FileFormatError(f"{path}: its config describes a {type(model).__name__}, not a Model")
@@ -478,6 +501,9 @@ def _is_model(obj: Any) -> bool:
 
 def _build(path: str, model: Model, build: Any) -> None:
     try:
+        if "input_spec" in build:
+            model._build_from_spec(build["input_spec"])
+            return
         dtype = as_dtype(build["input_dtype"]) if build.get("input_dtype") else None
         model.build(tuple(build["input_shape"]), dtype)
     except (BridgeError, TypeError, ValueError, KeyError, AttributeError, RecursionError) as error:
@@ -488,10 +514,9 @@ def _compile(path: str, model: Model, config: Any) -> None:
     try:
         model.compile(
             optimizer=optim.deserialize(config["optimizer"]),
-            loss=losses.deserialize(config["loss"]) if isinstance(config["loss"], dict) else config["loss"],
-            metrics=[
-                m if isinstance(m, str) else metrics.deserialize(m) for m in config.get("metrics") or []
-            ],
+            loss=_per_output_objects(config["loss"], losses.deserialize),
+            loss_weights=config.get("loss_weights"),
+            metrics=_per_output_objects(config.get("metrics") or [], metrics.deserialize),
             jit=config.get("jit", "auto"),
         )
     except (BridgeError, TypeError, ValueError, KeyError, AttributeError, RecursionError) as error:

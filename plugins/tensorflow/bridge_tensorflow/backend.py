@@ -95,6 +95,24 @@ def _dilate_kernel(kernel, dilation):
     return kernel
 
 
+def _depthwise_conv(x, kernel, strides, padding, dilation, channels):
+    """A convolution with one input channel a group, kernel (*window, 1, C * M), by TensorFlow's
+    depthwise kernel ((kh, kw, C, M), output channel c * M + m as the groups'), 1-D as 2-D of
+    height 1: one op where a conv a group took C. Strided after the op where TensorFlow refuses
+    the strides (dilated, or unequal ones)."""
+    if len(strides) == 1:
+        x, kernel = x[:, None], kernel[None]
+        strides, padding, dilation = (1, *strides), ((0, 0), *padding), (1, *dilation)
+        return _depthwise_conv(x, kernel, strides, padding, dilation, channels)[:, 0]
+    if any(w for pair in padding for w in pair):
+        x = tf.pad(x, [(0, 0), *padding, (0, 0)])
+    kernel = tf.reshape(kernel, (*kernel.shape[:2], channels, kernel.shape[-1] // channels))
+    after = strides[0] != strides[1] or (any(d > 1 for d in dilation) and any(s > 1 for s in strides))
+    steps = (1, 1) if after else strides
+    out = tf.nn.depthwise_conv2d(x, kernel, (1, *steps, 1), "VALID", dilations=dilation)
+    return out[:, :: strides[0], :: strides[1]] if after else out
+
+
 def _max_pool2d(x, window, strides):
     """2-D max pool over valid windows, NaN and -inf as NumPy and torch. TensorFlow's CPU MaxPool
     skips NaN and starts from the lowest finite float, so a window of NaN or of -inf gives that
@@ -452,6 +470,8 @@ class TensorFlowBackend(Backend):
     channels_last = True  # TensorFlow's CPU conv and pool kernels take only NHWC
 
     def conv(self, x, kernel, strides, padding, dilation, groups):
+        if groups > 1 and kernel.shape[-2] == 1 and len(strides) < 3:  # one channel a group
+            return _depthwise_conv(x, kernel, strides, padding, dilation, groups)
         if groups > 1:  # no grouped-conv gradients on CPU (nor grouped 3-D convs): one conv a group
             pairs = zip(tf.split(x, groups, axis=-1), tf.split(kernel, groups, axis=-1))
             return tf.concat([self.conv(a, k, strides, padding, dilation, 1) for a, k in pairs], -1)

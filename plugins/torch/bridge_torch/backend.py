@@ -376,6 +376,22 @@ class TorchBackend(Backend):
         flat = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), reduction="none")
         return flat.reshape(labels.shape)
 
+    def dot_product_attention(self, query, key, value, bias, scale, is_causal):
+        q, k, v = (t.transpose(1, 2) for t in (query, key, value))  # torch's (B, N, T, H)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, is_causal=is_causal, scale=scale)
+        return out.transpose(1, 2)
+
+    def recurrent(self, mode, x, states, weights):
+        hx = [h.unsqueeze(0) for h in states]  # (layers * directions, batch, units)
+        # has_biases, num_layers, dropout, train (cuDNN's backward needs it), bidirectional, batch_first
+        options = (True, 1, 0.0, True, False, True)
+        if mode == "LSTM":
+            out, h, c = torch.lstm(x, hx, weights, *options)
+            return out, [h[0], c[0]]
+        run = torch.gru if mode == "GRU" else torch.rnn_tanh
+        out, h = run(x, hx[0], weights, *options)
+        return out, [h[0]]
+
     channels_last = False  # torch's conv and pool kernels take (N, C, *spatial)
 
     def conv(self, x, kernel, strides, padding, dilation, groups):
