@@ -230,8 +230,9 @@ def _train(kind: str, policy: str, backend: str) -> tuple[float, np.ndarray]:
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["mlp", "cnn"])
 def test_16_bit_models_reach_float32_accuracy_and_agree_across_backends(kind):
-    """Measured (5 epochs): the same test accuracy as float32 within 1-2 test samples; per-epoch
-    losses between torch and TensorFlow within 1e-4 (MLP) to 5e-3 (CNN) relative."""
+    """Measured (5 epochs, 360 test digits): accuracies equal to float32's or one sample below
+    (MLP float16 0.9611 against 0.9639); per-epoch losses of torch and TensorFlow within 1.5e-4
+    to 7.5e-3 relative (float32: 1e-6)."""
     reference, _ = _train(kind, "float32", "torch")
     for policy in ("mixed_float16", "mixed_bfloat16"):
         (torch_accuracy, torch_losses), (tf_accuracy, tf_losses) = (
