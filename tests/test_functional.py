@@ -171,6 +171,20 @@ def test_a_shared_layer_is_one_set_of_weights_and_gets_both_gradients(backend):
     np.testing.assert_allclose(kernel_grad, expected, rtol=1e-4, atol=1e-5)
 
 
+def test_inputs_take_a_batch_size_or_a_batch_shape_as_keras(backend):
+    assert nn.Input((4,), batch_size=8).shape == (8, 4)  # keras.Input((4,), batch_size=8).shape
+    fixed = nn.Input(batch_shape=(2, 3), name="fixed")
+    assert fixed.shape == (2, 3) and nn.Input.from_config(fixed.get_config()).shape == (2, 3)
+    model = nn.Model(fixed, nn.Dense(1)(fixed))
+    assert model.outputs[0].shape == (2, 1)
+    with pytest.raises(
+        br.ShapeError, match=r"input 'fixed' takes shape \(2, 3\), got an input of shape \(4, 3\)"
+    ):
+        model(np.ones((4, 3), np.float32))
+    with pytest.raises(br.InvalidArgumentError, match="give shape .* or batch_shape, one of them"):
+        nn.Input((3,), batch_shape=(None, 3))
+
+
 def test_sizes_known_only_from_data_stay_unknown(backend):
     x = nn.Input((None, 3))
     y = nn.Dense(5)(x)
@@ -231,6 +245,7 @@ def test_summary_shows_the_connections(backend):
 
 
 def test_a_functional_model_trains_with_fit_and_jit(backend):
+    br.random.seed(0)
     x = nn.Input((4,))
     model = nn.Model(x, nn.Dense(1)(nn.Dense(8, activation="relu")(x)))
     model.compile(br.optim.SGD(0.05), "mse", jit=True)

@@ -649,3 +649,19 @@ def test_reset_states_reaches_compiled_steps(backend):
     np.testing.assert_array_equal(step(x).numpy(), first)
     layer.reset_states()  # and the next batch size is free again
     assert layer(np.ones((5, 4, 2), np.float32)).shape == (5, 3)
+
+
+def test_an_attached_mask_is_kept_with_an_initial_state(backend):
+    """Keras 3 drops the attached mask of a recurrent layer given a second tensor argument
+    (``initial_state``) in a functional model; bridge keeps it, on purpose
+    (docs/topics/recurrent.md)."""
+    x = np.zeros((2, 4, 3), np.float32)
+    x[0, :2], x[1, :3] = 1.0, 2.0  # lengths 2 and 3, padded with zeros
+    state = np.full((2, 5), 0.5, np.float32)
+    sequence, initial = nn.Input((4, 3)), nn.Input((5,))
+    gru = nn.GRU(5)
+    model = nn.Model([sequence, initial], gru(nn.Masking()(sequence), initial_state=[initial]))
+    kept = gru(x, initial_state=[state], mask=(x != 0).any(axis=-1)).numpy()
+    dropped = gru(x, initial_state=[state]).numpy()
+    np.testing.assert_allclose(model([x, state]).numpy(), kept, rtol=1e-6, atol=1e-7)
+    assert np.abs(kept - dropped).max() > 1e-3

@@ -178,6 +178,7 @@ def test_policy_errors_and_round_trips(backend, tmp_path):
     layer = nn.Dense(2, dtype="mixed_bfloat16")
     assert layer.get_config()["dtype"] == "mixed_bfloat16"
     assert nn.Dense.from_config(layer.get_config()).dtype_policy == nn.DTypePolicy("mixed_bfloat16")
+    br.random.seed(0)
     model = nn.Sequential([nn.Input((3,)), nn.Dense(2, dtype="mixed_float16")], dtype="mixed_float16")
     model.compile(optim.Adam(0.01), "mse")
     x, y = np.ones((4, 3), np.float32), np.zeros((4, 2), np.float32)
@@ -186,7 +187,7 @@ def test_policy_errors_and_round_trips(backend, tmp_path):
     loaded = nn.load_model(tmp_path / "mixed.bridge")
     assert type(loaded.optimizer) is optim.LossScaleOptimizer
     assert float(loaded.optimizer.dynamic_scale.numpy()) == float(model.optimizer.dynamic_scale.numpy())
-    assert int(loaded.optimizer.step_counter.numpy()) == 4
+    assert int(loaded.optimizer.step_counter.numpy()) == int(model.optimizer.step_counter.numpy())
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
 
 
