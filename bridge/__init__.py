@@ -46,6 +46,7 @@ from .errors import (
     BridgeError,
     DeviceError,
     DTypeError,
+    EquivalenceError,
     FileFormatError,
     FrameworkNotInstalledError,
     IncompatibleBackendError,
@@ -58,6 +59,7 @@ from .errors import (
     SymbolicTensorError,
     TracedValueError,
     UnknownBackendError,
+    UnsupportedConversionError,
     UnsupportedFeatureError,
     WeightsMismatchError,
 )
@@ -166,6 +168,8 @@ __all__ = [
     "TracedValueError",
     "FileFormatError",
     "NoSuchFileError",
+    "UnsupportedConversionError",
+    "EquivalenceError",
     "WeightsMismatchError",
     "SerializationError",
 ]

@@ -6,6 +6,8 @@ mistake (``ValueError``, ``TypeError``, ...), so ``except ValueError`` keeps wor
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class BridgeError(Exception):
     """Base class of every error bridge raises."""
@@ -101,3 +103,16 @@ class SerializationError(BridgeError, TypeError):
 
 class NoSuchFileError(FileFormatError, FileNotFoundError):
     """A file to load that does not exist (also a FileNotFoundError)."""
+
+
+class UnsupportedConversionError(BridgeError, NotImplementedError):
+    """A native model (torch or Keras) holds a module, layer or op that ``bridge.interop`` cannot
+    import: the message names it, where it sits in the model, and what is supported."""
+
+
+class EquivalenceError(BridgeError, AssertionError):
+    """``bridge.testing.assert_equivalent`` found a native model and its port disagreeing: the
+    message names the first layer (and output, gradient or step) that differs, and by how much;
+    ``report`` is the whole ``EquivalenceReport``."""
+
+    report: Any = None

@@ -90,6 +90,21 @@ def test_overfitting_example_plots_and_dropout_narrows_the_gap(tmp_path):
     assert (tmp_path / "o.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@both
+def test_port_from_pytorch_proves_fine_tunes_saves_and_exports():
+    out = run_example("port_from_pytorch.py", "--epochs", "2")
+    lines = out.strip().splitlines()
+    assert lines[-1] == "ported, proven, fine-tuned, saved and exported.", out
+    proof = next(line for line in lines if line.startswith("assert_equivalent: torch against bridge"))
+    assert proof.endswith("passed"), proof
+    assert not any(line.endswith("FAIL") for line in lines), out
+    accuracy = next(line for line in lines if "test accuracy on TensorFlow" in line)
+    assert float(accuracy.split()[-2]) > 0.9, accuracy  # after fine-tuning
+    for start in ("loaded on torch", "SavedModel outputs"):
+        moved = next(line.strip() for line in lines if line.strip().startswith(start))
+        assert float(moved.split()[-1]) < 1e-4, moved  # same weights: float32 rounding only
+
+
 def load_example(name: str) -> types.ModuleType:
     """An example program as a module (its ``main`` not run), to reuse its data and model."""
     spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), EXAMPLES / name)

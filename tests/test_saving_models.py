@@ -325,7 +325,11 @@ def test_the_cases_cover_every_registered_layer(backend):
     from bridge.serialization import LAYERS
 
     covered = set().union(*(_classes(_model(case, "float32")[0]) for case in LAYER_CASES))
-    assert set(LAYERS.known) - covered == set()
+    assert set(LAYERS.known) - covered - ROUND_TRIPPED_ELSEWHERE == set()
+
+
+# layers whose save/load round trip needs a framework in a subprocess, tested in their own file
+ROUND_TRIPPED_ELSEWHERE = {"KerasLayer"}  # tests/test_interop_keras.py (Keras, one process per backend)
 
 
 def _round_trip(case: str, dtype: str, source: str, path: Path, rtol: float) -> None:

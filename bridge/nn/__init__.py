@@ -24,6 +24,7 @@ from .dtype_policy import DTypePolicy, dtype_policy, set_dtype_policy
 from .embedding_layers import PositionEmbedding, SinePositionEncoding
 from .functional import Functional
 from .input import Input
+from .keras_layer import KerasLayer
 from .lambda_layer import Lambda
 from .layer import Layer
 from .merging import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
@@ -68,6 +69,7 @@ from .reshaping import (
 )
 from .sequential import Sequential
 from .symbolic import SymbolicTensor
+from .torch_module import TorchModule
 from .wrappers import TimeDistributed
 
 LAYERS.register(
@@ -132,6 +134,9 @@ LAYERS.register(
     TimeDistributed,
     Lambda,
 )
+
+# the Torch* layers from_torch ports to, registered so that load_model finds them (no torch import)
+from ..interop import torch_layers as _torch_layers  # noqa: E402, F401
 
 __all__ = [
     "Input",
@@ -214,6 +219,8 @@ __all__ = [
     "ZeroPadding2D",
     "TimeDistributed",
     "Lambda",
+    "KerasLayer",
+    "TorchModule",
     "NotBuiltError",
     "serialize",
     "deserialize",

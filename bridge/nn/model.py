@@ -254,6 +254,14 @@ class Model(Layer):
         ``bridge.saving.load_weights``."""
         saving.load_weights(self, path, skip_mismatch=skip_mismatch)
 
+    def export(self, path: str | os.PathLike, format: str = "saved_model") -> None:
+        """Write the model as native code that runs without bridge: a TensorFlow SavedModel
+        (``"saved_model"``, or Keras 3's ``"tf_saved_model"``) or a ``torch.export`` program
+        (``"torch"``). See ``bridge.interop.export``."""
+        from ..interop.exporting import export
+
+        export(self, path, format=format)
+
     def _restored(self, trained: bool) -> None:
         """After a saved state was assigned: forget the compiled steps (seed-generator keys they
         captured as constants may have changed). Where the state came from a model that had trained

@@ -267,7 +267,7 @@ def conv(
     pads = _padding("conv", padding, spatial, window, strides, dilation, ("valid", "same", "causal"))
     _require_window_fits("conv", x, spatial, window, pads, dilation)
     (a, k), dtype = promote_natives(backend, [floating(backend, x._native), kernel._native])
-    if x.size == 0 or kernel.size == 0:
+    if 0 in x.shape or 0 in kernel.shape:  # not x.size: the batch may be unknown (None) in a trace
         return _zeros(
             x, channels_last, _output_size(spatial, window, strides, pads, dilation), filters, dtype
         )
@@ -339,7 +339,7 @@ def conv_transpose(
     crops = [_transpose_padding(padding, *axis) for axis in zip(window, strides, dilation, extras)]
     pads, added = tuple(c for c, _ in crops), tuple(e for _, e in crops)
     (a, k), dtype = promote_natives(backend, [floating(backend, x._native), kernel._native])
-    if x.size == 0 or kernel.size == 0:
+    if 0 in x.shape or 0 in kernel.shape:  # not x.size: the batch may be unknown (None) in a trace
         spatial = tuple(
             (n - 1) * s + (w - 1) * d + 1 - before - after + e
             for n, s, w, d, (before, after), e in zip(
@@ -376,7 +376,7 @@ def _pool(
     spatial, ones = _spatial(x, channels_last), (1,) * rank
     pads = _padding(name, padding, spatial, window, strides, ones)
     _require_window_fits(name, x, spatial, window, pads, ones)
-    if x.size == 0:
+    if 0 in x.shape:
         out_size = _output_size(spatial, window, strides, pads, ones)
         return _zeros(x, channels_last, out_size, _channels(x, channels_last), x.dtype)
     backend = x._backend

@@ -22,6 +22,7 @@ from ..ops.math import multiply
 from ..ops.reduction import sum as total
 from ..tensor import Tensor
 from ..tree import leaves_with_paths, map_leaves
+from .equivalence import Comparison, EquivalenceReport, assert_equivalent
 
 #: Backends chosen with ``--bridge-backends`` (None: every installed backend).
 selected_backends: list[str] | None = None
@@ -257,6 +258,9 @@ def assert_training_parity(
 
 
 __all__ = [
+    "assert_equivalent",
+    "EquivalenceReport",
+    "Comparison",
     "assert_parity",
     "assert_layer_parity",
     "assert_training_parity",
