@@ -34,6 +34,11 @@ def register_serializable(package: str = "Custom", name: str | None = None) -> C
     """Decorate a class (a layer, loss, metric, optimizer, schedule, ...) or a function so that
     configs find it by name, as Keras' ``register_keras_serializable``: it is saved under
     ``"package>Name"`` and loaded back by ``load_model`` without ``custom_objects``."""
+    if callable(package):  # ``@register_serializable`` written without its parentheses
+        raise ArgumentTypeError(
+            f"register_serializable: write @register_serializable() (with parentheses) above "
+            f"{getattr(package, '__name__', package)!r}, or @register_serializable(package='MyPackage')"
+        )
     if not isinstance(package, str) or ">" in package:
         raise InvalidArgumentError(
             f"register_serializable: package must be a name without '>', got {package!r}"

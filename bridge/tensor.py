@@ -78,7 +78,12 @@ class Tensor:
     @property
     def size(self) -> int:
         """Number of elements (as ``numpy.ndarray.size``)."""
-        return int(np.prod(self.shape, dtype=np.int64))
+        shape = self.shape
+        if None in shape:
+            raise TracedValueError(
+                f"size of a tensor of shape {shape}: a size is unknown (None) while tracing"
+            )
+        return int(np.prod(shape, dtype=np.int64))
 
     @property
     def device(self) -> str:
@@ -300,6 +305,10 @@ class Tensor:
         shape = self.shape
         if not shape:
             raise TypeError("len() of a 0-d tensor")
+        if shape[0] is None:
+            raise TracedValueError(
+                f"len() of a tensor of shape {shape}: its length is unknown (None) while tracing"
+            )
         return shape[0]
 
     def __iter__(self) -> Iterator[Tensor]:

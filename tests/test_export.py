@@ -54,8 +54,8 @@ for job in json.loads(sys.stdin.read()):  # sent once the exports are written
         served = list(served) if isinstance(served, (list, tuple)) else [served]
         outputs.update({f"serve_{i}": value.numpy() for i, value in enumerate(served)})
     for name, value in outputs.items():
-        np.save(f"{job['path']}.{name}.npy", value)
-    results[job["path"]] = sorted(outputs)
+        np.save(f"{job['out']}.{name}.npy", value)
+    results[job["out"]] = sorted(outputs)
 results["bridge imported"] = "bridge" in sys.modules
 print(json.dumps(results))
 """
@@ -93,6 +93,28 @@ def _sequential(x: np.ndarray) -> nn.Model:
     return model
 
 
+def _residual_cnn() -> nn.Model:
+    """Conv + BatchNorm (moving statistics not the identity's) + a residual Add, as a ResNet block."""
+    image = nn.Input((6, 6, 3), name="images")
+    x = nn.Conv2D(4, 3, padding="same")(image)
+    norm = nn.BatchNormalization()
+    y = norm(nn.Conv2D(4, 3, padding="same", activation="relu")(x))
+    pooled = nn.GlobalAveragePooling2D()(nn.Add()([x, y]))
+    norm.set_weights([np.full(4, v, np.float32) for v in (1.5, 0.1, 0.2, 2.0)])
+    return nn.Model(image, nn.Dense(2, name="logits")(pooled))
+
+
+def _attention() -> nn.Model:
+    tokens = nn.Input((5, 6), name="tokens")
+    attended = nn.MultiHeadAttention(2, 4)(tokens, tokens)
+    return nn.Model(tokens, nn.Dense(2, name="logits")(nn.GlobalAveragePooling1D()(attended)))
+
+
+def _lstm() -> nn.Model:
+    steps = nn.Input((5, 3), name="steps")
+    return nn.Model(steps, nn.Dense(2, name="logits")(nn.LSTM(4)(steps)))
+
+
 def _two_in_two_out() -> nn.Model:
     a, b = nn.Input((5,), name="a"), nn.Input((3,), name="b")
     joined = nn.Concatenate()([nn.Dense(4, activation="tanh")(a), b])
@@ -116,13 +138,24 @@ def exported(tmp_path_factory) -> dict:
             model.export(path, format=fmt)
         else:
             export(model, path, format=fmt)
+        run(name, model, path, fmt, inputs)
+
+    def run(name: str, model: nn.Model, path: str, fmt: str, inputs: dict[str, np.ndarray]) -> None:
+        out = str(folder / name)  # where the subprocess writes its outputs for these inputs
         files = {}
         for key, value in inputs.items():
-            files[key] = f"{path}.in.{key}.npy"
+            files[key] = f"{out}.in.{key}.npy"
             np.save(files[key], value)
         given = inputs["inputs"] if list(inputs) == ["inputs"] else list(inputs.values())
-        expected = [y.numpy() for y in br.tree.leaves(model(given))]
-        cases[name] = {"path": path, "inputs": files, "expected": expected, "format": fmt}
+        expected = [y.numpy() for y in br.tree.leaves(model(given, training=False))]
+        cases[name] = {"path": path, "out": out, "inputs": files, "expected": expected, "format": fmt}
+
+    def batches(name: str, model: nn.Model, fmt: str, shape: tuple[int, ...]) -> None:
+        """Export a model built on batches of 2, run it on batches of 1 and 3."""
+        model(_data(2, *shape), training=False)
+        key = model.input.name
+        case(f"{name}_1", model, fmt, {key: _data(1, *shape, seed=3)})
+        run(f"{name}_3", model, cases[f"{name}_1"]["path"], fmt, {key: _data(3, *shape, seed=4)})
 
     try:
         # each format from each backend once: a model on the other backend is copied first
@@ -132,15 +165,22 @@ def exported(tmp_path_factory) -> dict:
         with br.use_backend("torch"):
             case("seq_torch", _sequential(x), "torch", {"inputs": x}, method=True)
             case("fn_saved_model", _two_in_two_out(), "tf_saved_model", {"a": a, "b": b}, method=True)
+            batches("cnn_torch", _residual_cnn(), "torch", (6, 6, 3))
+            batches("attention_torch", _attention(), "torch", (5, 6))
+            batches("lstm_torch", _lstm(), "torch", (5, 3))
+        with br.use_backend("tensorflow"):  # layers that shape tensors from their inputs' batch
+            batches("cnn_saved_model", _residual_cnn(), "saved_model", (6, 6, 3))
+            batches("attention_saved_model", _attention(), "saved_model", (5, 6))
+            batches("lstm_saved_model", _lstm(), "saved_model", (5, 3))
     except BaseException:
         native.kill()
         raise
-    jobs = [{key: c[key] for key in ("path", "inputs", "format")} for c in cases.values()]
+    jobs = [{key: c[key] for key in ("path", "out", "inputs", "format")} for c in cases.values()]
     return {"cases": cases, "native": _results(native, jobs)}
 
 
 def _differences(case: dict, names: list[str]) -> list[float]:
-    got = [np.load(f"{case['path']}.{name}.npy") for name in names]
+    got = [np.load(f"{case['out']}.{name}.npy") for name in names]
     assert [g.shape for g in got] == [e.shape for e in case["expected"]]
     return [float(np.max(np.abs(g - e))) for g, e in zip(got, case["expected"])]
 
@@ -154,18 +194,21 @@ def _differences(case: dict, names: list[str]) -> list[float]:
         ("fn_saved_model", ["score", "extra"]),  # the inputs "a" and "b"
         ("seq_torch", ["output_0"]),
         ("fn_torch", ["output_0", "output_1"]),
+        # batches of 1 and 3 through models built on 2: Add, BatchNorm, attention, LSTM states
+        *((f"{model}_saved_model_{n}", ["logits"]) for model in ("cnn", "attention", "lstm") for n in (1, 3)),
+        *((f"{model}_torch_{n}", ["output_0"]) for model in ("cnn", "attention", "lstm") for n in (1, 3)),
     ],
 )
 def test_an_export_runs_without_bridge_and_gives_the_models_outputs(exported, name, outputs):
     native = exported["native"]
     assert native["bridge imported"] is False
     case = exported["cases"][name]
-    if name.endswith("saved_model"):
+    if case["format"] != "torch":
         served = [f"serve_{i}" for i in range(len(outputs))]
-        assert native[case["path"]] == sorted(outputs + served)
+        assert native[case["out"]] == sorted(outputs + served)
         assert max(_differences(case, served)) < F32
     else:
-        assert native[case["path"]] == sorted(outputs)
+        assert native[case["out"]] == sorted(outputs)
     assert max(_differences(case, outputs)) < F32
 
 
@@ -200,6 +243,26 @@ def test_a_failed_saved_model_export_leaves_the_old_one(tmp_path, monkeypatch):
         model.export(target)  # replaces the old folder whole
     assert sorted(os.listdir(tmp_path)) == ["model"]
     assert (target / "saved_model.pb").exists() and not (target / "old").exists()
+
+
+@pytest.mark.needs("tensorflow")
+def test_a_saved_model_that_cannot_be_moved_in_puts_the_old_one_back(tmp_path, monkeypatch):
+    target = tmp_path / "model"
+    target.mkdir()
+    (target / "old").write_text("old")
+    replace = os.replace
+
+    def fail_moving_in(source, destination):
+        if os.path.basename(str(source)).startswith(".model.") and str(destination) == str(target):
+            raise OSError("cross-device link")
+        replace(source, destination)
+
+    with br.use_backend("tensorflow"):
+        model = _sequential(_data(2, 5))
+        monkeypatch.setattr(os, "replace", fail_moving_in)
+        with pytest.raises(OSError, match="cross-device link"):
+            export(model, target)
+    assert sorted(os.listdir(tmp_path)) == ["model"] and (target / "old").read_text() == "old"
 
 
 @pytest.mark.needs("torch")

@@ -537,3 +537,151 @@ def test_unsupported_function_and_operand() -> None:
         from_torch(ReadsAValue(), _input((2, 3)))
     with pytest.raises(br.UnsupportedConversionError, match="getitem 'getitem' at node 1 .* the batch axis"):
         from_torch(BatchIndex(), _input((2, 3)))
+
+
+# ---------------------------------------------------------------------------------------------
+# review fixes: layers after a Flatten, Embedding's padding_idx, F.dropout's training, bad
+# example inputs, missing frameworks
+
+
+def test_flat_channels_last_against_torch() -> None:
+    """torch's flattening of NCHW, laid out by ``flat_channels_last``, == the NHWC flattening."""
+    x = _input((2, 3, 4, 5))
+    want = layouts.channels_last(x.numpy()).reshape(2, -1)
+    np.testing.assert_array_equal(layouts.flat_channels_last((3, 4, 5))(torch.flatten(x, 1).numpy()), want)
+
+
+@pytest.mark.bridge_requires("autodiff")
+def test_activation_and_dropout_after_flatten_prove_equivalent(backend: str) -> None:
+    """A ReLU and a Dropout reading a Flatten of a channels-last tensor: their outputs are held
+    flattened channels-last, so the proof lays torch's out the same way (it named layer '2')."""
+    from bridge.testing import assert_equivalent
+
+    module = _randomize(
+        tnn.Sequential(tnn.Conv2d(2, 3, 3), tnn.Flatten(), tnn.ReLU(), tnn.Dropout(0.2), tnn.Linear(12, 2))
+    ).eval()
+    x = _input((2, 2, 4, 4))
+    report = assert_equivalent(module, from_torch(module, x), x.numpy())
+    compared = {c.layer for c in report.comparisons if c.phase == "eval"}
+    assert {"2", "3"} <= compared, compared
+    worst = report.worst("eval")
+    assert worst is not None
+    ERRORS[f"Flatten-ReLU-Dropout proof [{backend}]"] = (worst.max_abs, worst.max_rel)
+
+
+@pytest.mark.bridge_requires("autodiff")
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_embedding_padding_idx_trains_as_torch(optimizer: str, backend: str) -> None:
+    """torch gives the padding row no gradient, so steps leave it: the port too (it trained it)."""
+    from bridge.testing import assert_equivalent
+
+    torch.manual_seed(0)
+    module = tnn.Sequential(tnn.Embedding(5, 3, padding_idx=2), tnn.Flatten(), tnn.Linear(6, 2))
+    ids = np.array([[2, 1], [4, 2], [0, 3]], dtype=np.int64)
+    probe = copy.deepcopy(module)
+    probe(torch.as_tensor(ids)).sum().backward()
+    assert probe[0].weight.grad[2].abs().max() == 0 < probe[0].weight.grad[1].abs().max()  # torch's rule
+    ported = from_torch(module, torch.as_tensor(ids))
+    report = assert_equivalent(module, ported, ids, train_steps=3, optimizer=optimizer, learning_rate=0.1)
+    checked = {(c.phase, c.what) for c in report.comparisons if c.layer == "0"}
+    assert {p for p, what in checked if "embeddings" in what} >= {"gradients", "final weights"}, checked
+    worst = report.worst("final weights")
+    assert worst is not None
+    ERRORS[f"Embedding padding_idx {optimizer} 3 steps [{backend}]"] = (worst.max_abs, worst.max_rel)
+
+
+def test_torch_embedding_config_keeps_padding_idx() -> None:
+    from bridge.nn.torch_layers import TorchEmbedding
+
+    layer = TorchEmbedding(5, 3, padding_idx=1, name="e")
+    assert TorchEmbedding.from_config(layer.get_config()).padding_idx == 1
+    with pytest.raises(br.InvalidArgumentError, match=r"padding_idx must be in \[0, 5\), got 5"):
+        TorchEmbedding(5, 3, padding_idx=5)
+
+
+class FunctionalDropout(tnn.Module):
+    def __init__(self, training: object) -> None:
+        super().__init__()
+        self.given = training
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.given == "self.training":
+            return F.dropout(x, 0.5, training=self.training) * 2.0
+        if self.given is None:
+            return F.dropout(x, 0.5) * 2.0
+        return F.dropout(x, 0.5, training=bool(self.given)) * 2.0
+
+
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_functional_dropout_follows_training(mode: str, backend: str) -> None:
+    """``F.dropout(x, p, self.training)`` is a Dropout layer (fx records the mode as a constant:
+    the port traces both modes); ``training=False`` is no layer at all."""
+    x = _input((64, 8))
+    follows = FunctionalDropout("self.training").train(mode == "train")
+    ported = from_torch(follows, x)
+    rates = [layer.rate for layer in ported.layers if isinstance(layer, nn.Dropout)]
+    assert rates == [0.5]
+    with torch.no_grad():
+        _record(f"F.dropout(self.training) eval [{backend}]", ported(x.numpy()), follows.eval()(x).numpy(), 0)
+    dropped = np.asarray(ported(x.numpy(), training=True))
+    assert 0.3 < np.mean(dropped == 0) < 0.7  # it drops in training, as torch's
+    never = from_torch(FunctionalDropout(False), x)
+    assert not any(isinstance(layer, nn.Dropout) for layer in never.layers)
+    _record(f"F.dropout(False) [{backend}]", never(x.numpy(), training=True), 2 * x.numpy(), 0)
+
+
+def test_functional_dropout_always_on_is_refused() -> None:
+    """torch's default ``training=True`` drops in eval mode too: no bridge layer does."""
+    with pytest.raises(
+        br.UnsupportedConversionError, match=r"dropout.*training=True.*training=self\.training"
+    ):
+        from_torch(FunctionalDropout(None).eval(), _input((2, 3)))
+
+
+@pytest.mark.parametrize(
+    ("module", "x", "error", "names"),
+    [
+        (tnn.Sequential(tnn.Linear(4, 3)), _input((2, 5)), br.ShapeError, ("module '0' (Linear)", "(2, 5)")),
+        (
+            tnn.Sequential(tnn.ReLU(), tnn.Conv2d(3, 2, 3)),
+            _input((1, 2, 5, 5)),
+            br.ShapeError,
+            ("module '1' (Conv2d)", "(1, 2, 5, 5)", "3 channels"),
+        ),
+        (
+            tnn.Sequential(tnn.Linear(4, 3)),
+            _input((2, 4), torch.float64),
+            br.DTypeError,
+            ("module '0' (Linear)", "float64"),
+        ),
+    ],
+)
+def test_example_inputs_the_module_cannot_take(
+    module: tnn.Module, x: torch.Tensor, error: type, names: tuple[str, ...]
+) -> None:
+    with pytest.raises(error) as raised:
+        from_torch(module, x)
+    assert not isinstance(raised.value, br.UnsupportedConversionError)
+    for name in names:
+        assert name in str(raised.value)
+
+
+def test_missing_framework_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch or Keras not importable: ``FrameworkNotInstalledError`` (an ImportError) naming
+    the piece that needs it and the pip command."""
+    import sys
+
+    module = tnn.Linear(2, 2)
+    monkeypatch.setitem(sys.modules, "torch", None)
+    monkeypatch.setitem(sys.modules, "keras", None)
+    monkeypatch.delitem(sys.modules, "bridge.interop.keras", raising=False)
+    for make, what, package in (
+        (lambda: nn.TorchModule(module), "nn.TorchModule", "torch"),
+        (lambda: from_torch(module, np.zeros((1, 2), "float32")), "from_torch", "torch"),
+        (lambda: nn.KerasLayer(object()), "nn.KerasLayer", "keras"),
+        (lambda: __import__("bridge.interop.keras"), "bridge.interop.keras", "keras"),
+    ):
+        with pytest.raises(br.FrameworkNotInstalledError) as raised:
+            make()
+        assert isinstance(raised.value, ImportError)
+        assert what in str(raised.value) and f"pip install {package}" in str(raised.value)

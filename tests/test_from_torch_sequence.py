@@ -1,4 +1,4 @@
-"""torch's sequence modules ported to bridge (bridge/interop/torch_sequence.py, torch_layers.py):
+"""torch's sequence modules ported to bridge (bridge/interop/torch_sequence.py, bridge/nn/torch_layers.py):
 LSTM, GRU, MultiheadAttention, TransformerEncoderLayer and TransformerEncoder, each alone (its
 converter called as ``from_torch``'s walker calls it) and inside small models through
 ``from_torch``, against torch itself: eval forward, gradients with respect to the inputs and
@@ -444,7 +444,7 @@ def test_refused_modules_name_the_module_and_what_is_supported():
 
 
 def test_attention_masks_must_be_torch_boolean_masks(backend):
-    from bridge.interop.torch_layers import TorchMultiheadAttention
+    from bridge.nn.torch_layers import TorchMultiheadAttention
 
     attention = TorchMultiheadAttention(8, 2, batch_first=True, name="attention")
     x = RNG.normal(size=(2, 5, 8)).astype("float32")
@@ -456,3 +456,60 @@ def test_attention_masks_must_be_torch_boolean_masks(backend):
         br.ShapeError, match=r"attention: .* of 8, 8 and 8 features, got \(2, 5, 8\), \(2, 5, 4\)"
     ):
         attention(x, x[..., :4], x)
+
+
+def _nested_encoder(torch, norm):
+    class Encoder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            layer = torch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+            self.encoder = torch.nn.TransformerEncoder(layer, 2, norm=torch.nn.LayerNorm(8) if norm else None)
+
+        def forward(self, x, padding):
+            return self.encoder(x, src_key_padding_mask=padding)
+
+    return Encoder().eval()
+
+
+@pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors")
+@pytest.mark.parametrize("norm", [False, True])
+def test_encoder_follows_torchs_nested_fast_path(norm, backend):
+    """torch's default ``enable_nested_tensor`` path (eval, no grad, a padding mask) gives zeros
+    at padded positions before the final norm; where a row's padding is not at its end torch's
+    mask check turns the path off, and values come back there."""
+    import torch
+
+    from bridge.interop import from_torch
+
+    torch.manual_seed(0)
+    module = _nested_encoder(torch, norm)
+    for parameter in module.parameters():
+        torch.nn.init.uniform_(parameter, -0.5, 0.5)
+    x = RNG.normal(size=(2, 4, 8)).astype("float32")
+    at_end = np.array([[False, False, True, True], [False, False, False, False]])
+    inside = np.array([[False, True, False, True], [False, False, False, False]])
+    ported = from_torch(module, (torch.tensor(x), torch.tensor(at_end)))
+    for mask, zeroed in ((at_end, True), (inside, False)):
+        with torch.no_grad():
+            want = module(torch.tensor(x), torch.tensor(mask)).numpy()
+        padded = want[0, 2:] - (module.encoder.norm.bias.detach().numpy() if norm else 0)
+        assert bool(np.all(padded == 0)) is zeroed  # torch's own behaviour, as described
+        got = ported([x, mask]).numpy()
+        assert _relative(got, want) < TOLERANCE["float32"]
+
+
+def test_is_causal_needs_attn_mask_as_in_torch(backend):
+    import torch
+
+    from bridge.nn.torch_layers import TorchMultiheadAttention
+
+    x = RNG.normal(size=(2, 5, 8)).astype("float32")
+    with pytest.raises(RuntimeError, match="Need attn_mask if specifying the is_causal hint"):
+        t = torch.tensor(x)
+        torch.nn.MultiheadAttention(8, 2, batch_first=True)(t, t, t, is_causal=True)
+    attention = TorchMultiheadAttention(8, 2, batch_first=True, name="attention")
+    with pytest.raises(br.InvalidArgumentError, match="attention: .*is_causal=True needs attn_mask"):
+        attention(x, x, x, is_causal=True)
+    causal = np.triu(np.ones((5, 5), bool), k=1)
+    out, _ = attention(x, x, x, attn_mask=causal, is_causal=True)
+    np.testing.assert_array_equal(out.numpy(), attention(x, x, x, attn_mask=causal)[0].numpy())

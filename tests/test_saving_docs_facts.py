@@ -63,3 +63,13 @@ def test_registering_the_same_class_twice_is_fine(registry: None) -> None:
     cls = run_cell("__main__")
     assert nn.register_serializable(package="docs_facts")(cls) is cls
     assert LAYERS.lookup("docs_facts>Scale") is cls
+
+
+def test_the_decorator_without_parentheses_says_to_add_them(registry: None) -> None:
+    with pytest.raises(
+        br.ArgumentTypeError, match=r"@register_serializable\(\) \(with parentheses\).*'Scale'"
+    ):
+
+        @nn.register_serializable  # type: ignore[arg-type]
+        class Scale(nn.Layer):
+            pass

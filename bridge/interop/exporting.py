@@ -13,8 +13,10 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from .. import ops
 from .._atomic import write_atomically
 from .._dispatch import use_backend
+from .._plugins import load_backend
 from ..errors import (
     ArgumentTypeError,
     FileFormatError,
@@ -24,8 +26,11 @@ from ..errors import (
     SerializationError,
     UnsupportedConversionError,
 )
+from ..nn.functional import Functional
+from ..nn.model import Model
 from ..saving.paths import weight_paths
 from ..serialization import LAYERS, serialize
+from ..tensor import Tensor
 from ..tree import leaves, replace_leaves
 
 #: format name -> the backend it is written from (``"tf_saved_model"``: Keras 3's name)
@@ -56,7 +61,6 @@ def export(model: Any, path: str | os.PathLike, format: str = "saved_model") -> 
     on: ``inputs`` for one, ``input_0``, ``input_1``... for several (a dict's keys for a dict).
     Outputs are named by the functional model's output layers (a dict's keys), else ``output_0``,
     ``output_1``..."""
-    from ..nn.model import Model
 
     if not isinstance(model, Model):
         raise ArgumentTypeError(f"export: expected a bridge.nn.Model, got {type(model).__name__}")
@@ -78,7 +82,6 @@ def export(model: Any, path: str | os.PathLike, format: str = "saved_model") -> 
 
 def input_specs(model: Any) -> Any:
     """The model's inputs as ``InputSpec``s, in the structure the model takes them."""
-    from ..nn.functional import Functional
 
     if isinstance(model, Functional):
         given = model.input
@@ -127,7 +130,6 @@ def output_names(model: Any, outputs: Any) -> list[str]:
 def copy_to_backend(model: Any, backend: str) -> Any:
     """A copy of ``model`` on ``backend``: rebuilt from its config (a model holding a native piece
     such as ``nn.TorchModule`` cannot be), built on its inputs, given its weights (by path)."""
-    from ..nn.model import Model
 
     if not isinstance(model, Model):
         raise UnsupportedConversionError(
@@ -153,7 +155,6 @@ def copy_to_backend(model: Any, backend: str) -> Any:
 
 def _zeros(specs: Any, batch: int = 1) -> Any:
     """Zeros of each input's shape (``batch`` samples), bridge Tensors on the current backend."""
-    from .. import ops
 
     return replace_leaves(
         specs,
@@ -167,9 +168,6 @@ def _zeros(specs: Any, batch: int = 1) -> Any:
 # --- TensorFlow SavedModel --------------------------------------------------------------------
 def _export_saved_model(model: Any, path: str, specs: Any) -> None:
     import tensorflow as tf
-
-    from .._plugins import load_backend
-    from ..tensor import Tensor
 
     if model.weights and model.weights[0].backend != "tensorflow":
         model = copy_to_backend(model, "tensorflow")
@@ -209,9 +207,16 @@ def _write_folder(path: str, write: Any) -> None:
         write(temporary)
         if os.path.isdir(path):
             old = tempfile.mkdtemp(prefix=f".{base}.", suffix=".tmp", dir=parent)
-            os.replace(path, os.path.join(old, base))
-            os.replace(temporary, path)
-            shutil.rmtree(old)
+            kept = os.path.join(old, base)
+            os.replace(path, kept)
+            try:
+                os.replace(temporary, path)
+            except BaseException:
+                os.replace(kept, path)  # the old export goes back where it was
+                raise
+            finally:
+                if os.path.exists(path):
+                    shutil.rmtree(old)
         else:
             os.replace(temporary, path)
     finally:
@@ -223,7 +228,7 @@ def _write_folder(path: str, write: Any) -> None:
 def _export_torch(model: Any, path: str, specs: Any) -> None:
     import torch
 
-    from .torch import to_torch
+    from .torch import to_torch  # import cycle: interop.torch builds on this module (and imports torch)
 
     module = to_torch(model).eval()
     flat = leaves(specs)

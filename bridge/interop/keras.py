@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
-
 from .. import serialization
 from .._dispatch import use_backend
 from .._plugins import load_backend
@@ -24,6 +22,11 @@ from ..nn.symbolic import PROBES
 from ..ops.creation import zeros
 from ..tensor import Tensor
 from ..tree import leaves, map_leaves
+from .frameworks import require
+
+require("keras", "bridge.interop.keras (BridgeLayer, to_keras)")
+
+import keras  # noqa: E402
 
 #: Keras backends that have a bridge backend of the same name (and the same native tensors).
 KERAS_BACKENDS = ("torch", "tensorflow")

@@ -19,6 +19,7 @@ from ..errors import BridgeError, UnsupportedConversionError
 from ..nn.functional import Functional
 from ..nn.layer import Layer
 from ._sources import LayerSource, WeightSource
+from .layouts import identity
 
 #: Keras layer classes ported, by class name (the bridge layer of the same name)
 SUPPORTED = (
@@ -342,10 +343,10 @@ def _load(mine: Layer, theirs: Any, sources: list[LayerSource]) -> None:
         LayerSource(
             mine.name,
             theirs.name,
-            {w.name: WeightSource((v.path,), _same) for w, v in zip(mine.weights, theirs.weights) if w.name},
+            {
+                w.name: WeightSource((v.path,), identity)
+                for w, v in zip(mine.weights, theirs.weights)
+                if w.name
+            },
         )
     )
-
-
-def _same(x: np.ndarray) -> np.ndarray:
-    return x

@@ -48,6 +48,19 @@ def channels_last(x: np.ndarray) -> np.ndarray:
     return np.moveaxis(np.asarray(x), 1, -1)
 
 
+def _flat_channels_last(channels_first_shape: tuple[int, ...], x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x)
+    unflattened = x.reshape(x.shape[0], *channels_first_shape)
+    return np.ascontiguousarray(channels_last(unflattened).reshape(x.shape[0], -1))
+
+
+def flat_channels_last(channels_first_shape: tuple[int, ...]) -> Callable[[np.ndarray], np.ndarray]:
+    """A torch flattening ``(N, C*H*W)`` of a channels-first ``(C, H, W)`` activation -> the
+    channels-last flattening ``(N, H*W*C)`` of the same activation. ``channels_first_shape``:
+    ``(C, H, W)``, batch excluded."""
+    return partial(_flat_channels_last, tuple(int(n) for n in channels_first_shape))
+
+
 def channels_first(x: np.ndarray) -> np.ndarray:
     """A channels-last activation ``(N, *spatial, C)`` -> channels-first ``(N, C, *spatial)``."""
     return np.moveaxis(np.asarray(x), -1, 1)

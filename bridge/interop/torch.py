@@ -16,10 +16,12 @@ import torch
 from .._dispatch import use_backend
 from .._plugins import load_backend
 from ..errors import ArgumentTypeError, NotBuiltError
+from ..nn.layer import Layer
 from ..saving.paths import weight_paths
 from ..tensor import Tensor
 from ..tree import map_leaves
 from ..variable import Variable
+from .exporting import copy_to_backend
 
 
 class BridgeModule(torch.nn.Module):
@@ -97,7 +99,6 @@ def to_torch(model: Any) -> BridgeModule:
     module trains that copy. Parameters are registered by the weight paths ``save_weights`` uses,
     one child module per layer: ``dense/kernel`` is ``state_dict()`` key ``dense.kernel``.
     Non-trainable weights (moving statistics) are parameters with ``requires_grad=False``."""
-    from ..nn.layer import Layer
 
     if not isinstance(model, Layer):
         raise ArgumentTypeError(f"to_torch: expected a bridge layer or model, got {type(model).__name__}")
@@ -108,7 +109,5 @@ def to_torch(model: Any) -> BridgeModule:
         )
     weights = model.weights
     if weights and weights[0].backend != "torch":
-        from .exporting import copy_to_backend
-
         model = copy_to_backend(model, "torch")
     return BridgeModule(model)

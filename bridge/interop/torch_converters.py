@@ -33,6 +33,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import nn
+from ..errors import UnsupportedConversionError
+from ..nn.torch_layers import (
+    Index,
+    Mean,
+    ScalarOp,
+    SpatialPad,
+    TorchActivation,
+    TorchBatchNormalization,
+    TorchEmbedding,
+)
 from . import layouts
 from ._sources import LayerSource, WeightSource
 
@@ -160,7 +170,6 @@ class ConvertContext:
     def plain(self, x: Any, i: int = 0) -> Any:
         """Tensor input ``i`` (held as ``x``) in torch's own axis order (a Permute, or for a
         channels-last flattening Reshape-Permute-Flatten, where needed)."""
-        from .. import nn
 
         layout, shape = self.input_layouts[i], self.input_shapes[i]
         if layout == CHANNELS_LAST:
@@ -176,7 +185,6 @@ class ConvertContext:
 
     def channels_last(self, x: Any, i: int = 0) -> Any:
         """Tensor input ``i`` (held as ``x``, rank >= 3) with its channel axis (torch's 1) last."""
-        from .. import nn
 
         if self.input_layouts[i] == CHANNELS_LAST:
             return x
@@ -196,7 +204,6 @@ class ConvertContext:
 
     def unsupported(self, why: str) -> Exception:
         """An ``UnsupportedConversionError`` naming this node, its place and ``why``."""
-        from ..errors import UnsupportedConversionError
 
         node = f" ({self.node.format_node()})" if self.node is not None else ""
         return UnsupportedConversionError(
@@ -284,7 +291,6 @@ def _ints(value: Any, rank: int) -> tuple[int, ...]:
 
 def _pad_layer(ctx: ConvertContext, pads: tuple[tuple[int, int], ...], value: float = 0.0) -> Any:
     """Explicit padding of a channels-last tensor: ZeroPadding1D/2D, else ``SpatialPad``."""
-    from .torch_layers import SpatialPad
 
     name = ctx.layer_name("pad")
     if value == 0.0 and len(pads) == 1:
@@ -408,7 +414,6 @@ def _scale_and_shift(affine: bool, has_bias: bool = True) -> Weights:
     channels_last=True,
 )
 def batchnorm(module: Any, ctx: ConvertContext) -> Converted:
-    from .torch_layers import TorchBatchNormalization
 
     if module.momentum is None or not module.track_running_stats:
         raise ctx.unsupported("momentum=None (a cumulative average) or track_running_stats=False")
@@ -464,9 +469,16 @@ def groupnorm(module: Any, ctx: ConvertContext) -> Converted:
 
 @converter(f"{_MODULES}sparse.Embedding")
 def embedding(module: Any, ctx: ConvertContext) -> Converted:
+
     if module.max_norm is not None or module.scale_grad_by_freq or module.sparse:
         raise ctx.unsupported("max_norm, scale_grad_by_freq and sparse are not supported")
-    layer = nn.Embedding(module.num_embeddings, module.embedding_dim, name=ctx.layer_name(), dtype=ctx.dtype)
+    layer = TorchEmbedding(
+        module.num_embeddings,
+        module.embedding_dim,
+        padding_idx=module.padding_idx,
+        name=ctx.layer_name(),
+        dtype=ctx.dtype,
+    )
     return Converted(layer, ctx.source(layer, {"embeddings": (("weight",), layouts.identity)}))
 
 
@@ -479,7 +491,11 @@ def _elementwise(ctx: ConvertContext, layer: Any, source: bool = True) -> Conver
 
 
 def _output_of(ctx: ConvertContext) -> Any:
-    return layouts.channels_last if ctx.input_layouts[0] == CHANNELS_LAST else None
+    """The layout function of an elementwise layer's output: that of its input's held layout."""
+    layout = ctx.input_layouts[0]
+    if isinstance(layout, FlatChannelsLast):
+        return layouts.flat_channels_last(layout.shape)
+    return layouts.channels_last if layout == CHANNELS_LAST else None
 
 
 def _is_module(ctx: ConvertContext) -> bool:
@@ -508,7 +524,6 @@ def softplus(module: Any, ctx: ConvertContext) -> Converted:
 
 
 def _torch_activation(ctx: ConvertContext, function: str, **options: Any) -> Converted:
-    from .torch_layers import TorchActivation
 
     layer = TorchActivation(function, options, name=ctx.layer_name(), dtype=ctx.dtype)
     return _elementwise(ctx, layer, source=_is_module(ctx))
@@ -637,7 +652,6 @@ def transpose(target: Any, ctx: ConvertContext) -> Converted:
 
 @converter("Tensor.mean", "torch.mean", channels_last=True)
 def mean(target: Any, ctx: ConvertContext) -> Converted:
-    from .torch_layers import Mean
 
     rank = len(ctx.input_shapes[0])
     dim, keepdim = ctx.arg(1, "dim"), bool(ctx.arg(2, "keepdim", False))
@@ -741,7 +755,6 @@ def _binary(layer_cls: Any, name: str) -> ConverterFn:
     """Two tensors: ``layer_cls`` (nn.Add, ...); a tensor and a Python number: ``ScalarOp``."""
 
     def convert(target: Any, ctx: ConvertContext) -> Converted:
-        from .torch_layers import ScalarOp
 
         a, b = ctx.arg(0, "input"), ctx.arg(1, "other")
         if ctx.kwargs.get("alpha", 1) != 1:
@@ -770,7 +783,6 @@ for _names, _layer, _what in (
 
 @converter("operator.neg", "torch.neg", "Tensor.neg", channels_last=True)
 def negative(target: Any, ctx: ConvertContext) -> Converted:
-    from .torch_layers import ScalarOp
 
     layer = ScalarOp("multiply", -1.0, name=ctx.layer_name(), dtype=ctx.dtype)
     return Converted(_chain(layer), (), ctx.input_layouts[0])
@@ -827,9 +839,28 @@ def softmax_function(target: Any, ctx: ConvertContext) -> Converted:
     return _softmax(ctx, "softmax", ctx.arg(1, "dim"))
 
 
+def _in_mode(ctx: ConvertContext, training: bool, index: int, name: str, default: Any) -> Any:
+    """The node's argument as traced with the module in ``training`` mode: the walker's tracer
+    records ``node.meta["args_by_mode"]`` where the two traces differ (``self.training`` read
+    in ``forward`` is a constant of each trace)."""
+    args, kwargs = ctx.node.meta.get("args_by_mode", {}).get(training, (ctx.node.args, ctx.node.kwargs))
+    return args[index] if len(args) > index else kwargs.get(name, default)
+
+
 @converter("torch.nn.functional.dropout", channels_last=True)
 def dropout_function(target: Any, ctx: ConvertContext) -> Converted:
+    """``F.dropout(x, p, training)``: ``training=self.training`` is a Dropout layer,
+    ``training=False`` the identity; torch's default ``training=True`` (dropping in eval mode
+    too) is refused."""
     rate = float(ctx.arg(1, "p", 0.5))
+    modes = (bool(_in_mode(ctx, True, 2, "training", True)), bool(_in_mode(ctx, False, 2, "training", True)))
+    if modes == (False, False):
+        return Converted(_chain(), (), ctx.input_layouts[0])
+    if modes != (True, False):
+        raise ctx.unsupported(
+            "F.dropout with training=True (torch's default) drops in eval mode too, which a bridge "
+            "Dropout does not; pass training=self.training, or use nn.Dropout"
+        )
     return _elementwise(ctx, nn.Dropout(rate, name=ctx.layer_name(), dtype=ctx.dtype), source=False)
 
 
@@ -846,7 +877,6 @@ def _index_spec(ctx: ConvertContext, item: Any) -> Any:
 @converter("operator.getitem")
 def getitem(target: Any, ctx: ConvertContext) -> Converted:
     """``x[index]`` of a tensor (``getitem`` of a tuple is the walker's), the batch axis kept."""
-    from .torch_layers import Index
 
     index = ctx.args[1] if isinstance(ctx.args[1], tuple) else (ctx.args[1],)
     if index[:1] == (slice(None),):

@@ -14,9 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UnsupportedConversionError
+from .. import nn
+from ..errors import DTypeError, ShapeError, UnsupportedConversionError
 from . import torch_converters as registry
 from ._sources import LayerSource
+from .frameworks import require
 from .torch_converters import PLAIN, ConvertContext, Converted
 
 #: modules that register more converters when imported (the sequence layers)
@@ -40,8 +42,8 @@ def from_torch(module: Any, example_inputs: Any, *, name: str | None = None) -> 
     in the ported model. The model carries ``_native_sources`` and ``_native_framework = "torch"`` for
     ``bridge.testing.assert_equivalent``. Unsupported modules/ops or untraceable code raise
     ``br.UnsupportedConversionError``."""
-    from .. import nn
 
+    require("torch", "from_torch")
     _load_extensions()
     given = tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
     examples = tuple(_as_torch(x) for x in given)
@@ -104,7 +106,37 @@ def _load_extensions() -> None:
 
 
 def _trace(module: Any) -> Any:
-    """The ``torch.fx.GraphModule`` of ``module``, registered module classes kept as leaves."""
+    """The ``torch.fx.GraphModule`` of ``module``, registered module classes kept as leaves,
+    traced in the module's mode. ``self.training`` read in ``forward`` is a constant of a trace:
+    where a trace in the other mode records other arguments (``F.dropout(x, p,
+    self.training)``), a node keeps both in ``node.meta["args_by_mode"]`` ({True: (args,
+    kwargs) in training mode, False: in eval mode})."""
+    import torch.fx
+
+    graph = torch.fx.GraphModule(module, _traced(module))
+    modes = {m: m.training for m in module.modules()}
+    try:
+        module.train(not module.training)
+        other = _traced(module)
+    except Exception:  # noqa: BLE001  (the other mode only refines the current mode's graph)
+        return graph
+    finally:
+        for m, training in modes.items():
+            m.training = training
+    nodes, others = list(graph.graph.nodes), list(other.nodes)
+    if [n.name for n in nodes] != [n.name for n in others]:
+        return graph
+    for node, twin in zip(nodes, others):
+        if node.format_node() != twin.format_node():
+            node.meta["args_by_mode"] = {
+                module.training: (node.args, node.kwargs),
+                not module.training: (twin.args, twin.kwargs),
+            }
+    return graph
+
+
+def _traced(module: Any) -> Any:
+    """``module``'s ``torch.fx.Graph``, registered module classes kept as leaves."""
     import torch.fx
 
     class Tracer(torch.fx.Tracer):
@@ -112,7 +144,7 @@ def _trace(module: Any) -> Any:
             return registry.is_registered_module(type(m)) or super().is_leaf_module(m, qualified_name)
 
     try:
-        graph = Tracer().trace(module)
+        return Tracer().trace(module)
     except (torch.fx.proxy.TraceError, TypeError, RuntimeError, NotImplementedError) as error:
         raise UnsupportedConversionError(
             f"from_torch: torch.fx cannot trace {type(module).__name__}: {type(error).__name__}: {error}. "
@@ -120,21 +152,30 @@ def _trace(module: Any) -> Any:
             "tensor's length) cannot be captured; rewrite it with tensor ops, or make the branch "
             "a submodule (torch.export can capture such programs, but bridge ports fx graphs only)"
         ) from error
-    return torch.fx.GraphModule(module, graph)
 
 
 def _propagate(graph: Any, module: Any, examples: tuple[Any, ...]) -> dict[Any, Any]:
-    """Run ``ShapeProp`` (eval mode, no gradients: the module's state is left as it was) and
-    keep the values of nodes that are not tensors (sizes: they become constants)."""
+    """Run the graph on the examples (eval mode, no gradients: the module's state is left as it
+    was), recording each node's ``tensor_meta`` (as ``ShapeProp``), and keep the values of nodes
+    that are not tensors (sizes: they become constants). A node that fails where the module
+    itself fails on the examples is a ``ShapeError`` (``DTypeError`` for a dtype) naming it and
+    its inputs' shapes; one that fails only in the graph, ``UnsupportedConversionError``."""
     import torch
-    from torch.fx.passes.shape_prop import ShapeProp
+    from torch.fx.passes.shape_prop import _extract_tensor_metadata
 
     concrete: dict[Any, Any] = {}
 
-    class Recording(ShapeProp):
+    class Recording(torch.fx.Interpreter):
         def run_node(self, n: Any) -> Any:
-            result = super().run_node(n)
-            if not _holds_tensor(result):
+            try:
+                result = super().run_node(n)
+            except Exception as error:
+                raise _NodeFailed(n, error) from error
+            if _holds_tensor(result):
+                n.meta["tensor_meta"] = torch.fx.node.map_aggregate(
+                    result, lambda r: _extract_tensor_metadata(r) if isinstance(r, torch.Tensor) else r
+                )
+            else:
                 concrete[n] = result
             return result
 
@@ -142,16 +183,48 @@ def _propagate(graph: Any, module: Any, examples: tuple[Any, ...]) -> dict[Any, 
     try:
         graph.eval()
         with torch.no_grad():
-            Recording(graph).propagate(*examples)
-    except Exception as error:
-        raise UnsupportedConversionError(
-            f"from_torch: running {type(module).__name__} on the example inputs failed: "
-            f"{type(error).__name__}: {error}"
-        ) from error
+            try:
+                Recording(graph).run(*examples)
+            except _NodeFailed as failed:
+                raise _failure(failed, module, examples) from failed.error
     finally:
         for m, training in modes.items():
             m.training = training
     return concrete
+
+
+class _NodeFailed(Exception):
+    """A node of the graph raised ``error`` on the example inputs."""
+
+    def __init__(self, node: Any, error: Exception) -> None:
+        super().__init__(str(error))
+        self.node, self.error = node, error
+
+
+def _failure(failed: _NodeFailed, module: Any, examples: tuple[Any, ...]) -> Exception:
+    """The bridge error for a node that failed: the example inputs' fault where the module
+    itself fails on them too (modules in eval mode, no gradients), else the port's."""
+    node, error = failed.node, failed.error
+    shapes = [tuple(x.shape) for x in examples]
+    dtypes = [_dtype_name(x.dtype) for x in examples]
+    where = f"module {node.target!r}" if node.op == "call_module" else f"node {node.name!r}"
+    if node.op == "call_module":
+        where += f" ({type(module.get_submodule(node.target)).__name__})"
+    inputs = [_leaves(n.meta.get("tensor_meta")) for n in node.all_input_nodes]
+    got = [(tuple(m.shape), _dtype_name(m.dtype)) for ms in inputs for m in ms]
+    said = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+    try:
+        module(*examples)
+    except Exception:
+        kind = DTypeError if "dtype" in said.lower() or "scalar type" in said.lower() else ShapeError
+        return kind(
+            f"from_torch: {type(module).__name__} cannot run on the example inputs (shapes {shapes}, "
+            f"dtypes {dtypes}): {where} given inputs (shape, dtype) {got} raised {said}"
+        )
+    return UnsupportedConversionError(
+        f"from_torch: the traced graph of {type(module).__name__} fails at {where} on the example "
+        f"inputs (shapes {shapes}), which the module itself takes: {said}"
+    )
 
 
 def _holds_tensor(value: Any) -> bool:
@@ -241,7 +314,6 @@ class _Walker:
         )
 
     def _placeholder(self, node: Any) -> _Held:
-        from .. import nn
 
         meta = node.meta.get("tensor_meta")
         if meta is None:

@@ -14,16 +14,16 @@ from typing import Any
 import numpy as np
 
 from ..errors import UnsupportedConversionError
-from ._sources import LayerSource
-from .layouts import identity, linear_kernel
-from .torch_converters import ConvertContext, Converted, converter
-from .torch_layers import (
+from ..nn.torch_layers import (
     TorchGRU,
     TorchLSTM,
     TorchMultiheadAttention,
     TorchTransformerEncoder,
     TorchTransformerEncoderLayer,
 )
+from ._sources import LayerSource
+from .layouts import identity, linear_kernel
+from .torch_converters import ConvertContext, Converted, converter
 
 Spec = dict[str, tuple[tuple[str, ...], Callable[..., np.ndarray]]]
 
@@ -267,7 +267,8 @@ def transformer_encoder_layer(module: Any, ctx: ConvertContext) -> Converted:
 @converter("torch.nn.modules.transformer.TransformerEncoder")
 def transformer_encoder(module: Any, ctx: ConvertContext) -> Converted:
     """``TransformerEncoder`` -> ``TorchTransformerEncoder``: its layers must share one
-    configuration (torch deep-copies one layer); the final ``norm`` a ``LayerNorm`` or None."""
+    configuration (torch deep-copies one layer); the final ``norm`` a ``LayerNorm`` or None;
+    torch's nested-tensor fast path (zeros at padded positions in inference) followed."""
     import torch
 
     arguments = [_encoder_layer_arguments(m, ctx) for m in module.layers]
@@ -283,6 +284,9 @@ def transformer_encoder(module: Any, ctx: ConvertContext) -> Converted:
         len(module.layers),
         norm_eps=None if norm is None else float(norm.eps),
         norm_bias=norm is not None and norm.bias is not None,
+        nested=bool(getattr(module, "use_nested_tensor", False))
+        and torch.backends.mha.get_fastpath_enabled(),
+        mask_check=bool(getattr(module, "mask_check", True)),
         name=ctx.layer_name(),
         dtype=ctx.dtype,
     )

@@ -136,7 +136,7 @@ LAYERS.register(
 )
 
 # the Torch* layers from_torch ports to, registered so that load_model finds them (no torch import)
-from ..interop import torch_layers as _torch_layers  # noqa: E402, F401
+from . import torch_layers as _torch_layers  # noqa: E402, F401
 
 __all__ = [
     "Input",

@@ -272,10 +272,8 @@ class MultiHeadAttention(Layer):
             heads = ops.scaled_dot_product_attention(q, k, v, mask=mask4, scale=scale, is_causal=causal_only)
         if self.use_gate:
             heads = heads * ops.sigmoid(self._project(query, "gate"))
-        out_shape = self.output_kernel.shape[2:]
-        kernel = ops.reshape(self.output_kernel, (self.num_heads, self.value_dim, -1))
-        out = ops.einsum("btnh,nho->bto", heads, kernel)
-        out = ops.reshape(out, (*out.shape[:2], *out_shape))
+        out_axes = "opqrsuvwxyz"[: self.output_kernel.ndim - 2]  # the output_shape's axes
+        out = ops.einsum(f"btnh,nh{out_axes}->bt{out_axes}", heads, self.output_kernel)
         if self.use_bias:
             out = out + self.output_bias
         return (out, scores) if return_attention_scores else out

@@ -10,6 +10,7 @@ from typing import Any
 
 from .._dispatch import current_backend
 from ..errors import BackendMismatchError, InvalidArgumentError, SerializationError
+from ..interop.frameworks import require
 from ..serialization import LAYERS
 from ..tensor import Tensor
 from ..tree import leaves, map_leaves
@@ -18,9 +19,8 @@ from .layer import Layer
 
 
 def _keras() -> Any:
-    import keras
 
-    return keras
+    return require("keras", "nn.KerasLayer")
 
 
 def _check_backend(layer: str, bridge_backend: str) -> None:

@@ -19,18 +19,19 @@ from .layer import Layer
 
 
 def _broadcast_shapes(layer: Layer, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
-    """The samples' common shape (batch axis left out, aligned on the right), else ShapeError."""
+    """The samples' common shape (batch axis left out, aligned on the right), else ShapeError;
+    a size unknown while tracing (None) fits any."""
     result: tuple[int, ...] = ()
     for shape in shapes:
         sample = shape[1:]
         width = max(len(result), len(sample))
         a, b = (1,) * (width - len(result)) + result, (1,) * (width - len(sample)) + sample
-        if any(m != n and 1 not in (m, n) for m, n in zip(a, b)):
+        if any(m != n and 1 not in (m, n) and None not in (m, n) for m, n in zip(a, b)):
             raise ShapeError(
                 f"{layer.name}: {type(layer).__name__} got inputs of incompatible shapes "
                 f"{', '.join(map(str, shapes))}"
             )
-        result = tuple(max(m, n) if 1 in (m, n) else m for m, n in zip(a, b))
+        result = tuple(n if m == 1 or m is None and n != 1 else m for m, n in zip(a, b))
     return result
 
 
@@ -55,7 +56,8 @@ class _Merge(Layer):
             )
             raise InvalidArgumentError(f"{self.name}: a {kind} layer takes {wanted} inputs, got {count}")
         shapes = [x.shape for x in inputs]
-        if any(len(s) < 1 for s in shapes) or (one_batch and len({s[0] for s in shapes}) > 1):
+        batches = [s[0] for s in shapes if s and s[0] is not None]  # None: unknown while tracing
+        if any(len(s) < 1 for s in shapes) or (one_batch and any(n != batches[0] for n in batches)):
             raise ShapeError(
                 f"{self.name}: {kind} needs inputs with one batch size (axis 0), got shapes "
                 f"{', '.join(map(str, shapes))}"
@@ -66,7 +68,9 @@ class _Merge(Layer):
         inputs = self._check(inputs)
         _broadcast_shapes(self, [x.shape for x in inputs])
         rank = max(x.ndim for x in inputs)
-        inputs = [ops.reshape(x, (x.shape[0], *(1,) * (rank - x.ndim), *x.shape[1:])) for x in inputs]
+        inputs = [
+            x if x.ndim == rank else ops.expand_dims(x, tuple(range(1, 1 + rank - x.ndim))) for x in inputs
+        ]
         masks = _masks(self, inputs, mask)
         return self._merge(inputs, masks)
 
@@ -101,7 +105,7 @@ def _masks(layer: Layer, inputs: list[Tensor], mask: Any) -> list[Tensor | None]
 
 def _spread(mask: Tensor, x: Tensor) -> Tensor:
     """``mask`` (the leading axes of ``x``) broadcast to ``x``'s shape."""
-    return ops.broadcast_to(ops.reshape(mask, (*mask.shape, *(1,) * (x.ndim - mask.ndim))), x.shape)
+    return ops.logical_and(ops.expand_dims(mask, tuple(range(mask.ndim, x.ndim))), ops.ones_like(x, bool))
 
 
 def _union(masks: Any) -> Any:

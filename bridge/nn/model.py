@@ -258,7 +258,7 @@ class Model(Layer):
         """Write the model as native code that runs without bridge: a TensorFlow SavedModel
         (``"saved_model"``, or Keras 3's ``"tf_saved_model"``) or a ``torch.export`` program
         (``"torch"``). See ``bridge.interop.export``."""
-        from ..interop.exporting import export
+        from ..interop.exporting import export  # import cycle: interop.exporting builds on nn.model
 
         export(self, path, format=format)
 

@@ -9,6 +9,7 @@ from ..dtypes import float32, result_type
 from ..errors import ArgumentTypeError, InvalidArgumentError, ShapeError
 from ..ops._core import axes_tuple, axis_index, integer_arg
 from ..tensor import Tensor
+from .core import _with_batch
 from .layer import Layer
 
 
@@ -232,12 +233,13 @@ class GroupNormalization(_Normalization):
         axis, groups = self._channel_axis(x.shape)
         self._check_features(x, (axis,))
         grouped = (*x.shape[:axis], groups, x.shape[axis] // groups, *x.shape[axis + 1 :])
-        y = ops.reshape(_widened(x), grouped)
+        y = ops.reshape(_widened(x), _with_batch(x, grouped[1:]))  # the batch may be unknown
         reduced = tuple(a for a in range(1, y.ndim) if a != axis)
         mean = ops.mean(y, axis=reduced, keepdims=True)
         variance = ops.mean(ops.square(y - mean), axis=reduced, keepdims=True)
         shape = tuple(n if a in (axis, axis + 1) else 1 for a, n in enumerate(grouped))
-        return ops.reshape(self._normalize(y, mean, variance, shape), x.shape).astype(x.dtype)
+        y = self._normalize(y, mean, variance, shape)
+        return ops.reshape(y, _with_batch(x, x.shape[1:])).astype(x.dtype)
 
     def get_config(self) -> dict[str, Any]:
         return {

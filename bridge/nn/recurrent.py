@@ -183,7 +183,7 @@ class Recurrent(Layer):
         """The written-once recurrence: each step's output, in the order processed, and the
         final states."""
         projected = self._project(x, input_masks)
-        output = ops.zeros((x.shape[0], self.units), dtype=x.dtype)
+        output = self._zeros(x)
         outputs = []
         for t in reversed(range(x.shape[1])) if self.go_backwards else range(x.shape[1]):
             new_output, new_states = self._step(projected[:, t], states, recurrent_masks)
@@ -266,6 +266,10 @@ class Recurrent(Layer):
             )
         return x
 
+    def _zeros(self, x: Tensor) -> Tensor:
+        """(batch, units) zeros, shaped from ``x`` (its batch may be unknown while tracing)."""
+        return ops.zeros_like(x[:, 0, :1]) + ops.zeros((self.units,), dtype=x.dtype, device=x.device)
+
     def _initial_states(self, x: Tensor, initial_state: Any) -> list[Tensor]:
         batch, expected = x.shape[0], (x.shape[0], self.units)
         if initial_state is None:
@@ -273,14 +277,14 @@ class Recurrent(Layer):
                 held = self._held_states.variables[0].shape
                 if held[0] != batch and self._held_states.reset:
                     self._held_states = None  # new Variables for the new batch size, after this call
-                    return [ops.zeros(expected, dtype=x.dtype) for _ in range(self._state_count)]
+                    return [self._zeros(x)] * self._state_count
                 if held[0] != batch:
                     raise ShapeError(
                         f"{self.name}: a stateful {type(self).__name__} holds states for a batch of "
                         f"{held[0]}, got inputs of shape {x.shape}; call reset_states() to start over"
                     )
                 return [v.value for v in self._held_states.variables]
-            return [ops.zeros(expected, dtype=x.dtype) for _ in range(self._state_count)]
+            return [self._zeros(x)] * self._state_count
         given = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
         if len(given) != self._state_count:
             raise InvalidArgumentError(

@@ -12,6 +12,7 @@ from typing import Any
 from .._dispatch import resolve_device
 from .._plugins import load_backend
 from ..errors import ArgumentTypeError, BackendMismatchError, SerializationError
+from ..interop.frameworks import require
 from ..tensor import Tensor
 from ..tree import leaves, map_leaves
 from ..variable import Variable
@@ -42,7 +43,8 @@ class TorchModule(Layer):
     ``load_weights`` work."""
 
     def __init__(self, module: Any, name: str | None = None, trainable: bool = True, **kwargs: Any) -> None:
-        import torch
+
+        torch = require("torch", "nn.TorchModule")
 
         if not isinstance(module, torch.nn.Module):
             raise ArgumentTypeError(f"TorchModule: expected a torch.nn.Module, got {type(module).__name__}")

@@ -239,6 +239,12 @@ def size_tuple(op: str, shape: Any) -> tuple[int, ...]:
     return dims
 
 
+def known_shape(shape: tuple[Any, ...]) -> bool:
+    """Whether every size in ``shape`` is a plain int: none is unknown while tracing (None in a
+    ``tf.function`` signature, a symbol under ``torch.export`` with a dynamic axis)."""
+    return all(type(n) is int for n in shape)
+
+
 def axes_tuple(op: str, axis: Any, ndim: int) -> tuple[int, ...]:
     """Normalized, sorted, distinct axes; ``None`` means all."""
     if axis is None:

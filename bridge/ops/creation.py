@@ -17,12 +17,14 @@ from ._core import (
     as_tensor,
     convert_native,
     integer_arg,
+    known_shape,
     numpy_array,
     op,
     require,
     size_tuple,
     to_native,
 )
+from .math import where
 
 
 def _backend(backend: str | None):
@@ -112,7 +114,11 @@ def ones(shape: Any, dtype: Any = None, device: str | None = None, backend: str 
 def full_like(x: Any, fill_value: Any, dtype: Any = None, device: str | None = None) -> Tensor:
     """A tensor like ``x`` (shape, dtype, device, backend) filled with ``fill_value``."""
     x = as_tensor("full_like", x)
-    return full(x.shape, fill_value, dtype or x.dtype, device or x.device, x.backend)
+    if known_shape(x.shape):
+        return full(x.shape, fill_value, dtype or x.dtype, device or x.device, x.backend)
+    # a size unknown while tracing: the fill broadcast by a condition that has x's shape
+    fill = full((), fill_value, dtype or x.dtype, device or x.device, x.backend)
+    return where((x == x) | (x != x), fill, fill)  # True everywhere, NaN included
 
 
 @op()

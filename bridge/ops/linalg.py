@@ -17,6 +17,7 @@ from ._core import (
     axis_index,
     backend_of,
     floating,
+    known_shape,
     op,
     promote_natives,
     require,
@@ -160,8 +161,9 @@ def einsum(subscripts: str, *operands: Any) -> Tensor:
         ArgumentTypeError,
         f"einsum: subscripts must be a str, got {subscripts!r}",
     )
-    reason = _einsum_check(subscripts, tuple(backend.shape(n) for n in natives))
-    if reason:
+    shapes = tuple(backend.shape(n) for n in natives)
+    reason = _einsum_check(subscripts, shapes) if all(known_shape(s) for s in shapes) else None
+    if reason:  # (sizes unknown while tracing: the backend checks them)
         raise InvalidArgumentError(f"einsum: {reason}")
     natives, dtype = promote_natives(backend, natives)
     if dtype not in _WIDENED_IN_MATMUL:
@@ -174,8 +176,6 @@ def einsum(subscripts: str, *operands: Any) -> Tensor:
 def _einsum_check(subscripts: str, shapes: tuple[tuple[int, ...], ...]) -> str | None:
     """Why NumPy rejects ``subscripts`` for operands of ``shapes`` (a wrong operand count, an
     unknown label, sizes that differ), or None: checked here so every backend rejects the same."""
-    if any(n is None for shape in shapes for n in shape):
-        return None  # unknown sizes while tracing: the backend checks them
     dummies = [np.broadcast_to(np.zeros((), np.float32), shape) for shape in shapes]
     try:
         np.einsum_path(subscripts, *dummies, optimize=False)

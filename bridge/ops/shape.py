@@ -129,11 +129,10 @@ def expand_dims(x: Any, axis: Any) -> Tensor:
     x = as_tensor("expand_dims", x)
     if axis is None:  # None means "all axes" elsewhere, which has no meaning here (NumPy: TypeError)
         raise ArgumentTypeError("expand_dims: axis must be an int or a tuple of ints, got None")
-    shape = list(x.shape)
-    axes = axes_tuple("expand_dims", axis, len(shape) + (len(axis) if isinstance(axis, (tuple, list)) else 1))
-    for a in axes:
-        shape.insert(a, 1)
-    return reshape(x, tuple(shape))
+    rank = x.ndim + (len(axis) if isinstance(axis, (tuple, list)) else 1)
+    axes = axes_tuple("expand_dims", axis, rank)
+    key = tuple(None if a in axes else slice(None) for a in range(rank))  # any size may be unknown
+    return Tensor(x._backend.slice(x._native, key), x._backend)
 
 
 @op()

@@ -130,7 +130,8 @@ class Side(ABC):
 
     @abstractmethod
     def train(self, inputs: Any, loss: Loss, targets: Any, spec: OptimizerSpec, steps: int) -> list[float]:
-        """``steps`` optimizer steps in training mode; the loss before each."""
+        """``steps`` optimizer steps in training mode; the loss before each, and after the last
+        (one more forward, no step)."""
 
     @abstractmethod
     def kept(self) -> AbstractContextManager[None]:
@@ -233,28 +234,33 @@ class TorchSide(Side):
             optimizer = self.torch.optim.SGD(params, lr=spec.learning_rate, momentum=spec.momentum)
         losses = []
         self.module.train(True)
-        for _ in range(steps):
+        for step in range(steps + 1):
             optimizer.zero_grad()
-            value = self._loss(
-                _call(self.module, _torch_tensors(self.torch, self.device, inputs), spread=True),
-                loss,
-                targets,
-            )
-            value.backward()
-            optimizer.step()
+            with self.torch.set_grad_enabled(step < steps):
+                value = self._loss(
+                    _call(self.module, _torch_tensors(self.torch, self.device, inputs), spread=True),
+                    loss,
+                    targets,
+                )
             losses.append(float(as_numpy(value)))
+            if step < steps:
+                value.backward()
+                optimizer.step()
         return losses
 
     @contextmanager
     def kept(self) -> Iterator[None]:
         state = copy.deepcopy(self.module.state_dict())
         modes = {name: m.training for name, m in self.module.named_modules()}
+        grads = [(p, None if p.grad is None else p.grad.detach().clone()) for p in self.module.parameters()]
         try:
             yield
         finally:
             self.module.load_state_dict(state)
             for name, m in self.module.named_modules():
                 m.training = modes[name]
+            for p, grad in grads:  # optimizer steps call backward(): put each .grad back
+                p.grad = grad
 
     def dropout_off(self) -> Any:
         dropout = self.torch.nn.modules.dropout._DropoutNd
@@ -348,10 +354,11 @@ class KerasSide(Side):
         else:
             optimizer = optimizers.SGD(learning_rate=spec.learning_rate, momentum=spec.momentum)
         losses = []
-        for _ in range(steps):
+        for step in range(steps + 1):
             value, _, grads = self.value_and_grads(inputs, loss, targets)
-            optimizer.apply(grads, self.model.trainable_weights)
             losses.append(float(as_numpy(value)))
+            if step < steps:
+                optimizer.apply(grads, self.model.trainable_weights)
         return losses
 
     @contextmanager
@@ -501,11 +508,12 @@ class BridgeSide(Side):
     def train(self, inputs: Any, loss: Loss, targets: Any, spec: OptimizerSpec, steps: int) -> list[float]:
         optimizer = self.optimizer(spec)
         losses = []
-        for _ in range(steps):
+        for step in range(steps + 1):
             value, _, grads = self.value_and_grads(inputs, loss, targets)
-            with self._on_backend():
-                optimizer.apply(grads, self.model.trainable_weights)
             losses.append(float(value.numpy()))
+            if step < steps:
+                with self._on_backend():
+                    optimizer.apply(grads, self.model.trainable_weights)
         return losses
 
     @contextmanager

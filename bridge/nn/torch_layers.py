@@ -17,14 +17,15 @@ from typing import Any
 
 from .. import initializers, ops
 from .._registry import register_serializable
+from ..autodiff import stop_gradient
 from ..errors import DTypeError, InvalidArgumentError, ShapeError
-from ..nn.attention import MultiHeadAttention
-from ..nn.core import Dense, Dropout
-from ..nn.layer import Layer
-from ..nn.normalization import BatchNormalization, LayerNormalization, _widened
-from ..nn.recurrent import GRU, LSTM, Recurrent
 from ..ops._core import as_tensor, axis_index, integer_arg
 from ..tensor import Tensor
+from .attention import MultiHeadAttention
+from .core import Dense, Dropout, Embedding
+from .layer import Layer
+from .normalization import BatchNormalization, LayerNormalization, _widened
+from .recurrent import GRU, LSTM, Recurrent
 
 _PACKAGE = "bridge.torch"
 
@@ -222,7 +223,9 @@ class TorchMultiheadAttention(Layer):
     average_attn_weights=True, is_causal=False)`` returns ``(attn_output, attn_weights)`` in
     torch's layouts, the weights averaged over heads (or per head), None without
     ``need_weights``. Masks are torch's boolean ones (True: not allowed): ``key_padding_mask``
-    (batch, S), ``attn_mask`` (L, S) or (batch, L, S) with one head. Its ``mha`` layer is Keras'
+    (batch, S), ``attn_mask`` (L, S) or (batch, L, S) with one head; ``is_causal=True`` is torch's
+    hint that ``attn_mask`` is causal and, as in torch, needs it (the mask is used as given). Its
+    ``mha`` layer is Keras'
     ``MultiHeadAttention`` (key_dim = embed_dim / num_heads); docs/topics/attention.md maps
     ``in_proj_weight`` to its kernels. In training, the weights returned are those before dropout
     (torch returns them after)."""
@@ -291,11 +294,16 @@ class TorchMultiheadAttention(Layer):
                 f"{self.name}: a per-head attn_mask (batch * num_heads, L, S) is not supported, got "
                 f"{allowed.shape} with {self.num_heads} heads"
             )
+        if is_causal and allowed is None:
+            raise InvalidArgumentError(
+                f"{self.name}: TorchMultiheadAttention: is_causal=True needs attn_mask (torch: "
+                "'Need attn_mask if specifying the is_causal hint'); pass the causal mask, e.g. "
+                "torch.nn.Transformer.generate_square_subsequent_mask's as a bool mask"
+            )
         arguments = {
             "key": key,
             "value_mask": None if padding is None else ~padding,
             "attention_mask": None if allowed is None else ~allowed,
-            "use_causal_mask": bool(is_causal) and allowed is None,
             "training": training,
         }
         scores: Tensor | None = None
@@ -408,7 +416,13 @@ class TorchTransformerEncoder(Layer):
     """``torch.nn.TransformerEncoder`` of ``num_layers`` ``TorchTransformerEncoderLayer``s
     (``layers_{k}``, each made with ``layer``'s arguments, a config dict) and, with
     ``norm_eps``, a final ``LayerNormalization`` (``norm``; ``norm_bias`` as torch's LayerNorm's
-    ``bias``). ``call(src, mask=None, src_key_padding_mask=None, is_causal=None)``."""
+    ``bias``). ``call(src, mask=None, src_key_padding_mask=None, is_causal=None)``.
+
+    ``nested``: torch's nested-tensor fast path (``enable_nested_tensor`` and a layer it
+    accepts: torch's ``use_nested_tensor``), taken by torch in eval mode under ``torch.no_grad()``
+    with a ``src_key_padding_mask``, no ``mask``, and (with ``mask_check``) padding at the end
+    of every sequence: the layers' outputs at padded positions are then zeros (before ``norm``).
+    With ``nested``, this layer does so whenever not training."""
 
     def __init__(
         self,
@@ -416,9 +430,12 @@ class TorchTransformerEncoder(Layer):
         num_layers: int,
         norm_eps: float | None = None,
         norm_bias: bool = True,
+        nested: bool = False,
+        mask_check: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.nested, self.mask_check = bool(nested), bool(mask_check)
         count = integer_arg("TorchTransformerEncoder", "num_layers", num_layers, minimum=1)
         policy = self.dtype_policy
         self.encoder_layers = [
@@ -450,7 +467,19 @@ class TorchTransformerEncoder(Layer):
                 is_causal=bool(is_causal),
                 training=training,
             )
+        if self.nested and not training and mask is None and src_key_padding_mask is not None:
+            x = self._zero_padding(x, src_key_padding_mask)
         return x if self.norm is None else self.norm(x)
+
+    def _zero_padding(self, x: Tensor, src_key_padding_mask: Any) -> Tensor:
+        """``x`` (batch first, as torch's fast path needs) zeroed where the mask is True, where
+        torch's fast path applies (with ``mask_check``: every row's padding at its end)."""
+        padding = _bool_mask(self.name, "src_key_padding_mask", src_key_padding_mask)
+        assert padding is not None
+        if self.mask_check and padding.shape[1] > 1:
+            left_aligned = ops.all(padding[:, 1:] | ~padding[:, :-1])
+            padding = padding & left_aligned
+        return ops.where(ops.expand_dims(padding, -1), ops.zeros_like(x), x)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -552,6 +581,35 @@ class Mean(Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "axis": list(self.axis), "keepdims": self.keepdims}
+
+
+@register_serializable(_PACKAGE)
+class TorchEmbedding(Embedding):
+    """``Embedding`` with torch's ``padding_idx``: the rows looked up at that id get no
+    gradient (torch zeroes that row's gradient), so optimizer steps leave the padding row as it
+    is; the forward is ``Embedding``'s."""
+
+    def __init__(
+        self, input_dim: int, output_dim: int, padding_idx: int | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(input_dim, output_dim, **kwargs)
+        if padding_idx is not None:
+            padding_idx = integer_arg("TorchEmbedding", "padding_idx", padding_idx, minimum=0)
+            if padding_idx >= self.input_dim:
+                raise InvalidArgumentError(
+                    f"TorchEmbedding: padding_idx must be in [0, {self.input_dim}), got {padding_idx}"
+                )
+        self.padding_idx = padding_idx
+
+    def call(self, x: Tensor) -> Tensor:
+        rows = super().call(x)
+        if self.padding_idx is None:
+            return rows
+        padding = ops.expand_dims(ops.equal(x, self.padding_idx), -1)
+        return ops.where(padding, stop_gradient(rows), rows)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "padding_idx": self.padding_idx}
 
 
 def _index_item(item: Any) -> Any:
