@@ -513,3 +513,13 @@ def test_adam_reach_bounds_adam_steps() -> None:
             worst = max(worst, abs(w))
         reach = _adam_reach(0.01, steps)
         assert 0.01 * steps * 0.9 < worst <= reach * (1 + 1e-12) and reach <= 0.01 * steps * 1.1
+
+
+def test_inputs_may_be_tensors_and_wrong_shapes_get_the_ports_error(backend: str) -> None:
+    module = torch_mlp()
+    x = np.random.default_rng(3).standard_normal((5, 4)).astype("float32")
+    as_numpy = assert_equivalent(module, mlp_port(module, backend), x)
+    as_torch = assert_equivalent(module, mlp_port(module, backend), torch.tensor(x, requires_grad=True))
+    assert as_torch.passed and as_torch.to_json() == as_numpy.to_json()
+    with pytest.raises(br.ShapeError, match=r"fc1: Dense was built for inputs with 4 features.*\(5, 6\)"):
+        assert_equivalent(module, mlp_port(module, backend), np.zeros((5, 6), "float32"))

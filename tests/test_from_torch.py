@@ -298,7 +298,23 @@ class ScalarsAndIndex(tnn.Module):
         return z, z[:, -1, ..., ::2], y.mean(1, keepdim=True), y.mean((2, 3), keepdim=True)
 
 
+class FunctionalPools(tnn.Module):
+    """The functional forms of pooling, as torchvision-style code writes them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.fc = tnn.Conv2d(3, 4, 3, padding=1), tnn.Linear(4 + 6, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.max_pool2d(F.relu(self.conv(x)), 3, stride=2, padding=1)
+        y = F.avg_pool2d(y, 2, 1)
+        pooled = torch.flatten(F.adaptive_avg_pool2d(y, (1, 1)), 1)
+        rows = F.max_pool1d(x[:, 0], 3).mean(-1)  # (batch, 6): rows of the first channel
+        return self.fc(torch.cat([pooled, rows], 1))
+
+
 GRAPHS: dict[str, tuple[Callable[[], tnn.Module], tuple[int, ...]]] = {
+    "FunctionalPools": (FunctionalPools, (2, 3, 6, 6)),
     "Residual": (Residual, (2, 3, 5, 5)),
     "ConvHead": (ConvHead, (2, 3, 8, 6)),
     "Cat": (Cat, (2, 3, 4, 4)),

@@ -719,6 +719,41 @@ for _rank in (1, 2, 3):
         )
 
 
+#: the functional forms of the pooling modules: their arguments after the input, in order
+_POOLING_FUNCTIONS = {
+    "MaxPool": ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"),
+    "AvgPool": ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"),
+    "AdaptiveAvgPool": ("output_size",),
+    "AdaptiveMaxPool": ("output_size", "return_indices"),
+}
+
+
+def _pooling_function(rank: int, kind: str) -> ConverterFn:
+    """``F.max_pool2d(x, 2)`` and the like: ported as the pooling module of the same arguments."""
+
+    def convert(target: Any, ctx: ConvertContext) -> Converted:
+        import torch
+
+        arguments = {**dict(zip(_POOLING_FUNCTIONS[kind], ctx.args[1:])), **ctx.kwargs}
+        module = getattr(torch.nn, f"{kind}{rank}d")(**arguments)
+        return _pooling(rank, "Max" in kind, kind.startswith("Adaptive"))(module, ctx)
+
+    return convert
+
+
+for _rank in (1, 2, 3):
+    for _kind, _targets in (
+        ("MaxPool", (f"torch.nn.functional.max_pool{_rank}d",)),
+        ("AvgPool", (f"torch.avg_pool{_rank}d", f"torch._C._nn.avg_pool{_rank}d")),
+        (
+            "AdaptiveAvgPool",
+            (f"torch.adaptive_avg_pool{_rank}d", f"torch.nn.functional.adaptive_avg_pool{_rank}d"),
+        ),
+        ("AdaptiveMaxPool", (f"torch.nn.functional.adaptive_max_pool{_rank}d",)),
+    ):
+        converter(*_targets, channels_last=True)(_pooling_function(_rank, _kind))
+
+
 def _adaptive(module: Any, ctx: ConvertContext, rank: int, maximum: bool) -> Converted:
     _spatial_rank(ctx, rank)
     size = _ints(module.output_size, rank) if module.output_size is not None else (None,) * rank

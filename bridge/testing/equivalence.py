@@ -19,7 +19,7 @@ from ..errors import ArgumentTypeError, EquivalenceError, InvalidArgumentError
 from ..interop._sources import LayerSource, WeightSource
 from ..interop.layouts import identity
 from ..nn.layer import Layer
-from ..tree import leaves
+from ..tree import leaves, map_leaves
 from ._sides import LOSSES, BridgeSide, KerasSide, Loss, OptimizerSpec, Side, TorchSide
 
 #: the phases of a proof, in the order they run
@@ -340,8 +340,9 @@ def assert_equivalent(
     spec = _optimizer_spec(optimizer, learning_rate, momentum, train_steps)
     sources: list[LayerSource] | None = getattr(ported, "_native_sources", None)
     notes: list[str] = []
+    inputs = map_leaves(_host_array, inputs)
     with native_side.kept(), bridge_side.kept():
-        native_eval, _ = native_side.run(inputs, False, ())
+        native_eval, _ = _run_native(native_side, ported, inputs)
         dtype = _float_dtype(native_eval)
         rtol = RTOL.get(dtype, 1e-5) if rtol is None else rtol
         atol = rtol * 1e-3 if atol is None else atol
@@ -388,6 +389,29 @@ def _message(report: EquivalenceReport, failure: Comparison) -> str:
         native = report.native_names.get(failure.layer)
         where = f"layer {failure.layer!r}" + (f" (native {native!r})" if native else "")
     return f"assert_equivalent: {where} disagrees first: {failure.describe()}\n{report}"
+
+
+def _host_array(x: Any) -> Any:
+    """An input as a NumPy array: torch, TensorFlow and bridge tensors are taken too."""
+    if x is None or isinstance(x, np.ndarray):
+        return x
+    if hasattr(x, "detach"):  # a torch tensor, perhaps requiring gradients
+        x = x.detach().cpu()
+    return np.asarray(x.numpy() if hasattr(x, "numpy") else x)
+
+
+def _run_native(native: Side, ported: Layer, inputs: Any) -> Any:
+    """The native model's eval outputs; where it cannot take ``inputs``, the port's own error
+    (which names the input and the shapes), else one naming the native model's failure."""
+    try:
+        return native.run(inputs, False, ())
+    except Exception as error:
+        ported(inputs, training=False)
+        shapes = [getattr(x, "shape", None) for x in leaves(inputs)]
+        raise InvalidArgumentError(
+            f"assert_equivalent: the native {native.framework} model cannot run on the inputs "
+            f"(shapes {shapes}), the port can: {type(error).__name__}: {str(error).splitlines()[0]}"
+        ) from error
 
 
 class _Proof:
