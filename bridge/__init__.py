@@ -7,6 +7,7 @@ that backend is used.
 from . import (  # noqa: E402
     _plugins,
     activations,
+    constraints,
     data,
     initializers,
     linalg,
@@ -94,6 +95,7 @@ def backends() -> dict[str, str]:
 __all__ = [
     "nn",
     "optim",
+    "constraints",
     "losses",
     "metrics",
     "data",

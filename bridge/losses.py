@@ -15,21 +15,28 @@ import numpy as np
 
 from . import ops
 from ._registry import Registry, snake_case
-from .dtypes import int64
-from .errors import InvalidArgumentError, ShapeError
+from .dtypes import as_dtype, int64
+from .errors import ArgumentTypeError, InvalidArgumentError, ShapeError
 from .ops._core import as_tensor, wider_float
 from .ops.creation import tensor_like
 from .tensor import Tensor
 
-REDUCTIONS = ("sum_over_batch_size", "mean", "sum", "none")
+REDUCTIONS = ("sum_over_batch_size", "mean", "mean_with_sample_weight", "sum", "none")
 _EPSILON = 1e-7
+_NEVER = -1e30  # the log of a probability of 0, finite so that sums of them stay finite
 
 
 class Loss(ABC):
     """Base class: ``call(y_true, y_pred)`` gives per-sample losses; ``__call__`` weights and
-    reduces them."""
+    reduces them. ``dtype`` is the dtype the loss is computed in (None: y_pred's, 16-bit floats
+    widened to float32)."""
 
-    def __init__(self, reduction: str | None = "sum_over_batch_size", name: str | None = None) -> None:
+    def __init__(
+        self,
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = None,
+        dtype: Any = None,
+    ) -> None:
         reduction = "none" if reduction is None else reduction
         if reduction not in REDUCTIONS:
             raise InvalidArgumentError(
@@ -37,22 +44,35 @@ class Loss(ABC):
             )
         self.reduction = reduction
         self.name = name or snake_case(type(self).__name__)
+        self.dtype = None if dtype is None else as_dtype(dtype)
+        if self.dtype is not None and self.dtype.kind != "f":
+            raise InvalidArgumentError(f"{type(self).__name__}: dtype must be a float dtype, got {dtype!r}")
 
     @abstractmethod
     def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
         """Per-sample losses."""
 
+    def mask(self, y_true: Tensor, y_pred: Tensor) -> Tensor | None:
+        """Which per-sample losses count (None: all), as Keras' mask on the losses."""
+        return None
+
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Tensor:
-        y_pred = at_least_float32(as_tensor(self.name, y_pred))
-        y_true = as_tensor_like(y_true, y_pred)
+        y_true, y_pred = self._prepared(y_true, y_pred)
         losses = self.call(y_true, y_pred)
-        if sample_weight is not None:
-            losses, weight = align_weight(self.name, losses, as_tensor_like(sample_weight, losses))
-            losses = losses * weight.astype(losses.dtype)
-        if self.reduction == "none":
-            return losses
-        total = ops.sum(losses)
-        return total if self.reduction == "sum" else total / max(losses.size, 1)
+        weight = None if sample_weight is None else as_tensor_like(sample_weight, losses)
+        mask = self.mask(y_true, y_pred)
+        if mask is not None:
+            weight = _masked_weight(mask.astype(losses.dtype), weight, self.reduction)
+        return reduce_weighted(self.name, losses, weight, self.reduction)
+
+    def values(self, y_true: Any, y_pred: Any) -> Tensor:
+        """The per-sample losses, unweighted and unreduced (Keras' functional form)."""
+        return self.call(*self._prepared(y_true, y_pred))
+
+    def _prepared(self, y_true: Any, y_pred: Any) -> tuple[Tensor, Tensor]:
+        y_pred = as_tensor(self.name, y_pred)
+        y_pred = at_least_float32(y_pred) if self.dtype is None else y_pred.astype(self.dtype)
+        return as_tensor_like(y_true, y_pred), y_pred
 
     @property
     def _label(self) -> str:
@@ -60,7 +80,49 @@ class Loss(ABC):
         return self.name
 
     def get_config(self) -> dict[str, Any]:
-        return {"reduction": self.reduction, "name": self.name}
+        """The reduction and the name; the dtype where one was given."""
+        config = {"reduction": self.reduction, "name": self.name}
+        return config if self.dtype is None else {**config, "dtype": self.dtype.name}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Loss:
+        """The loss ``get_config`` described."""
+        return cls(**config)
+
+
+def reduce_weighted(op: str, losses: Tensor, weight: Tensor | None, reduction: str) -> Tensor:
+    """Keras' ``reduce_weighted_values``: the losses times the weight, reduced. The means divide
+    by the number of losses, ``"mean_with_sample_weight"`` by the sum of the weights (0 where
+    that is 0)."""
+    if weight is not None:
+        losses, weight = align_weight(op, losses, weight)
+        losses = losses * weight.astype(losses.dtype)
+    if reduction == "none":
+        return losses
+    total = ops.sum(losses)
+    if reduction == "sum":
+        return total
+    if reduction == "mean_with_sample_weight" and weight is not None:
+        return _divide_no_nan(total, ops.sum(weight.astype(losses.dtype)))
+    return total / max(losses.size, 1)
+
+
+def _divide_no_nan(x: Tensor, y: Tensor) -> Tensor:
+    """``x / y``, 0 where ``y`` is 0."""
+    zero = y == 0
+    return ops.where(zero, ops.zeros_like(x), x / ops.where(zero, ops.ones_like(y), y))
+
+
+def _masked_weight(mask: Tensor, weight: Tensor | None, reduction: str) -> Tensor:
+    """Keras' ``apply_mask``: the mask (0 or 1 per loss) as a weight, times the sample weight;
+    for the means the kept losses weigh ``all / kept``, so that the mean is over them."""
+    if reduction in ("mean", "sum_over_batch_size"):
+        kept = ops.sum(mask)
+        mask = mask * _divide_no_nan(ops.full_like(kept, mask.size), kept)
+    if weight is None:
+        return mask
+    mask, weight = same_rank(mask, weight.astype(mask.dtype))
+    return mask * weight
 
 
 def at_least_float32(x: Tensor) -> Tensor:
@@ -132,8 +194,9 @@ class LossFunctionWrapper(Loss):
         fn: Callable[[Tensor, Tensor], Tensor],
         reduction: str | None = "sum_over_batch_size",
         name: str | None = None,
+        dtype: Any = None,
     ) -> None:
-        super().__init__(reduction, name or getattr(fn, "__name__", None))
+        super().__init__(reduction, name or getattr(fn, "__name__", None), dtype)
         self.fn = fn
 
     def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
@@ -142,7 +205,7 @@ class LossFunctionWrapper(Loss):
     def get_config(self) -> dict[str, Any]:
         """The reduction, the name and ``fn``, named as ``serialize`` names a function (found
         again by ``from_config`` through ``custom_objects`` or ``register_serializable``)."""
-        return {**super().get_config(), "fn": REGISTRY.serialize(self.fn)}
+        return {**super().get_config(), "fn": serialize(self.fn)}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> LossFunctionWrapper:
@@ -191,15 +254,19 @@ class Huber(Loss):
 class _SmoothedCrossentropy(Loss):
     """The arguments the binary and categorical cross-entropies share."""
 
-    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, **kwargs: Any) -> None:
+    def __init__(
+        self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.from_logits, self.label_smoothing = from_logits, float(label_smoothing)
+        self.axis = _check_axis(self, axis)
 
     def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "from_logits": self.from_logits,
             "label_smoothing": self.label_smoothing,
+            "axis": self.axis,
         }
 
 
@@ -215,29 +282,34 @@ class BinaryCrossentropy(_SmoothedCrossentropy):
         else:
             p = ops.clip(y_pred, _EPSILON, 1.0 - _EPSILON)
             losses = -(y_true * ops.log(p) + (1.0 - y_true) * ops.log(1.0 - p))
-        return ops.mean(losses, axis=-1)
+        return ops.mean(losses, axis=self.axis)
 
 
 class CategoricalCrossentropy(_SmoothedCrossentropy):
     """Cross-entropy of one-hot (or soft) targets over the last axis."""
 
     def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
-        classes = require_class_axis(self.name, y_pred)
+        require_class_axis(self.name, y_pred)
         y_true, y_pred = _check_same_shape(self, y_true, y_pred)
         if self.label_smoothing:
-            y_true = y_true * (1.0 - self.label_smoothing) + self.label_smoothing / classes
-        return -ops.sum(y_true * _log_probabilities(y_pred, self.from_logits), axis=-1)
+            y_true = y_true * (1.0 - self.label_smoothing) + self.label_smoothing / y_true.shape[-1]
+        return -ops.sum(y_true * _log_probabilities(y_pred, self.from_logits, self.axis), axis=self.axis)
 
 
 class SparseCategoricalCrossentropy(Loss):
     """Cross-entropy of integer class ids against scores over the last axis."""
 
-    def __init__(self, from_logits: bool = False, **kwargs: Any) -> None:
+    def __init__(self, from_logits: bool = False, ignore_class: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.from_logits = from_logits
+        if ignore_class is not None and (isinstance(ignore_class, bool) or not isinstance(ignore_class, int)):
+            raise ArgumentTypeError(
+                f"{type(self).__name__}: ignore_class must be an int or None, got {ignore_class!r}"
+            )
+        self.ignore_class = ignore_class
 
-    def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
-        classes = require_class_axis(self.name, y_pred)
+    def _ids(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
+        """The class ids, at the scores' rank less one."""
         if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
             y_true = ops.squeeze(y_true, -1)
         if y_true.shape != y_pred.shape[:-1]:
@@ -245,15 +317,29 @@ class SparseCategoricalCrossentropy(Loss):
                 f"{self.name}: class ids of shape {y_true.shape} do not fit scores of shape {y_pred.shape} "
                 f"(expected ids of shape {y_pred.shape[:-1]})"
             )
-        labels = y_true.astype(int64)
+        return y_true.astype(int64)
+
+    def mask(self, y_true: Tensor, y_pred: Tensor) -> Tensor | None:
+        """With ``ignore_class``: False where the label is that class."""
+        return None if self.ignore_class is None else self._ids(y_true, y_pred) != self.ignore_class
+
+    def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
+        """Per-sample losses; 0 where the label is ``ignore_class``."""
+        classes = require_class_axis(self.name, y_pred)
+        labels = self._ids(y_true, y_pred)
+        kept = self.mask(y_true, y_pred)
+        if kept is not None:
+            labels = ops.where(kept, labels, ops.zeros_like(labels))
         check_class_ids(self, labels, classes)
         backend = y_pred._backend
         if self.from_logits and "sparse_cross_entropy" in backend.fast_paths and y_pred.dtype.kind == "f":
-            return Tensor(backend.sparse_cross_entropy(y_pred._native, labels._native), backend)
-        return sparse_cross_entropy_composite(y_pred, labels, self.from_logits)
+            losses = Tensor(backend.sparse_cross_entropy(y_pred._native, labels._native), backend)
+        else:
+            losses = sparse_cross_entropy_composite(y_pred, labels, self.from_logits)
+        return losses if kept is None else ops.where(kept, losses, ops.zeros_like(losses))
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "from_logits": self.from_logits}
+        return {**super().get_config(), "from_logits": self.from_logits, "ignore_class": self.ignore_class}
 
 
 def sparse_cross_entropy_composite(y_pred: Tensor, labels: Tensor, from_logits: bool) -> Tensor:
@@ -262,11 +348,260 @@ def sparse_cross_entropy_composite(y_pred: Tensor, labels: Tensor, from_logits: 
     return -ops.squeeze(ops.take_along_axis(log_p, ops.expand_dims(labels, -1), -1), -1)
 
 
-def _log_probabilities(y_pred: Tensor, from_logits: bool) -> Tensor:
+def _probabilities(y_pred: Tensor, from_logits: bool, axis: int = -1) -> Tensor:
+    """Scores as probabilities over ``axis``, clipped away from 0 and 1 (as Keras)."""
+    p = ops.softmax(y_pred, axis=axis) if from_logits else y_pred
+    return ops.clip(p / ops.sum(p, axis=axis, keepdims=True), _EPSILON, 1.0 - _EPSILON)
+
+
+def _log_probabilities(y_pred: Tensor, from_logits: bool, axis: int = -1) -> Tensor:
     if from_logits:
-        return ops.log_softmax(y_pred, axis=-1)
-    p = y_pred / ops.sum(y_pred, axis=-1, keepdims=True)
-    return ops.log(ops.clip(p, _EPSILON, 1.0 - _EPSILON))
+        return ops.log_softmax(y_pred, axis=axis)
+    return ops.log(_probabilities(y_pred, False, axis))
+
+
+def _check_axis(loss: Loss, axis: Any, optional: bool = False) -> Any:
+    """``axis`` as Keras takes it: an int (or, where ``optional``, None or a tuple of ints)."""
+    ints = axis if isinstance(axis, (tuple, list)) and optional else (axis,)
+    if (axis is None and optional) or all(isinstance(a, int) and not isinstance(a, bool) for a in ints):
+        return tuple(axis) if isinstance(axis, list) else axis
+    kind = "an int, a tuple of ints or None" if optional else "an int"
+    raise ArgumentTypeError(f"{type(loss).__name__}: axis must be {kind}, got {axis!r}")
+
+
+class MeanAbsolutePercentageError(Loss):
+    """``100 * mean(|y_true - y_pred| / max(|y_true|, eps))`` over the last axis (``"mape"``)."""
+
+    def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
+        y_true, y_pred = _check_same_shape(self, y_true, y_pred)
+        return 100.0 * ops.mean(ops.abs((y_true - y_pred) / ops.maximum(ops.abs(y_true), _EPSILON)), axis=-1)
+
+
+class MeanSquaredLogarithmicError(Loss):
+    """Mean over the last axis of ``(log(y_pred + 1) - log(y_true + 1)) ** 2``, values below
+    eps taken as eps (``"msle"``)."""
+
+    def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
+        y_true, y_pred = _check_same_shape(self, y_true, y_pred)
+        logs = [ops.log(ops.maximum(y, _EPSILON) + 1.0) for y in (y_pred, y_true)]
+        return ops.mean(ops.square(logs[0] - logs[1]), axis=-1)
+
+
+def _hinge_labels(y_true: Tensor) -> Tensor:
+    """0/1 labels as -1/1 (when every label is 0 or 1, as Keras decides); others unchanged."""
+    binary = ops.all((y_true == 0) | (y_true == 1))
+    return ops.where(binary, 2.0 * y_true - 1.0, y_true)
+
+
+class Hinge(Loss):
+    """Mean over the last axis of ``max(1 - y_true * y_pred, 0)``; labels -1/1 or 0/1."""
+
+    def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
+        y_true, y_pred = _check_same_shape(self, y_true, y_pred)
+        return ops.mean(ops.maximum(1.0 - _hinge_labels(y_true) * y_pred, 0.0), axis=-1)
+
+
+class SquaredHinge(Loss):
+    """Mean over the last axis of ``max(1 - y_true * y_pred, 0) ** 2``; labels -1/1 or 0/1."""
+
+    def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
+        y_true, y_pred = _check_same_shape(self, y_true, y_pred)
+        return ops.mean(ops.square(ops.maximum(1.0 - _hinge_labels(y_true) * y_pred, 0.0)), axis=-1)
+
+
+class CategoricalHinge(Loss):
+    """``max(neg - pos + 1, 0)`` with ``pos = sum(y_true * y_pred)`` and
+    ``neg = max((1 - y_true) * y_pred)`` over the last axis."""
+
+    def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
+        y_true, y_pred = _check_same_shape(self, y_true, y_pred)
+        pos = ops.sum(y_true * y_pred, axis=-1)
+        neg = ops.max((1.0 - y_true) * y_pred, axis=-1)
+        return ops.maximum(neg - pos + 1.0, 0.0)
+
+
+def _l2_normalize(x: Tensor, axis: int) -> Tensor:
+    """Keras' ``normalize``: ``x / max(norm, eps)`` along ``axis``."""
+    inverse = ops.rsqrt(ops.sum(ops.square(x), axis=axis, keepdims=True))
+    return x * ops.minimum(inverse, 1.0 / _EPSILON)
+
+
+class CosineSimilarity(Loss):
+    """Minus the cosine similarity along ``axis``: -1 for parallel vectors, 0 where either is 0."""
+
+    def __init__(self, axis: int = -1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.axis = _check_axis(self, axis)
+
+    def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
+        y_true, y_pred = _check_same_shape(self, y_true, y_pred)
+        return -ops.sum(_l2_normalize(y_true, self.axis) * _l2_normalize(y_pred, self.axis), axis=self.axis)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "axis": self.axis}
+
+
+class LogCosh(Loss):
+    """Mean over the last axis of ``log(cosh(y_pred - y_true))``, finite for large errors."""
+
+    def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
+        y_true, y_pred = _check_same_shape(self, y_true, y_pred)
+        error = y_pred - y_true
+        return ops.mean(error + ops.softplus(-2.0 * error) - float(np.log(2.0)), axis=-1)
+
+
+class KLDivergence(Loss):
+    """``sum(y_true * log(y_true / y_pred))`` over the last axis, both clipped to [eps, 1]."""
+
+    def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
+        y_true, y_pred = _check_same_shape(self, y_true, y_pred)
+        y_true, y_pred = ops.clip(y_true, _EPSILON, 1.0), ops.clip(y_pred, _EPSILON, 1.0)
+        return ops.sum(y_true * ops.log(y_true / y_pred), axis=-1)
+
+
+class Poisson(Loss):
+    """Mean over the last axis of ``y_pred - y_true * log(y_pred + eps)``."""
+
+    def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
+        y_true, y_pred = _check_same_shape(self, y_true, y_pred)
+        return ops.mean(y_pred - y_true * ops.log(y_pred + _EPSILON), axis=-1)
+
+
+class _Focal(_SmoothedCrossentropy):
+    """The focusing arguments: ``gamma`` (0: the plain cross-entropy) and the weight ``alpha``."""
+
+    def __init__(self, alpha: float = 0.25, gamma: float = 2.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.alpha, self.gamma = float(alpha), float(gamma)
+        if not self.gamma >= 0:
+            raise InvalidArgumentError(f"{type(self).__name__}: gamma must be >= 0, got {gamma}")
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "alpha": self.alpha, "gamma": self.gamma}
+
+
+class BinaryFocalCrossentropy(_Focal):
+    """The binary cross-entropy times ``(1 - p_t) ** gamma``, which weighs down easy examples;
+    ``apply_class_balancing`` weighs class 1 by ``alpha`` and class 0 by ``1 - alpha``."""
+
+    def __init__(self, apply_class_balancing: bool = False, alpha: float = 0.25, **kwargs: Any) -> None:
+        super().__init__(alpha=alpha, **kwargs)
+        self.apply_class_balancing = apply_class_balancing
+
+    def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
+        y_true, y_pred = _check_same_shape(self, y_true, y_pred)
+        if self.label_smoothing:
+            y_true = y_true * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing
+        p = ops.sigmoid(y_pred) if self.from_logits else y_pred
+        clipped = ops.clip(p, _EPSILON, 1.0 - _EPSILON)
+        bce = -(y_true * ops.log(clipped) + (1.0 - y_true) * ops.log(1.0 - clipped))
+        p_t = y_true * p + (1.0 - y_true) * (1.0 - p)
+        losses = ops.power(1.0 - p_t, self.gamma) * bce
+        if self.apply_class_balancing:
+            losses = (y_true * self.alpha + (1.0 - y_true) * (1.0 - self.alpha)) * losses
+        return ops.mean(losses, axis=self.axis)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "apply_class_balancing": self.apply_class_balancing}
+
+
+class CategoricalFocalCrossentropy(_Focal):
+    """The categorical cross-entropy with each class's term times ``alpha * (1 - p) ** gamma``."""
+
+    def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
+        require_class_axis(self.name, y_pred)
+        y_true, y_pred = _check_same_shape(self, y_true, y_pred)
+        if self.label_smoothing:
+            y_true = y_true * (1.0 - self.label_smoothing) + self.label_smoothing / y_true.shape[-1]
+        p = _probabilities(y_pred, self.from_logits, self.axis)
+        focal = self.alpha * ops.power(1.0 - p, self.gamma) * -y_true * ops.log(p)
+        return ops.sum(focal, axis=self.axis)
+
+
+class Dice(Loss):
+    """``1 - 2 * sum(y_true * y_pred) / (sum(y_true) + sum(y_pred) + eps)`` over ``axis``
+    (None: all axes, one value for the batch)."""
+
+    def __init__(self, axis: int | tuple[int, ...] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.axis = _check_axis(self, axis, optional=True)
+
+    def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
+        y_true, y_pred = _check_same_shape(self, y_true, y_pred)
+        overlap = ops.sum(y_true * y_pred, axis=self.axis)
+        return 1.0 - 2.0 * overlap / (
+            ops.sum(y_true, axis=self.axis) + ops.sum(y_pred, axis=self.axis) + _EPSILON
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "axis": self.axis}
+
+
+class Tversky(Dice):
+    """``1 - tp / (tp + alpha * fp + beta * fn + eps)`` over ``axis``: Dice at alpha = beta =
+    0.5, with false positives (``alpha``) and negatives (``beta``) weighed apart."""
+
+    def __init__(self, alpha: float = 0.5, beta: float = 0.5, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.alpha, self.beta = float(alpha), float(beta)
+
+    def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
+        y_true, y_pred = _check_same_shape(self, y_true, y_pred)
+        tp = ops.sum(y_true * y_pred, axis=self.axis)
+        fp = ops.sum((1.0 - y_pred) * y_true, axis=self.axis)
+        fn = ops.sum(y_pred * (1.0 - y_true), axis=self.axis)
+        return 1.0 - tp / (tp + fp * self.alpha + fn * self.beta + _EPSILON)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "alpha": self.alpha, "beta": self.beta}
+
+
+class CTC(Loss):
+    """Connectionist temporal classification: minus the log-likelihood of the label sequences
+    ``y_true`` (``(batch, max_label_length)`` ints, 0 the blank, which pads them) under the
+    per-step logits ``y_pred`` (``(batch, steps, classes)``), summed over every alignment."""
+
+    def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
+        if y_true.ndim != 2 or y_pred.ndim != 3 or y_true.shape[0] != y_pred.shape[0]:
+            raise ShapeError(
+                f"{self.name}: expected y_true of shape (batch, max_label_length) and y_pred of shape "
+                f"(batch, steps, classes), got {y_true.shape} and {y_pred.shape}"
+            )
+        labels = y_true.astype(int64)
+        log_p = ops.log_softmax(y_pred, axis=-1)
+        batch, steps = y_pred.shape[0], y_pred.shape[1]
+        # the labels with a blank before, between and after them: (batch, 2 * L + 1)
+        blanks = ops.zeros_like(labels)
+        extended = ops.reshape(ops.stack([blanks, labels], axis=-1), (batch, -1))
+        extended = ops.concatenate([extended, blanks[:, :1]], axis=-1)
+        # a path may skip a blank between two different labels
+        previous = ops.concatenate([blanks[:, :1], blanks[:, :1], extended[:, :-2]], axis=-1)
+        skip = (extended != 0) & (extended != previous)
+        never = ops.full_like(log_p[:, 0, :1], _NEVER)
+        emit = ops.take_along_axis(log_p[:, 0, :], extended, axis=-1)
+        alpha = ops.where(ops.arange(extended.shape[1]) < 2, emit, ops.full_like(emit, _NEVER))
+        for t in range(1, steps):
+            emit = ops.take_along_axis(log_p[:, t, :], extended, axis=-1)
+            one = ops.concatenate([never, alpha[:, :-1]], axis=-1)
+            two = ops.where(skip, ops.concatenate([never, never, alpha[:, :-2]], axis=-1), _NEVER)
+            alpha = ops.logsumexp(ops.stack([alpha, one, two], axis=0), axis=0) + emit
+        ends = 2 * ops.sum((labels != 0).astype(int64), axis=-1, keepdims=True)
+        last = ops.take_along_axis(alpha, ends, axis=-1)
+        before = ops.take_along_axis(alpha, ops.maximum(ends - 1, 0), axis=-1)
+        before = ops.where(ends > 0, before, _NEVER)
+        return -ops.logsumexp(ops.concatenate([last, before], axis=-1), axis=-1)
+
+
+def _functional(cls: type[Loss], name: str) -> Callable[..., Tensor]:
+    """Keras' function form of a loss: ``fn(y_true, y_pred, **arguments)`` gives the
+    unreduced per-sample losses."""
+
+    def fn(y_true: Any, y_pred: Any, **arguments: Any) -> Tensor:
+        return cls(reduction="none", **arguments).values(y_true, y_pred)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"The per-sample losses of ``{cls.__name__}(**arguments)``, unreduced."
+    return fn
 
 
 # --- class ids in range ----------------------------------------------------------------------
@@ -347,20 +682,71 @@ def checked_labels(users: Iterable[Any], y: Any, validation_data: Any = None) ->
         _LABEL_RANGE.reset(token)
 
 
+_CLASSES: dict[str, type[Loss]] = {
+    "mean_squared_error": MeanSquaredError,
+    "mean_absolute_error": MeanAbsoluteError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "huber": Huber,
+    "hinge": Hinge,
+    "squared_hinge": SquaredHinge,
+    "categorical_hinge": CategoricalHinge,
+    "cosine_similarity": CosineSimilarity,
+    "log_cosh": LogCosh,
+    "kl_divergence": KLDivergence,
+    "poisson": Poisson,
+    "binary_crossentropy": BinaryCrossentropy,
+    "binary_focal_crossentropy": BinaryFocalCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "categorical_focal_crossentropy": CategoricalFocalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "dice": Dice,
+    "tversky": Tversky,
+    "ctc": CTC,
+}
+# Keras' short names
+_ALIASES = {
+    "mse": "mean_squared_error",
+    "mae": "mean_absolute_error",
+    "mape": "mean_absolute_percentage_error",
+    "msle": "mean_squared_logarithmic_error",
+    "kld": "kl_divergence",
+    "bce": "binary_crossentropy",
+}
+
 REGISTRY = Registry(
     "loss",
-    {
-        "mse": MeanSquaredError,
-        "mean_squared_error": MeanSquaredError,
-        "mae": MeanAbsoluteError,
-        "mean_absolute_error": MeanAbsoluteError,
-        "huber": Huber,
-        "binary_crossentropy": BinaryCrossentropy,
-        "categorical_crossentropy": CategoricalCrossentropy,
-        "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-    },
+    {**_CLASSES, **{alias: _CLASSES[name] for alias, name in _ALIASES.items()}},
     base=Loss,
 )
+
+# the function forms, as keras.losses names them (``losses.mse(y_true, y_pred)``)
+mean_squared_error = mse = _functional(MeanSquaredError, "mean_squared_error")
+mean_absolute_error = mae = _functional(MeanAbsoluteError, "mean_absolute_error")
+mean_absolute_percentage_error = mape = _functional(
+    MeanAbsolutePercentageError, "mean_absolute_percentage_error"
+)
+mean_squared_logarithmic_error = msle = _functional(
+    MeanSquaredLogarithmicError, "mean_squared_logarithmic_error"
+)
+huber = _functional(Huber, "huber")
+hinge = _functional(Hinge, "hinge")
+squared_hinge = _functional(SquaredHinge, "squared_hinge")
+categorical_hinge = _functional(CategoricalHinge, "categorical_hinge")
+cosine_similarity = _functional(CosineSimilarity, "cosine_similarity")
+log_cosh = _functional(LogCosh, "log_cosh")
+kl_divergence = kld = _functional(KLDivergence, "kl_divergence")
+poisson = _functional(Poisson, "poisson")
+binary_crossentropy = bce = _functional(BinaryCrossentropy, "binary_crossentropy")
+binary_focal_crossentropy = _functional(BinaryFocalCrossentropy, "binary_focal_crossentropy")
+categorical_crossentropy = _functional(CategoricalCrossentropy, "categorical_crossentropy")
+categorical_focal_crossentropy = _functional(CategoricalFocalCrossentropy, "categorical_focal_crossentropy")
+sparse_categorical_crossentropy = _functional(
+    SparseCategoricalCrossentropy, "sparse_categorical_crossentropy"
+)
+dice = _functional(Dice, "dice")
+tversky = _functional(Tversky, "tversky")
+ctc = _functional(CTC, "ctc")
 
 
 # found in configs (``serialize`` of a wrapped function), but not by name: it needs its function
@@ -375,7 +761,11 @@ def get(identifier: Any) -> Any:
 
 def serialize(loss: Any) -> Any:
     """``{"class_name", "config"}`` for a Loss (a ``LossFunctionWrapper``'s config names its
-    function); a function by its name (see ``Registry.serialize``)."""
+    function); a function by its name (see ``Registry.serialize``): a function form such as
+    ``mse`` by its Keras name, found again as its Loss."""
+    name = getattr(loss, "__name__", None)
+    if name in _CLASSES and loss is globals()[name]:
+        return name
     return REGISTRY.serialize(loss)
 
 
@@ -391,10 +781,50 @@ __all__ = [
     "LossFunctionWrapper",
     "MeanSquaredError",
     "MeanAbsoluteError",
+    "MeanAbsolutePercentageError",
+    "MeanSquaredLogarithmicError",
     "Huber",
+    "Hinge",
+    "SquaredHinge",
+    "CategoricalHinge",
+    "CosineSimilarity",
+    "LogCosh",
+    "KLDivergence",
+    "Poisson",
     "BinaryCrossentropy",
+    "BinaryFocalCrossentropy",
     "CategoricalCrossentropy",
+    "CategoricalFocalCrossentropy",
     "SparseCategoricalCrossentropy",
+    "Dice",
+    "Tversky",
+    "CTC",
+    "mean_squared_error",
+    "mse",
+    "mean_absolute_error",
+    "mae",
+    "mean_absolute_percentage_error",
+    "mape",
+    "mean_squared_logarithmic_error",
+    "msle",
+    "huber",
+    "hinge",
+    "squared_hinge",
+    "categorical_hinge",
+    "cosine_similarity",
+    "log_cosh",
+    "kl_divergence",
+    "kld",
+    "poisson",
+    "binary_crossentropy",
+    "bce",
+    "binary_focal_crossentropy",
+    "categorical_crossentropy",
+    "categorical_focal_crossentropy",
+    "sparse_categorical_crossentropy",
+    "dice",
+    "tversky",
+    "ctc",
     "checked_labels",
     "get",
     "serialize",

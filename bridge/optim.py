@@ -3,7 +3,9 @@
 ``opt.apply(grads, variables)`` (or ``apply_gradients(zip(grads, variables))``) updates the
 variables in place. ``learning_rate`` is a float, a schedule, or a callable of the step.
 ``weight_decay`` is decoupled (as Keras and AdamW); ``clipnorm``, ``clipvalue`` and
-``global_clipnorm`` clip gradients first.
+``global_clipnorm`` clip gradients first. As Keras: ``exclude_from_weight_decay`` spares some
+variables; ``use_ema`` keeps moving averages of the variables (``finalize_variable_values``
+copies them in); ``gradient_accumulation_steps=n`` steps every n-th call with the mean gradient.
 
 With ``check_finite`` (the default) a step whose gradients are not all finite changes no variable,
 no slot and not ``iterations`` (as torch's GradScaler skips ``step()``): the choice is made with
@@ -17,6 +19,8 @@ from before it until someone looks: ``fit`` does once per epoch, a custom loop c
 
 from __future__ import annotations
 
+import math
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -78,10 +82,31 @@ class Optimizer(ABC):
         clipnorm: float | None = None,
         clipvalue: float | None = None,
         global_clipnorm: float | None = None,
+        use_ema: bool = False,
+        ema_momentum: float = 0.99,
+        ema_overwrite_frequency: int | None = None,
+        gradient_accumulation_steps: int | None = None,
         check_finite: bool = True,
         name: str | None = None,
     ) -> None:
         self.name = name or type(self).__name__.lower()
+        if use_ema:  # checked only then, as Keras
+            number_in_range(self.name, "ema_momentum", ema_momentum, 0.0, 1.0, high_open=False)
+            frequency = ema_overwrite_frequency
+            if frequency and (isinstance(frequency, bool) or not isinstance(frequency, int) or frequency < 1):
+                raise InvalidArgumentError(
+                    f"{self.name}: ema_overwrite_frequency must be an int >= 1 (or None or 0: never), "
+                    f"got {frequency!r}"
+                )
+        steps = gradient_accumulation_steps
+        if steps and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 2):
+            raise InvalidArgumentError(
+                f"{self.name}: gradient_accumulation_steps must be an int >= 2 (or None), got {steps!r}"
+            )
+        self.gradient_accumulation_steps = steps or None
+        self._micro_steps: Variable | None = None  # calls of apply, with gradient accumulation
+        self.use_ema, self.ema_momentum = use_ema, ema_momentum
+        self.ema_overwrite_frequency = ema_overwrite_frequency
         if sum(c is not None for c in (clipnorm, clipvalue, global_clipnorm)) > 1:
             raise InvalidArgumentError("use at most one of clipnorm, clipvalue and global_clipnorm")
         if not callable(learning_rate):
@@ -101,6 +126,8 @@ class Optimizer(ABC):
         self._lr_variable: Variable | None = None
         self._nonfinite: Variable | None = None  # 0, or the number of the first non-finite step
         self._state: dict[int, dict[str, Variable]] = {}
+        self._no_decay_ids: set[int] = set()  # see exclude_from_weight_decay
+        self._no_decay_pattern: re.Pattern[str] | None = None
         self._go: Tensor | None = None  # inside a checked step: whether it may change anything
         self._per_step: dict[Any, Tensor] = {}
 
@@ -139,6 +166,11 @@ class Optimizer(ABC):
         """The value slot ``name`` of ``variable`` starts at (0)."""
         return 0.0
 
+    def initial_slot(self, name: str, variable: Variable) -> Tensor:
+        """The tensor slot ``name`` of ``variable`` starts as: ``variable``'s shape, full of
+        ``initial_slot_value`` (a rule with slots of other shapes overrides this)."""
+        return ops.full_like(variable, self.initial_slot_value(name, variable))
+
     def slot(self, variable: Variable, name: str) -> Variable:
         """The slot ``name`` (one of ``slot_names``) of ``variable``."""
         slots = self._state.get(id(variable), {})
@@ -161,21 +193,28 @@ class Optimizer(ABC):
             self._nonfinite = Variable(
                 tensor_like(0, first, int64), trainable=False, name=f"{self.name}/nonfinite_step"
             )
+            if self.gradient_accumulation_steps:
+                self._micro_steps = Variable(
+                    tensor_like(0, first, int64), trainable=False, name=f"{self.name}/accumulation_step"
+                )
+        extra = (("average",) if self.use_ema else ()) + (
+            ("gradient_accumulator",) if self.gradient_accumulation_steps else ()
+        )
         for variable in variables:
             if id(variable) not in self._state:
                 self._state[id(variable)] = {
                     slot: Variable(
-                        ops.full_like(variable, self.initial_slot_value(slot, variable)),
+                        self.initial_slot(slot, variable),
                         trainable=False,
                         name=f"{self.name}/{slot}",
                     )
-                    for slot in self.slot_names
+                    for slot in self.slot_names + extra
                 }
 
     @property
     def variables(self) -> list[Variable]:
         """The optimizer's own state: the step counter, learning rate and per-variable slots."""
-        own = [v for v in (self.iterations, self._lr_variable) if v is not None]
+        own = [v for v in (self.iterations, self._lr_variable, self._micro_steps) if v is not None]
         return own + [slot for slots in self._state.values() for slot in slots.values()]
 
     def named_state(self, variables: Mapping[str, Variable]) -> dict[str, Variable]:
@@ -188,6 +227,7 @@ class Optimizer(ABC):
             "iterations": self.iterations,
             "learning_rate": self._lr_variable,
             "nonfinite_step": self._nonfinite,
+            "accumulation_step": self._micro_steps,
         }
         named = {name: v for name, v in counters.items() if v is not None}
         for name, variable in variables.items():
@@ -200,6 +240,25 @@ class Optimizer(ABC):
         for variable in (*self.variables, *([self._nonfinite] if self._nonfinite is not None else [])):
             variable._relocate(device)
         return self
+
+    def exclude_from_weight_decay(
+        self, var_list: Iterable[Variable] | None = None, var_names: Iterable[str] | None = None
+    ) -> None:
+        """Spare ``var_list``, and every variable whose name contains a match of one of the
+        regular expressions ``var_names`` (``["bias"]``: all biases), from weight decay, as
+        Keras. Only before the first step; a second call replaces the first."""
+        if self.iterations is not None:
+            raise InvalidArgumentError(
+                f"{self.name}: call exclude_from_weight_decay() before the first step (it is built)"
+            )
+        self._no_decay_ids = {id(variable) for variable in var_list or ()}
+        names = set(var_names or ())
+        self._no_decay_pattern = re.compile("|".join(sorted(names))) if names else None
+
+    def _decays(self, variable: Variable) -> bool:
+        if not self.weight_decay or id(variable) in self._no_decay_ids:
+            return False
+        return self._no_decay_pattern is None or self._no_decay_pattern.search(variable.name or "") is None
 
     # --- changing state within a step ----------------------------------------------------
     def assign(self, target: Variable, value: Any) -> None:
@@ -286,6 +345,9 @@ class Optimizer(ABC):
         self.build([v for _, v in pairs])
         iterations = self.iterations
         assert iterations is not None
+        if self.gradient_accumulation_steps:
+            gradients, update = self._accumulate(gradients, [v for _, v in pairs])
+            allowed = update if allowed is None else ops.logical_and(allowed, update)
         go = self._finite_step(gradients, iterations) if self.check_finite else None
         if allowed is not None:
             go = allowed if go is None else ops.logical_and(go, allowed)
@@ -302,13 +364,48 @@ class Optimizer(ABC):
                 gradient = (
                     gradient.astype(variable.dtype) if gradient.dtype is not variable.dtype else gradient
                 )
-                if self.weight_decay:
+                if self._decays(variable):
                     variable.assign_sub(variable * (rate * self.weight_decay))
                 self.update_step(variable, gradient, rate)
+                if self.use_ema:
+                    self._update_average(variable, iterations)
         finally:
             self._go, self._per_step = None, {}
         step = iterations + 1
         iterations.assign(step if go is None else ops.where(go, step, iterations))
+
+    def _accumulate(self, gradients: list[Tensor], variables: list[Variable]) -> tuple[list[Tensor], Tensor]:
+        """Keras' gradient accumulation: add ``gradients`` to the slots ``gradient_accumulator``.
+        Returns their means, and whether this call is a ``gradient_accumulation_steps``-th one,
+        the only ones that step (``iterations`` counts those; the accumulators then restart)."""
+        assert self._micro_steps is not None and self.gradient_accumulation_steps
+        steps = self.gradient_accumulation_steps
+        update = (self._micro_steps + 1) % steps == 0
+        means = []
+        for gradient, variable in zip(gradients, variables):
+            accumulator = self.slot(variable, "gradient_accumulator")
+            total = accumulator + gradient.astype(accumulator.dtype)
+            accumulator.assign(ops.where(update, 0.0, total))
+            means.append(total / steps)
+        self._micro_steps.assign(self._micro_steps + 1)
+        return means, update
+
+    def _update_average(self, variable: Variable, iterations: Variable) -> None:
+        """Keras' moving average of ``variable`` (slot ``average``; the first step copies it),
+        copied into it every ``ema_overwrite_frequency`` steps."""
+        average = self.slot(variable, "average")
+        momentum = (iterations != 0).astype(variable.dtype) * self.ema_momentum
+        self.assign(average, momentum * average + (1.0 - momentum) * variable)
+        if self.ema_overwrite_frequency:
+            overwrite = (iterations + 1) % self.ema_overwrite_frequency == 0
+            self.assign(variable, ops.where(overwrite, average, variable))
+
+    def finalize_variable_values(self, var_list: Sequence[Variable]) -> None:
+        """With ``use_ema``, set each of ``var_list`` to its moving average (as Keras at the end of
+        ``fit``); otherwise nothing."""
+        if self.use_ema:
+            for variable in var_list:
+                variable.assign(self.slot(variable, "average"))
 
     def _gated_rate(self, lr: Tensor, dtype: DType) -> Tensor:
         rate = lr.astype(dtype)
@@ -353,6 +450,21 @@ class Optimizer(ABC):
             "global_clipnorm": self.global_clipnorm,
             "clipvalue": self.clipvalue,
             "check_finite": self.check_finite,
+            # only when used: configs without them stay as they were (Keras writes them always)
+            **(
+                {
+                    "use_ema": True,
+                    "ema_momentum": self.ema_momentum,
+                    "ema_overwrite_frequency": self.ema_overwrite_frequency,
+                }
+                if self.use_ema
+                else {}
+            ),
+            **(
+                {"gradient_accumulation_steps": self.gradient_accumulation_steps}
+                if self.gradient_accumulation_steps
+                else {}
+            ),
         }
 
     @classmethod
@@ -600,6 +712,14 @@ class LossScaleOptimizer(Optimizer):
     def slot(self, variable: Variable, name: str) -> Variable:
         return self.inner_optimizer.slot(variable, name)
 
+    def exclude_from_weight_decay(
+        self, var_list: Iterable[Variable] | None = None, var_names: Iterable[str] | None = None
+    ) -> None:
+        self.inner_optimizer.exclude_from_weight_decay(var_list, var_names)
+
+    def finalize_variable_values(self, var_list: Sequence[Variable]) -> None:
+        self.inner_optimizer.finalize_variable_values(var_list)
+
     def update_step(self, variable: Variable, gradient: Tensor, learning_rate: Tensor) -> None:
         self.inner_optimizer.update_step(variable, gradient, learning_rate)
 
@@ -688,6 +808,293 @@ REGISTRY = Registry(
     callables=False,
 )
 
+# --- more rules, as Keras 3 defines them ------------------------------------------------------
+
+
+class Nadam(Optimizer):
+    """Nadam (Adam with Nesterov momentum) as Keras, with its momentum schedule
+    ``u_t = beta_1 * (1 - 0.5 * 0.96^t)`` and their running product ``u_product`` (one scalar
+    of state besides the slots, saved with them)."""
+
+    slot_names = ("momentum", "velocity")
+
+    def __init__(
+        self,
+        learning_rate: Any = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        **kwargs: Any,
+    ):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1 = number_in_range(self.name, "beta_1", beta_1, 0.0, 1.0)
+        self.beta_2 = number_in_range(self.name, "beta_2", beta_2, 0.0, 1.0)
+        self.epsilon = number_in_range(self.name, "epsilon", epsilon)
+        self.u_product: Variable | None = None
+
+    def build(self, variables: Sequence[Variable]) -> None:
+        if self.u_product is None:
+            first = variables[0]
+            self.u_product = Variable(
+                tensor_like(1.0, first, first.dtype), trainable=False, name=f"{self.name}/u_product"
+            )
+        super().build(variables)
+
+    @property
+    def variables(self) -> list[Variable]:
+        return super().variables + ([self.u_product] if self.u_product is not None else [])
+
+    def named_state(self, variables: Mapping[str, Variable]) -> dict[str, Variable]:
+        """``Optimizer.named_state`` and ``u_product``."""
+        named = super().named_state(variables)
+        if named and self.u_product is not None:
+            named["u_product"] = self.u_product
+        return named
+
+    def _momentum_schedule(self, step: Tensor) -> Tensor:
+        return self.beta_1 * (1.0 - 0.5 * ops.power(0.96, step))
+
+    def _advance_u_product(self) -> Tensor:
+        """Multiply ``u_product`` by this step's ``u_t`` (once per step); its new value."""
+        assert self.u_product is not None and self.iterations is not None
+        step = (self.iterations + 1).astype(self.u_product.dtype)
+        self.assign(self.u_product, self.u_product * self._momentum_schedule(step))
+        return self.u_product
+
+    def update_step(self, variable: Variable, gradient: Tensor, learning_rate: Tensor) -> None:
+        assert self.iterations is not None
+        dtype = variable.dtype
+        u_product = self._once_per_step(self._advance_u_product).astype(dtype)
+        step = (self.iterations + 1).astype(dtype)
+        u_t, u_next = self._momentum_schedule(step), self._momentum_schedule(step + 1.0)
+        m, v = self.slot(variable, "momentum"), self.slot(variable, "velocity")
+        m.assign_add((gradient - m) * self.gated(1.0 - self.beta_1, dtype))
+        v.assign_add((ops.square(gradient) - v) * self.gated(1.0 - self.beta_2, dtype))
+        m_hat = u_next * m / (1.0 - u_product * u_next) + (1.0 - u_t) * gradient / (1.0 - u_product)
+        v_hat = v / (1.0 - ops.power(self.beta_2, step))
+        variable.assign_sub(m_hat * learning_rate / (ops.sqrt(v_hat) + self.epsilon))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+class Adamax(Optimizer):
+    """Adamax (Adam with the infinity norm) as Keras: ``u = max(beta_2 * u, |g|)``,
+    ``var -= lr * m / ((1 - beta_1^t) * (u + epsilon))``."""
+
+    slot_names = ("momentum", "norm")
+
+    def __init__(
+        self,
+        learning_rate: Any = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        **kwargs: Any,
+    ):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1 = number_in_range(self.name, "beta_1", beta_1, 0.0, 1.0)
+        self.beta_2 = number_in_range(self.name, "beta_2", beta_2, 0.0, 1.0)
+        self.epsilon = number_in_range(self.name, "epsilon", epsilon)
+
+    def update_step(self, variable: Variable, gradient: Tensor, learning_rate: Tensor) -> None:
+        assert self.iterations is not None
+        m, u = self.slot(variable, "momentum"), self.slot(variable, "norm")
+        m.assign_add((gradient - m) * self.gated(1.0 - self.beta_1, variable.dtype))
+        self.assign(u, ops.maximum(u * self.beta_2, ops.abs(gradient)))
+        correction = 1.0 - ops.power(self.beta_1, (self.iterations + 1).astype(variable.dtype))
+        variable.assign_sub(learning_rate * m / (correction * (u + self.epsilon)))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+class Lion(Optimizer):
+    """Lion as Keras: ``var -= lr * sign(beta_1 * m + (1 - beta_1) * g)``, then
+    ``m = beta_2 * m + (1 - beta_2) * g``."""
+
+    slot_names = ("momentum",)
+
+    def __init__(self, learning_rate: Any = 0.001, beta_1: float = 0.9, beta_2: float = 0.99, **kwargs: Any):
+        super().__init__(learning_rate, **kwargs)
+        if number_in_range(self.name, "beta_1", beta_1, 0.0, 1.0, high_open=False) == 0.0:
+            raise InvalidArgumentError(f"{self.name}: beta_1 must be in (0, 1], got 0.0 (that is SignSGD)")
+        self.beta_1 = float(beta_1)
+        self.beta_2 = number_in_range(self.name, "beta_2", beta_2, 0.0, 1.0)
+
+    def update_step(self, variable: Variable, gradient: Tensor, learning_rate: Tensor) -> None:
+        m = self.slot(variable, "momentum")
+        variable.assign_sub(learning_rate * ops.sign(m * self.beta_1 + gradient * (1.0 - self.beta_1)))
+        m.assign_add((gradient - m) * self.gated(1.0 - self.beta_2, variable.dtype))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2}
+
+
+class Adadelta(Optimizer):
+    """Adadelta as Keras: ``delta = -sqrt(acc_delta + eps) / sqrt(acc_grad + eps) * g``,
+    ``var += lr * delta``, both accumulators moving averages with ``rho``."""
+
+    slot_names = ("accumulated_grad", "accumulated_delta_var")
+
+    def __init__(self, learning_rate: Any = 0.001, rho: float = 0.95, epsilon: float = 1e-7, **kwargs: Any):
+        super().__init__(learning_rate, **kwargs)
+        self.rho = number_in_range(self.name, "rho", rho, 0.0, 1.0, high_open=False)
+        self.epsilon = number_in_range(self.name, "epsilon", epsilon)
+
+    def update_step(self, variable: Variable, gradient: Tensor, learning_rate: Tensor) -> None:
+        grads = self.slot(variable, "accumulated_grad")
+        deltas = self.slot(variable, "accumulated_delta_var")
+        rate = self.gated(1.0 - self.rho, variable.dtype)
+        grads.assign_add((ops.square(gradient) - grads) * rate)
+        delta = -ops.sqrt(deltas + self.epsilon) * gradient / ops.sqrt(grads + self.epsilon)
+        deltas.assign_add((ops.square(delta) - deltas) * rate)
+        variable.assign_add(learning_rate * delta)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
+
+
+class Adafactor(Optimizer):
+    """Adafactor as Keras: the second moment of a weight of rank >= 2 kept factored, as running
+    means of the squared gradient over its rows (slot ``r``) and columns (``c``); steps
+    relative to the weight's RMS and clipped to an RMS of ``clip_threshold``. ``r`` and ``c``
+    are scalars (unused) for a weight of rank < 2, which keeps the full ``velocity``."""
+
+    slot_names = ("r", "c", "velocity")
+
+    def __init__(
+        self,
+        learning_rate: Any = 0.001,
+        beta_2_decay: float = -0.8,
+        epsilon_1: float = 1e-30,
+        epsilon_2: float = 1e-3,
+        clip_threshold: float = 1.0,
+        relative_step: bool = True,
+        **kwargs: Any,
+    ):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_2_decay = number_in_range(
+            self.name, "beta_2_decay", beta_2_decay, -math.inf, 0.0, high_open=False
+        )
+        self.epsilon_1 = number_in_range(self.name, "epsilon_1", epsilon_1)
+        self.epsilon_2 = number_in_range(self.name, "epsilon_2", epsilon_2)
+        self.clip_threshold = number_in_range(self.name, "clip_threshold", clip_threshold)
+        if self.clip_threshold == 0.0:
+            raise InvalidArgumentError(f"{self.name}: clip_threshold must be > 0, got 0.0")
+        self.relative_step = relative_step
+
+    def initial_slot(self, name: str, variable: Variable) -> Tensor:
+        if name == "velocity":
+            return ops.zeros_like(variable)
+        if variable.ndim < 2:
+            return tensor_like(0.0, variable, variable.dtype)
+        return ops.mean(ops.zeros_like(variable), axis=-1 if name == "r" else -2)
+
+    def update_step(self, variable: Variable, gradient: Tensor, learning_rate: Tensor) -> None:
+        assert self.iterations is not None
+        step = (self.iterations + 1).astype(variable.dtype)
+        # Keras caps the rate at 1/sqrt(t) with relative_step, then caps it so again in any case
+        rho = ops.minimum(learning_rate, ops.rsqrt(step))
+        alpha = ops.maximum(self.epsilon_2, _rms(variable)) * rho
+        squared = ops.square(gradient) + self.epsilon_1
+        beta_2 = 1.0 - ops.power(step, self.beta_2_decay)
+        v = self.slot(variable, "velocity")
+        if variable.ndim >= 2:
+            r, c = self.slot(variable, "r"), self.slot(variable, "c")
+            self.assign(r, beta_2 * r + (1.0 - beta_2) * ops.mean(squared, axis=-1))
+            self.assign(c, beta_2 * c + (1.0 - beta_2) * ops.mean(squared, axis=-2))
+            rows = r / ops.mean(r, axis=-1, keepdims=True)
+            self.assign(v, ops.expand_dims(rows, -1) * ops.expand_dims(c, -2))
+        else:
+            self.assign(v, beta_2 * v + (1.0 - beta_2) * squared)
+        u = gradient / ops.sqrt(v)
+        u = u / ops.maximum(1.0, _rms(u) / self.clip_threshold)
+        self.assign_sub(variable, alpha * u)  # gated: v may be 0 before a first, skipped step
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "beta_2_decay": self.beta_2_decay,
+            "epsilon_1": self.epsilon_1,
+            "epsilon_2": self.epsilon_2,
+            "clip_threshold": self.clip_threshold,
+            "relative_step": self.relative_step,
+        }
+
+
+def _rms(x: Tensor) -> Tensor:
+    return ops.sqrt(ops.mean(ops.square(x)))
+
+
+class Ftrl(Optimizer):
+    """FTRL-Proximal as Keras (McMahan et al., 2013), with L1, L2 and L2-shrinkage
+    regularization: the weight is set from the slots ``accumulator`` (of squared gradients,
+    from ``initial_accumulator_value``) and ``linear`` at each step."""
+
+    slot_names = ("accumulator", "linear")
+
+    def __init__(
+        self,
+        learning_rate: Any = 0.001,
+        learning_rate_power: float = -0.5,
+        initial_accumulator_value: float = 0.1,
+        l1_regularization_strength: float = 0.0,
+        l2_regularization_strength: float = 0.0,
+        l2_shrinkage_regularization_strength: float = 0.0,
+        beta: float = 0.0,
+        **kwargs: Any,
+    ):
+        super().__init__(learning_rate, **kwargs)
+        self.learning_rate_power = number_in_range(
+            self.name, "learning_rate_power", learning_rate_power, -math.inf, 0.0, high_open=False
+        )
+        self.initial_accumulator_value = number_in_range(
+            self.name, "initial_accumulator_value", initial_accumulator_value
+        )
+        self.l1_regularization_strength = number_in_range(
+            self.name, "l1_regularization_strength", l1_regularization_strength
+        )
+        self.l2_regularization_strength = number_in_range(
+            self.name, "l2_regularization_strength", l2_regularization_strength
+        )
+        self.l2_shrinkage_regularization_strength = number_in_range(
+            self.name, "l2_shrinkage_regularization_strength", l2_shrinkage_regularization_strength
+        )
+        self.beta = number_in_range(self.name, "beta", beta)
+
+    def initial_slot_value(self, name: str, variable: Variable) -> float:
+        return self.initial_accumulator_value if name == "accumulator" else 0.0
+
+    def update_step(self, variable: Variable, gradient: Tensor, learning_rate: Tensor) -> None:
+        # not proportional to the learning rate (it divides by it): every change goes through
+        # the gated assign, which keeps the state on a skipped step
+        accumulator, linear = self.slot(variable, "accumulator"), self.slot(variable, "linear")
+        power = -self.learning_rate_power
+        l2 = self.l2_regularization_strength + self.beta / (2.0 * learning_rate)
+        shrunk = gradient + 2.0 * self.l2_shrinkage_regularization_strength * variable
+        new_accumulator = accumulator + ops.square(gradient)
+        sigma = (ops.power(new_accumulator, power) - ops.power(accumulator, power)) / learning_rate
+        self.assign(linear, linear + shrunk - sigma * variable)
+        quadratic = ops.power(new_accumulator, power) / learning_rate + 2.0 * l2
+        l1 = self.l1_regularization_strength
+        self.assign(variable, (ops.clip(linear, -l1, l1) - linear) / quadratic)
+        self.assign(accumulator, new_accumulator)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "learning_rate_power": self.learning_rate_power,
+            "initial_accumulator_value": self.initial_accumulator_value,
+            "l1_regularization_strength": self.l1_regularization_strength,
+            "l2_regularization_strength": self.l2_regularization_strength,
+            "l2_shrinkage_regularization_strength": self.l2_shrinkage_regularization_strength,
+            "beta": self.beta,
+        }
+
+
+REGISTRY.register(Nadam, Adamax, Lion, Adadelta, Adafactor, Ftrl)
+
 
 def get(identifier: Any) -> Optimizer:
     """An optimizer from a name (default settings), a config, or an Optimizer."""
@@ -711,6 +1118,12 @@ __all__ = [
     "AdamW",
     "RMSprop",
     "Adagrad",
+    "Nadam",
+    "Adamax",
+    "Lion",
+    "Adadelta",
+    "Adafactor",
+    "Ftrl",
     "LossScaleOptimizer",
     "LearningRateSchedule",
     "ExponentialDecay",

@@ -590,7 +590,7 @@ CONFIGURED = {
 }
 SCHEDULE_CONFIGS = {
     "ExponentialDecay": ({"initial_learning_rate": 0.1, "decay_steps": 10, "decay_rate": 0.9}, {}),
-    "CosineDecay": ({"initial_learning_rate": 0.1, "decay_steps": 10}, {"warmup_target", "warmup_steps"}),
+    "CosineDecay": ({"initial_learning_rate": 0.1, "decay_steps": 10}, set()),
     "PiecewiseConstantDecay": ({"boundaries": [1, 2], "values": [0.1, 0.2, 0.3]}, {}),
 }
 
