@@ -185,6 +185,10 @@ KERAS_ONLY = {
 }
 
 
+#: Keras itself, on both its backends (one process each)
+NEEDS_KERAS = pytest.mark.needs("keras", "tensorflow", "torch")
+
+
 @pytest.fixture(scope="module")
 def keras_by_backend() -> dict:
     """Keras' trajectories, slot names, config keys and verdicts per Keras backend (the two
@@ -230,6 +234,7 @@ def bridge_trajectory(name: str, kwargs: dict, excluded=None) -> list[list[np.nd
     return steps
 
 
+@NEEDS_KERAS
 @pytest.mark.slow  # the first test pays for the Keras processes
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_trajectory_matches_keras(case, keras_answers, backend):
@@ -241,6 +246,7 @@ def test_trajectory_matches_keras(case, keras_answers, backend):
             np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL, err_msg=f"{case}, step {step + 1}")
 
 
+@NEEDS_KERAS
 def test_a_different_rule_fails_the_comparison(keras_answers, backend):
     """The comparison can fail: Adam's trajectory is not Nadam's."""
     ours = bridge_trajectory("Adam", CASES["nadam"][1])[-1][0]
@@ -259,6 +265,7 @@ def test_exclude_from_weight_decay_comes_before_the_first_step(backend):
         opt.exclude_from_weight_decay([w])
 
 
+@NEEDS_KERAS
 @pytest.mark.parametrize("name", CLASSES)
 def test_slot_names_and_config_keys_are_keras(name, keras_answers, backend):
     opt = getattr(optim, name)()
@@ -280,6 +287,7 @@ def test_config_round_trip(case, backend):
     assert type(optim.get(name.lower())) is type(opt)
 
 
+@NEEDS_KERAS
 def test_bad_arguments_raise_naming_class_and_argument(keras_answers):
     assert keras_answers["rejects"] == ["ValueError"] * len(KERAS_REJECTS)
     for name, kwargs, message in KERAS_REJECTS + BRIDGE_REJECTS:
@@ -320,6 +328,7 @@ def test_skipped_step_changes_nothing(backend):
             np.testing.assert_array_equal(v.numpy(), before, err_msg=f"{name} {v.name}")
 
 
+@NEEDS_KERAS
 @pytest.mark.parametrize("case", sorted(CONSTRAINTS))
 def test_constraints_match_keras(case, keras_answers, backend):
     name, kwargs = CONSTRAINTS[case]
