@@ -149,6 +149,7 @@ def _close(got: br.Tensor, expected: np.ndarray, rtol: float = RTOL) -> None:
     np.testing.assert_allclose(value, expected, rtol=rtol, atol=rtol)
 
 
+@pytest.mark.needs("keras", "tensorflow", "torch")
 @pytest.mark.slow
 @pytest.mark.parametrize("case", list(CASES))
 def test_loss_matches_keras(backend, keras_values, case):
@@ -164,6 +165,7 @@ def test_loss_matches_keras(backend, keras_values, case):
             _close(got, expected)
 
 
+@pytest.mark.needs("keras", "tensorflow", "torch")
 @pytest.mark.slow
 @pytest.mark.parametrize("index", range(len(FUNCTIONS)), ids=[f[0] for f in FUNCTIONS])
 def test_function_form_matches_keras(backend, keras_values, index):

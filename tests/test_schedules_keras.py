@@ -128,6 +128,10 @@ print(json.dumps({
 """
 
 
+#: Keras itself, on both its backends (one process each)
+NEEDS_KERAS = pytest.mark.needs("keras", "tensorflow", "torch")
+
+
 @pytest.fixture(scope="module")
 def keras_answers() -> dict[str, dict]:
     """Keras 3's values, configs, fit records and argument checks, per Keras backend (the two
@@ -152,6 +156,7 @@ def assert_values_match(label: str, values, keras_answers) -> None:
         print(f"{label}: max difference against Keras on {keras_backend}: {worst:.3g}")
 
 
+@NEEDS_KERAS
 def test_values_match_keras(backend, keras_answers):
     """At every step, as a step tensor (as the optimizer gives it) and as a Python int."""
     made = [make(index) for index in range(len(CASES))]
@@ -160,6 +165,7 @@ def test_values_match_keras(backend, keras_answers):
     assert_values_match("int steps", [[float(s(step)) for step in STEPS] for s in made], keras_answers)
 
 
+@NEEDS_KERAS
 @pytest.mark.slow
 @pytest.mark.bridge_requires("jit")
 def test_compiled_values_match_keras(backend, keras_answers):
@@ -172,6 +178,7 @@ def test_compiled_values_match_keras(backend, keras_answers):
     assert_values_match("compiled", values, keras_answers)
 
 
+@NEEDS_KERAS
 @pytest.mark.parametrize("keras_backend", KERAS_BACKENDS)
 def test_configs_match_keras_and_round_trip(backend, keras_answers, keras_backend):
     answers = keras_answers[keras_backend]
@@ -199,6 +206,7 @@ class Record(br.callbacks.Callback):
         self.rows.append([float(self.model.optimizer.learning_rate), kernel])
 
 
+@NEEDS_KERAS
 @pytest.mark.slow
 @pytest.mark.bridge_requires("autodiff", "variables")
 def test_fit_learning_rates_match_keras(backend, keras_answers):
@@ -245,6 +253,7 @@ def test_bad_arguments(backend, name, change, message):
     assert isinstance(caught.value, ValueError)
 
 
+@NEEDS_KERAS
 def test_keras_rejects_zero_decay_steps_too(keras_answers):
     """Where Keras checks (only ``decay_steps``), it raises ValueError, as bridge does above."""
     for answers in keras_answers.values():
