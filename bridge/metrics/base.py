@@ -10,7 +10,7 @@ from typing import Any
 
 from .. import ops
 from .._registry import snake_case
-from ..dtypes import float32
+from ..dtypes import as_dtype, float32
 from ..errors import BridgeError
 from ..losses import (
     align_weight,
@@ -49,8 +49,9 @@ class Metric(ABC):
         if "update_state" in cls.__dict__:
             cls.update_state = _naming_errors(cls.__dict__["update_state"])  # type: ignore[method-assign]
 
-    def __init__(self, name: str | None = None) -> None:
+    def __init__(self, name: str | None = None, dtype: Any = None) -> None:
         self.name = name or snake_case(type(self).__name__)
+        self.dtype = float32 if dtype is None else as_dtype(dtype)
         self._state: dict[str, Variable] = {}
 
     @property
@@ -62,7 +63,7 @@ class Metric(ABC):
         """The state Variables, created on the first update's backend and device."""
         if not self._state:
             for name in self._state_names:
-                zero = ops.zeros(self._state_shape, dtype=float32, backend=like.backend, device=like.device)
+                zero = ops.zeros(self._state_shape, dtype=self.dtype, backend=like.backend, device=like.device)
                 self._state[name] = Variable(zero, trainable=False, name=f"{self.name}/{name}")
         return self._state
 
