@@ -52,15 +52,15 @@ class Loss(ABC):
     def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
         """Per-sample losses."""
 
-    def mask(self, y_true: Tensor, y_pred: Tensor) -> Tensor | None:
-        """Which per-sample losses count (None: all), as Keras' mask on the losses."""
+    def mask(self, y_true: Tensor, y_pred: Tensor, losses: Tensor) -> Tensor | None:
+        """Which per-sample ``losses`` count (None: all), as Keras' mask on the losses."""
         return None
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Tensor:
         y_true, y_pred = self._prepared(y_true, y_pred)
         losses = self.call(y_true, y_pred)
         weight = None if sample_weight is None else as_tensor_like(sample_weight, losses)
-        mask = self.mask(y_true, y_pred)
+        mask = self.mask(y_true, y_pred, losses)
         if mask is not None:
             weight = _masked_weight(mask.astype(losses.dtype), weight, self.reduction)
         return reduce_weighted(self.name, losses, weight, self.reduction)
@@ -296,6 +296,18 @@ class CategoricalCrossentropy(_SmoothedCrossentropy):
         return -ops.sum(y_true * _log_probabilities(y_pred, self.from_logits, self.axis), axis=self.axis)
 
 
+def class_ids(op: str, y_true: Tensor, y_pred: Tensor) -> Tensor:
+    """The integer class ids ``y_true``, at the scores' rank less one (``(batch, 1)`` squeezed)."""
+    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
+        y_true = ops.squeeze(y_true, -1)
+    if y_true.shape != y_pred.shape[:-1]:
+        raise ShapeError(
+            f"{op}: class ids of shape {y_true.shape} do not fit scores of shape {y_pred.shape} "
+            f"(expected ids of shape {y_pred.shape[:-1]})"
+        )
+    return y_true.astype(int64)
+
+
 class SparseCategoricalCrossentropy(Loss):
     """Cross-entropy of integer class ids against scores over the last axis."""
 
@@ -309,17 +321,9 @@ class SparseCategoricalCrossentropy(Loss):
         self.ignore_class = ignore_class
 
     def _ids(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
-        """The class ids, at the scores' rank less one."""
-        if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
-            y_true = ops.squeeze(y_true, -1)
-        if y_true.shape != y_pred.shape[:-1]:
-            raise ShapeError(
-                f"{self.name}: class ids of shape {y_true.shape} do not fit scores of shape {y_pred.shape} "
-                f"(expected ids of shape {y_pred.shape[:-1]})"
-            )
-        return y_true.astype(int64)
+        return class_ids(self.name, y_true, y_pred)
 
-    def mask(self, y_true: Tensor, y_pred: Tensor) -> Tensor | None:
+    def mask(self, y_true: Tensor, y_pred: Tensor, losses: Tensor | None = None) -> Tensor | None:
         """With ``ignore_class``: False where the label is that class."""
         return None if self.ignore_class is None else self._ids(y_true, y_pred) != self.ignore_class
 
@@ -556,6 +560,76 @@ class Tversky(Dice):
         return {**super().get_config(), "alpha": self.alpha, "beta": self.beta}
 
 
+class CategoricalGeneralizedCrossEntropy(Loss):
+    """``(1 - p ** q) / q`` of the probability ``p`` given to the labelled class (integer ids):
+    cross-entropy as ``q`` nears 0, mean absolute error at 1, robust to noisy labels. Ids of
+    shape ``(batch, 1)`` count as ``(batch,)`` (Keras broadcasts them to a (batch, batch) grid:
+    bridge differs on purpose)."""
+
+    def __init__(self, q: float = 0.5, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q < 1:
+            raise InvalidArgumentError(f"{type(self).__name__}: q must be in (0, 1), got {q!r}")
+        self.q = float(q)
+
+    def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
+        classes = require_class_axis(self.name, y_pred)
+        labels = class_ids(self.name, y_true, y_pred)
+        check_class_ids(self, labels, classes)
+        p = ops.squeeze(ops.take_along_axis(y_pred, ops.expand_dims(labels, -1), axis=-1), -1)
+        return (1.0 - ops.power(p, self.q)) / self.q
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "q": self.q}
+
+
+class Circle(Loss):
+    """Circle loss (Sun et al. 2020) of L2-normalized embeddings ``y_pred`` with integer labels
+    ``y_true``: pulls same-label pairs together and pushes the others apart, each pair weighted
+    by how far it is from its optimum; ``gamma`` scales, ``margin`` relaxes. Per sample, as
+    Keras: a loss of exactly 0 does not count in the mean."""
+
+    def __init__(
+        self,
+        gamma: float = 80.0,
+        margin: float = 0.4,
+        remove_diagonal: bool = True,
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = "circle",
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
+        self.gamma, self.margin, self.remove_diagonal = float(gamma), float(margin), bool(remove_diagonal)
+
+    def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
+        if y_pred.ndim != 2:
+            raise ShapeError(f"{self.name}: embeddings must be (batch, dims), got shape {y_pred.shape}")
+        labels = ops.reshape(y_true, (-1, 1)).astype(int64)
+        positive = ops.equal(labels, ops.transpose(labels))
+        negative = ops.logical_not(positive)
+        if self.remove_diagonal:
+            positive = ops.logical_and(positive, ops.logical_not(ops.eye(labels.shape[0], dtype="bool")))
+        distance = ops.maximum(1.0 - ops.matmul(y_pred, ops.transpose(y_pred)), 0.0)
+        pos_weight = ops.maximum((self.margin + distance) * positive.astype(distance.dtype), 0.0)
+        neg_weight = ops.maximum((1.0 + self.margin - distance) * negative.astype(distance.dtype), 0.0)
+        pos_terms = -self.gamma * pos_weight * (self.margin - distance)
+        neg_terms = self.gamma * neg_weight * (1.0 - self.margin - distance)
+        p_loss = ops.logsumexp(ops.where(positive, pos_terms, float("-inf")), axis=1)
+        n_loss = ops.logsumexp(ops.where(negative, neg_terms, float("-inf")), axis=1)
+        return ops.softplus(p_loss + n_loss)
+
+    def mask(self, y_true: Tensor, y_pred: Tensor, losses: Tensor) -> Tensor | None:
+        return losses > 0
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "gamma": self.gamma,
+            "margin": self.margin,
+            "remove_diagonal": self.remove_diagonal,
+        }
+
+
 class CTC(Loss):
     """Connectionist temporal classification: minus the log-likelihood of the label sequences
     ``y_true`` (``(batch, max_label_length)`` ints, 0 the blank, which pads them) under the
@@ -703,6 +777,8 @@ _CLASSES: dict[str, type[Loss]] = {
     "dice": Dice,
     "tversky": Tversky,
     "ctc": CTC,
+    "categorical_generalized_cross_entropy": CategoricalGeneralizedCrossEntropy,
+    "circle": Circle,
 }
 # Keras' short names
 _ALIASES = {
@@ -747,6 +823,10 @@ sparse_categorical_crossentropy = _functional(
 dice = _functional(Dice, "dice")
 tversky = _functional(Tversky, "tversky")
 ctc = _functional(CTC, "ctc")
+categorical_generalized_cross_entropy = _functional(
+    CategoricalGeneralizedCrossEntropy, "categorical_generalized_cross_entropy"
+)
+circle = _functional(Circle, "circle")
 
 
 # found in configs (``serialize`` of a wrapped function), but not by name: it needs its function
@@ -799,6 +879,8 @@ __all__ = [
     "Dice",
     "Tversky",
     "CTC",
+    "CategoricalGeneralizedCrossEntropy",
+    "Circle",
     "mean_squared_error",
     "mse",
     "mean_absolute_error",
@@ -825,6 +907,8 @@ __all__ = [
     "dice",
     "tversky",
     "ctc",
+    "categorical_generalized_cross_entropy",
+    "circle",
     "checked_labels",
     "get",
     "serialize",

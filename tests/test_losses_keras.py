@@ -29,6 +29,11 @@ LABELS_IGNORED = np.array([0, -1, 2, 1], np.float32)  # -1: ignore_class
 # CTC: label sequences padded with the blank 0 (one with a repeat), logits over 7 steps
 CTC_LABELS = np.array([[1, 2, 2, 0], [3, 1, 0, 0], [2, 0, 0, 0], [1, 3, 1, 2]], np.float32)
 CTC_LOGITS = RNG.standard_normal((4, 9, 4)).astype(np.float32)
+CLASS_IDS = np.array([0, 2, 1, 2], np.float32)
+# Circle: unit embeddings of 4 samples, two of each of two labels
+EMBEDDINGS = RNG.standard_normal((4, 3)).astype(np.float32)
+EMBEDDINGS /= np.linalg.norm(EMBEDDINGS, axis=1, keepdims=True)
+PAIRS = np.array([0, 1, 0, 1], np.float32)
 WEIGHT = np.array([0.5, 2.0, 0.0, 1.5], np.float32)
 WEIGHT_3 = WEIGHT[1:]  # for losses along axis 0: one per column
 
@@ -82,7 +87,12 @@ CASES = {
     "cce_axis0": ("CategoricalCrossentropy", {"axis": 0}, ONE_HOT, PROBS),
     "mse_float64": ("MeanSquaredError", {"dtype": "float64"}, Y, P),
     "ctc": ("CTC", {}, CTC_LABELS, CTC_LOGITS),
+    "generalized_ce": ("CategoricalGeneralizedCrossEntropy", {}, CLASS_IDS, PROBS),
+    "generalized_ce_q": ("CategoricalGeneralizedCrossEntropy", {"q": 0.2}, CLASS_IDS, PROBS),
+    "circle": ("Circle", {}, PAIRS, EMBEDDINGS),
+    "circle_options": ("Circle", {"gamma": 4.0, "margin": 0.25, "remove_diagonal": False}, PAIRS, EMBEDDINGS),
 }
+INT_LABELS = {"CTC", "ctc", "CategoricalGeneralizedCrossEntropy", "Circle", "circle"}
 # the function forms: (bridge name, Keras name, kwargs, y_true, y_pred)
 FUNCTIONS = [
     ("mse", "mean_squared_error", {}, Y, P),
@@ -111,13 +121,14 @@ FUNCTIONS = [
     ("dice", "dice", {"axis": 1}, BINARY, UNIT),
     ("tversky", "tversky", {"alpha": 0.2, "beta": 0.8}, BINARY, UNIT),
     ("ctc", "ctc", {}, CTC_LABELS, CTC_LOGITS),
+    ("circle", "circle", {"gamma": 2.0}, PAIRS, EMBEDDINGS),
 ]
 
 
 def _requests() -> list[dict]:
     requests = []
     for case, (name, kwargs, y_true, y_pred) in CASES.items():
-        ints = name == "CTC"  # Keras' CTC wants int labels
+        ints = name in INT_LABELS  # Keras wants int labels there
         requests.append({"name": name, "kwargs": kwargs, "args": [y_true, y_pred, None], "int_labels": ints})
         for reduction in REDUCTIONS:
             args = [y_true, y_pred, _weight(case)]
@@ -126,7 +137,7 @@ def _requests() -> list[dict]:
     for _, name, kwargs, y_true, y_pred in FUNCTIONS:
         args = [y_true, y_pred, None]
         requests.append(
-            {"name": name, "kwargs": kwargs, "args": args, "function": True, "int_labels": name == "ctc"}
+            {"name": name, "kwargs": kwargs, "args": args, "function": True, "int_labels": name in INT_LABELS}
         )
     return requests
 
@@ -186,6 +197,16 @@ def test_dtype_computes_in_that_dtype(backend):
     assert losses.MeanSquaredError()(Y, br.tensor(P)).dtype == br.float32
 
 
+def test_generalized_cross_entropy_takes_ids_of_shape_batch_1_as_batch(backend):
+    """A deliberate difference: Keras broadcasts ``(batch, 1)`` ids against the scores into a
+    (batch, batch) grid; bridge reads them as ``(batch,)``. NumPy float64 gives the value."""
+    p = PROBS.astype(np.float64)[np.arange(4), CLASS_IDS.astype(int)]
+    expected = np.mean((1 - p**0.5) / 0.5)
+    loss = losses.CategoricalGeneralizedCrossEntropy()
+    for ids in (CLASS_IDS, CLASS_IDS[:, None]):
+        np.testing.assert_allclose(loss(ids, br.tensor(PROBS)).numpy(), expected, rtol=1e-6)
+
+
 def test_ignore_class_takes_the_mean_over_kept_labels(backend):
     """NumPy float64: the ignored label adds nothing and is not counted."""
     loss = losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=-1)
@@ -223,6 +244,8 @@ CONFIGURED = [
     losses.SparseCategoricalCrossentropy(ignore_class=255),
     losses.CategoricalCrossentropy(axis=0),
     losses.CTC(reduction="sum"),
+    losses.CategoricalGeneralizedCrossEntropy(q=0.3),
+    losses.Circle(gamma=10.0, margin=0.3, remove_diagonal=False),
 ]
 
 
@@ -243,6 +266,8 @@ def test_config_round_trip(loss):
         ("log_cosh", losses.LogCosh),
         ("Tversky", losses.Tversky),
         ("binary_focal_crossentropy", losses.BinaryFocalCrossentropy),
+        ("circle", losses.Circle),
+        ("categorical_generalized_cross_entropy", losses.CategoricalGeneralizedCrossEntropy),
     ],
 )
 def test_found_by_name(alias, cls):
@@ -277,6 +302,11 @@ def test_a_function_form_saves_by_name():
             ("SparseCategoricalCrossentropy", "ignore_class"),
         ),
         (lambda: losses.Poisson(dtype="int32"), br.errors.InvalidArgumentError, ("Poisson", "dtype")),
+        (
+            lambda: losses.CategoricalGeneralizedCrossEntropy(q=1.0),
+            br.errors.InvalidArgumentError,
+            ("CategoricalGeneralizedCrossEntropy", "q"),
+        ),
     ],
 )
 def test_bad_arguments(make, error, words):
