@@ -6,6 +6,7 @@ from typing import Any
 
 from .. import ops
 from ..dtypes import float32, int64
+from ..errors import InvalidArgumentError
 from ..losses import check_class_ids, require_class_axis, same_rank
 from ..tensor import Tensor
 from .base import MeanMetricWrapper
@@ -20,16 +21,20 @@ def _matches(y_true: Tensor, y_pred: Tensor) -> Tensor:
 class Accuracy(MeanMetricWrapper):
     """How often predictions equal the labels."""
 
-    def __init__(self, name: str | None = "accuracy") -> None:
-        super().__init__(_matches, name)
+    def __init__(self, name: str | None = "accuracy", dtype: Any = None) -> None:
+        super().__init__(_matches, name, dtype)
 
 
 class BinaryAccuracy(MeanMetricWrapper):
     """How often ``y_pred > threshold`` equals the 0/1 label."""
 
-    def __init__(self, threshold: float = 0.5, name: str | None = "binary_accuracy") -> None:
+    def __init__(
+        self, threshold: float = 0.5, name: str | None = "binary_accuracy", dtype: Any = None
+    ) -> None:
         self.threshold = threshold
-        super().__init__(lambda t, p: _matches(t.astype(float32), (p > threshold).astype(float32)), name)
+        super().__init__(
+            lambda t, p: _matches(t.astype(float32), (p > threshold).astype(float32)), name, dtype
+        )
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "threshold": self.threshold}
@@ -38,37 +43,83 @@ class BinaryAccuracy(MeanMetricWrapper):
 class CategoricalAccuracy(MeanMetricWrapper):
     """How often the arg-max of one-hot labels equals that of the predictions."""
 
-    def __init__(self, name: str | None = "categorical_accuracy") -> None:
-        super().__init__(lambda t, p: _matches(ops.argmax(t, axis=-1), ops.argmax(p, axis=-1)), name)
+    def __init__(self, name: str | None = "categorical_accuracy", dtype: Any = None) -> None:
+        super().__init__(lambda t, p: _matches(ops.argmax(t, axis=-1), ops.argmax(p, axis=-1)), name, dtype)
 
 
 class SparseCategoricalAccuracy(MeanMetricWrapper):
     """How often integer labels equal the arg-max of the predictions."""
 
-    def __init__(self, name: str | None = "sparse_categorical_accuracy") -> None:
-        super().__init__(self._matches_ids, name)
+    def __init__(self, name: str | None = "sparse_categorical_accuracy", dtype: Any = None) -> None:
+        super().__init__(
+            lambda t, p: ops.equal(_class_ids(self, t, p), ops.argmax(p, axis=-1)).astype(float32),
+            name,
+            dtype,
+        )
 
-    def _matches_ids(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
-        classes = require_class_axis(self._label, y_pred)
-        if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
-            y_true = ops.squeeze(y_true, -1)
-        labels = y_true.astype(int64)
-        check_class_ids(self, labels, classes)
-        return ops.equal(labels, ops.argmax(y_pred, axis=-1)).astype(float32)
+
+def _labels(metric: MeanMetricWrapper, y_true: Tensor, y_pred: Tensor) -> Tensor:
+    """Integer labels at the rank of ``y_pred`` less one (a trailing 1 dropped)."""
+    require_class_axis(metric._label, y_pred)
+    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
+        y_true = ops.squeeze(y_true, -1)
+    return y_true.astype(int64)
+
+
+def _class_ids(metric: MeanMetricWrapper, y_true: Tensor, y_pred: Tensor) -> Tensor:
+    """The labels of scores ``y_pred``, checked in range."""
+    labels = _labels(metric, y_true, y_pred)
+    check_class_ids(metric, labels, y_pred.shape[-1])
+    return labels
+
+
+def _in_top_k(ids: Tensor, y_pred: Tensor, k: int) -> Tensor:
+    """1.0 where class ``ids`` scores among the ``k`` highest (ties count in, as Keras' in_top_k)."""
+    target = ops.take_along_axis(y_pred, ops.expand_dims(ids, -1), -1)
+    return (ops.sum((y_pred > target).astype(int64), axis=-1) < k).astype(float32)
+
+
+def _check_k(metric: MeanMetricWrapper, k: Any) -> int:
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise InvalidArgumentError(f"{type(metric).__name__}: k must be a positive int, got {k!r}")
+    return k
 
 
 class TopKCategoricalAccuracy(MeanMetricWrapper):
     """How often the one-hot label's class is among the ``k`` highest predictions (ties count in,
     as TensorFlow's in_top_k)."""
 
-    def __init__(self, k: int = 5, name: str | None = "top_k_categorical_accuracy") -> None:
-        self.k = k
-
-        def in_top_k(t: Tensor, p: Tensor) -> Tensor:
-            target = ops.take_along_axis(p, ops.expand_dims(ops.argmax(t, axis=-1), -1), -1)
-            return (ops.sum((p > target).astype(int64), axis=-1) < k).astype(float32)
-
-        super().__init__(in_top_k, name)
+    def __init__(
+        self, k: int = 5, name: str | None = "top_k_categorical_accuracy", dtype: Any = None
+    ) -> None:
+        self.k = _check_k(self, k)
+        super().__init__(lambda t, p: _in_top_k(ops.argmax(t, axis=-1), p, k), name, dtype)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "k": self.k}
+
+
+class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
+    """How often the integer label is among the ``k`` highest predictions (ties count in). With
+    ``from_sorted_ids`` the predictions are class ids sorted by score (e.g. from ``ops.topk``):
+    a match is the label among their first ``k``."""
+
+    def __init__(
+        self,
+        k: int = 5,
+        name: str | None = "sparse_top_k_categorical_accuracy",
+        dtype: Any = None,
+        from_sorted_ids: bool = False,
+    ) -> None:
+        self.k, self.from_sorted_ids = _check_k(self, k), from_sorted_ids
+        super().__init__(self._matches, name, dtype)
+
+    def _matches(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
+        if not self.from_sorted_ids:
+            return _in_top_k(_class_ids(self, y_true, y_pred), y_pred, self.k)
+        labels = ops.expand_dims(_labels(self, y_true, y_pred), -1)
+        return ops.any(labels == y_pred[..., : self.k].astype(int64), axis=-1).astype(float32)
+
+    def get_config(self) -> dict[str, Any]:
+        config = {**super().get_config(), "k": self.k}
+        return {**config, "from_sorted_ids": True} if self.from_sorted_ids else config

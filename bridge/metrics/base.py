@@ -11,8 +11,9 @@ from typing import Any
 from .. import ops
 from .._registry import snake_case
 from ..dtypes import as_dtype, float32
-from ..errors import BridgeError
+from ..errors import BridgeError, DTypeError
 from ..losses import (
+    Loss,
     align_weight,
     as_tensor_like,
     at_least_float32,
@@ -39,10 +40,13 @@ def _naming_errors(update_state: Callable) -> Callable:
 
 class Metric(ABC):
     """Base class. Subclasses name their state in ``_state_names`` and define ``update_state``
-    (whose errors then name the metric: its class and name)."""
+    (whose errors then name the metric: its class and name). ``dtype`` (default float32) is
+    the dtype of the state and the result, as Keras' ``dtype=``; calling the metric updates it
+    and returns the result."""
 
     _state_names: tuple[str, ...] = ()
     _state_shape: tuple[int, ...] = ()
+    _shape_known = True  # False until the first update shows the shape (the state made then)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -51,8 +55,17 @@ class Metric(ABC):
 
     def __init__(self, name: str | None = None, dtype: Any = None) -> None:
         self.name = name or snake_case(type(self).__name__)
-        self.dtype = float32 if dtype is None else as_dtype(dtype)
+        self._dtype_given = dtype is not None
+        try:
+            self.dtype = float32 if dtype is None else as_dtype(dtype)
+        except BridgeError as exc:
+            raise DTypeError(f"{type(self).__name__}: dtype: {exc}") from None
         self._state: dict[str, Variable] = {}
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Tensor:
+        """``update_state(*args, **kwargs)``, then the ``result()``."""
+        self.update_state(*args, **kwargs)
+        return self.result()
 
     @property
     def _label(self) -> str:
@@ -60,12 +73,18 @@ class Metric(ABC):
         return f"{type(self).__name__} {self.name!r}"
 
     def _variables(self, like: Tensor) -> dict[str, Variable]:
-        """The state Variables, created on the first update's backend and device."""
-        if not self._state:
+        """The state Variables, created on the first update's backend and device (none before
+        the shape is known)."""
+        if not self._state and self._shape_known:
             for name in self._state_names:
-                zero = ops.zeros(self._state_shape, dtype=self.dtype, backend=like.backend, device=like.device)
+                shape = self._shape_of(name)
+                zero = ops.zeros(shape, dtype=self.dtype, backend=like.backend, device=like.device)
                 self._state[name] = Variable(zero, trainable=False, name=f"{self.name}/{name}")
         return self._state
+
+    def _shape_of(self, name: str) -> tuple[int, ...]:
+        """The shape of the state ``name``: ``_state_shape``."""
+        return self._state_shape
 
     def reset_state(self) -> None:
         for variable in self._state.values():
@@ -78,22 +97,30 @@ class Metric(ABC):
     def update_state(self, *args: Any, **kwargs: Any) -> None: ...
 
     def get_config(self) -> dict[str, Any]:
-        """The constructor arguments that rebuild this metric (its state not included)."""
-        return {"name": self.name}
+        """The constructor arguments that rebuild this metric (its state not included): the
+        name, and the dtype where one was given."""
+        config: dict[str, Any] = {"name": self.name}
+        return {**config, "dtype": self.dtype.name} if self._dtype_given else config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Metric:
+        """The metric ``get_config`` described (fresh state)."""
+        return cls(**config)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r}>"
 
 
 def as_weight(values: Tensor, sample_weight: Any) -> Tensor:
+    """The sample weight as a tensor in the values' dtype, on their backend and device."""
     if isinstance(sample_weight, Tensor):
-        return sample_weight.astype(float32)
-    return tensor_like(sample_weight, values, float32)
+        return sample_weight.astype(values.dtype)
+    return tensor_like(sample_weight, values, values.dtype)
 
 
-def mean_over_samples(x: Tensor, start: int = 1) -> Tensor:
-    """The mean over the axes from ``start`` on."""
-    return ops.mean(x, axis=tuple(range(start, x.ndim))) if x.ndim > start else x
+def mean_over_samples(x: Tensor, start: int = 1, reduce: Callable[..., Tensor] = ops.mean) -> Tensor:
+    """The mean (or ``reduce``) over the axes from ``start`` on."""
+    return reduce(x, axis=tuple(range(start, x.ndim))) if x.ndim > start else x
 
 
 def divide_no_nan(total: Tensor, count: Tensor) -> Tensor:
@@ -102,34 +129,69 @@ def divide_no_nan(total: Tensor, count: Tensor) -> Tensor:
     return ops.where(nonzero, total / ops.where(nonzero, count, 1.0), 0.0)
 
 
-class _Averaging(Metric):
+class _Samplewise(Metric):
+    """Values reduced per sample, as ``Sum`` and the means take them."""
+
+    def _per_sample(
+        self, values: Any, sample_weight: Any, reduce: Callable[..., Tensor]
+    ) -> tuple[Tensor, Tensor]:
+        """Keras' ``reduce_to_samplewise_values``: ``values`` in the metric's dtype, the values of
+        a sample beyond the first axis (beyond the weight's axes) reduced with ``reduce``, times
+        the weight; and the weight per sample."""
+        values = as_tensor(self._label, values).astype(self.dtype)
+        if sample_weight is None:
+            return mean_over_samples(values, reduce=reduce), ops.ones_like(mean_over_samples(values))
+        values, weight = same_rank(values, as_weight(values, sample_weight))
+        values = mean_over_samples(values, weight.ndim, reduce)
+        values, weight = align_weight(self._label, values, weight)
+        values = values * weight
+        weight = mean_over_samples(ops.broadcast_to(weight, values.shape))
+        return mean_over_samples(values, reduce=reduce), weight
+
+    def _zero(self) -> Tensor:
+        """The result before any update: 0 in the metric's dtype."""
+        return ops.zeros(self._state_shape, dtype=self.dtype)
+
+
+class Sum(_Samplewise):
+    """The (weighted) sum of the values passed to ``update_state(values, sample_weight=None)``."""
+
+    _state_names = ("total",)
+
+    def __init__(self, name: str | None = "sum", dtype: Any = None) -> None:
+        super().__init__(name, dtype)
+
+    def update_state(self, values: Any, sample_weight: Any = None) -> None:
+        values, _ = self._per_sample(values, sample_weight, ops.sum)
+        self._variables(values)["total"].assign_add(ops.sum(values))
+
+    def result(self) -> Tensor:
+        return self._state["total"].value if self._state else self._zero()
+
+
+class _Averaging(_Samplewise):
     """A weighted mean of values per sample: the state of ``Mean`` and ``MeanMetricWrapper``."""
 
     _state_names = ("total", "count")
 
     def _add(self, values: Any, sample_weight: Any) -> None:
         """Add ``values`` (of a sample beyond the first axis averaged first, as Keras does)."""
-        values = as_tensor(self._label, values).astype(float32)
-        if sample_weight is None:
-            weight = ops.ones_like(mean_over_samples(values))
-        else:
-            values, weight = same_rank(values, as_weight(values, sample_weight))
-            values = mean_over_samples(values, weight.ndim)
-            values, weight = align_weight(self._label, values, weight)
-            values = values * weight
-            weight = mean_over_samples(ops.broadcast_to(weight, values.shape))
+        values, weight = self._per_sample(values, sample_weight, ops.mean)
         state = self._variables(values)
-        state["total"].assign_add(ops.sum(mean_over_samples(values)))
+        state["total"].assign_add(ops.sum(values))
         state["count"].assign_add(ops.sum(weight))
 
     def result(self) -> Tensor:
         if not self._state:
-            return ops.tensor(0.0)
+            return self._zero()
         return divide_no_nan(self._state["total"], self._state["count"])
 
 
 class Mean(_Averaging):
     """The (weighted) mean of the values passed to ``update_state(values, sample_weight=None)``."""
+
+    def __init__(self, name: str | None = "mean", dtype: Any = None) -> None:
+        super().__init__(name, dtype)
 
     def update_state(self, values: Any, sample_weight: Any = None) -> None:
         self._add(values, sample_weight)
@@ -142,12 +204,35 @@ def targets_and_predictions(metric: Metric, y_true: Any, y_pred: Any) -> tuple[T
 
 
 class MeanMetricWrapper(_Averaging):
-    """The mean of ``fn(y_true, y_pred)`` per sample."""
+    """The mean of ``fn(y_true, y_pred, **kwargs)`` per sample (computed in the predictions'
+    dtype, averaged in the metric's)."""
 
-    def __init__(self, fn: Any, name: str | None = None) -> None:
-        super().__init__(name)
-        self.fn = fn
+    def __init__(self, fn: Any, name: str | None = None, dtype: Any = None, **kwargs: Any) -> None:
+        super().__init__(name, dtype)
+        self.fn, self._fn_kwargs = fn, kwargs
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         y_true, y_pred = targets_and_predictions(self, y_true, y_pred)
-        self._add(self.fn(y_true, y_pred), sample_weight)
+        self._add(self.fn(y_true, y_pred, **self._fn_kwargs), sample_weight)
+
+
+class LossMean(MeanMetricWrapper):
+    """The mean of a Loss's per-sample values (``loss.values``), as Keras' metrics of its losses
+    (``metrics.BinaryCrossentropy``, ...): samples the loss masks out (``ignore_class``) do not
+    count."""
+
+    def __init__(self, loss: Loss, name: str | None = None, dtype: Any = None) -> None:
+        super().__init__(loss.values, name, dtype)
+        self.loss = loss
+
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        y_true, y_pred = targets_and_predictions(self, y_true, y_pred)
+        values = self.loss.values(y_true, y_pred)
+        mask = self.loss.mask(y_true, y_pred, values)
+        if mask is not None:
+            mask = mask.astype(values.dtype)
+            if sample_weight is not None:
+                mask, weight = same_rank(mask, as_weight(mask, sample_weight))
+                mask = mask * weight
+            sample_weight = mask
+        self._add(values, sample_weight)
