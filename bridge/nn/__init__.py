@@ -7,6 +7,7 @@ from ..errors import NotBuiltError
 from ..saving import load_model
 from ..serialization import LAYERS, deserialize, serialize
 from .attention import MultiHeadAttention
+from .augmentation import RandomContrast, RandomFlip, RandomRotation, RandomTranslation, RandomZoom
 from .conv import (
     Conv1D,
     Conv1DTranspose,
@@ -56,6 +57,8 @@ from .pooling import (
     MaxPooling2D,
     MaxPooling3D,
 )
+from .preprocessing import CategoryEncoding, Normalization, Rescaling
+from .preprocessing_lookup import IntegerLookup, StringLookup
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 from .reshaping import (
     Cropping1D,
@@ -133,6 +136,16 @@ LAYERS.register(
     ZeroPadding2D,
     TimeDistributed,
     Lambda,
+    RandomFlip,
+    RandomRotation,
+    RandomZoom,
+    RandomTranslation,
+    RandomContrast,
+    Rescaling,
+    Normalization,
+    CategoryEncoding,
+    IntegerLookup,
+    StringLookup,
 )
 
 # the Torch* layers from_torch ports to, registered so that load_model finds them (no torch import)
@@ -219,6 +232,16 @@ __all__ = [
     "ZeroPadding2D",
     "TimeDistributed",
     "Lambda",
+    "RandomFlip",
+    "RandomRotation",
+    "RandomZoom",
+    "RandomTranslation",
+    "RandomContrast",
+    "Rescaling",
+    "Normalization",
+    "CategoryEncoding",
+    "IntegerLookup",
+    "StringLookup",
     "KerasLayer",
     "TorchModule",
     "NotBuiltError",
