@@ -1,7 +1,7 @@
 """Callbacks for ``Model.fit``: History, EarlyStopping, LearningRateScheduler,
-ReduceLROnPlateau, TerminateOnNaN, CSVLogger, ModelCheckpoint, BackupAndRestore, the progress
-display, and the ``CallbackList`` that calls them all as one; ``numeric_logs`` is the one place
-logs become numbers."""
+ReduceLROnPlateau, TerminateOnNaN, CSVLogger, ModelCheckpoint, BackupAndRestore, LambdaCallback,
+TensorBoard, the progress display (ProgbarLogger), and the ``CallbackList`` that calls them all as
+one; ``numeric_logs`` is the one place logs become numbers."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import io
 import math
 import os
 import sys
+import time
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -26,6 +27,7 @@ from .saving.model_file import (
     restore_state,
     save_state,
 )
+from .summary import EventWriter
 
 Logs = dict[str, Any]
 
@@ -101,22 +103,84 @@ class Callback:
     def on_train_end(self, logs: Logs | None = None) -> None: ...
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None: ...
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None: ...
-    def on_train_batch_begin(self, batch: int, logs: Logs | None = None) -> None: ...
-    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None: ...
+    def on_batch_begin(self, batch: int, logs: Logs | None = None) -> None: ...
+    def on_batch_end(self, batch: int, logs: Logs | None = None) -> None: ...
+
+    def on_train_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
+        self.on_batch_begin(batch, logs)  # Keras' older name for it, called unless overridden
+
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        self.on_batch_end(batch, logs)
+
+
+#: The hooks ``fit`` calls (each callback's, in order).
+HOOKS = (
+    "on_train_begin",
+    "on_train_end",
+    "on_epoch_begin",
+    "on_epoch_end",
+    "on_train_batch_begin",
+    "on_train_batch_end",
+    "on_batch_begin",
+    "on_batch_end",
+)
+
+
+class LambdaCallback(Callback):
+    """A callback made of functions, as Keras': each argument given replaces that hook, called
+    with the hook's positional arguments (``on_epoch_end(epoch, logs)``, ``on_train_begin(logs)``,
+    ``on_train_batch_end(batch, logs)``). ``**hooks`` takes the other hooks ``fit`` calls
+    (``on_batch_begin``, ``on_batch_end``, Keras' older names for the train batch hooks); a name
+    that is not one of them is an error (Keras would take it and never call it)."""
+
+    def __init__(
+        self,
+        on_epoch_begin: Any = None,
+        on_epoch_end: Any = None,
+        on_train_begin: Any = None,
+        on_train_end: Any = None,
+        on_train_batch_begin: Any = None,
+        on_train_batch_end: Any = None,
+        **hooks: Any,
+    ) -> None:
+        super().__init__()
+        unknown = sorted(set(hooks) - set(HOOKS))
+        if unknown:
+            raise ArgumentTypeError(
+                f"LambdaCallback: no hook named {', '.join(map(repr, unknown))}; fit calls {', '.join(HOOKS)}"
+            )
+        given = {
+            "on_epoch_begin": on_epoch_begin,
+            "on_epoch_end": on_epoch_end,
+            "on_train_begin": on_train_begin,
+            "on_train_end": on_train_end,
+            "on_train_batch_begin": on_train_batch_begin,
+            "on_train_batch_end": on_train_batch_end,
+            **hooks,
+        }
+        for name, function in given.items():
+            if function is None:
+                continue
+            if not callable(function):
+                raise ArgumentTypeError(f"LambdaCallback: {name} must be a function, got {function!r}")
+            setattr(self, name, function)
 
 
 class CallbackList(Callback):
     """Callbacks called as one, in order: each hook fans out to every callback, all given the
     same logs (so what one adds, such as ``learning_rate``, the next ones see). ``fit`` builds
-    one from the user's callbacks, then its progress display and ``history`` (last, so that it
-    records what the others added)."""
+    one from the user's callbacks, then its progress display (unless they hold a
+    ``ProgbarLogger``) and ``history`` (last, so that it records what the others added)."""
 
     def __init__(
         self, callbacks: Sequence[Callback] = (), progress: Callback | None = None, model: Any = None
     ) -> None:
         super().__init__()
         self.history = History()
+        if any(isinstance(callback, ProgbarLogger) for callback in callbacks):
+            progress = None  # the user's own display, as Keras: never two
         self.callbacks = [*callbacks, *([progress] if progress is not None else []), self.history]
+        self._last_epoch_logs: Logs | None = None
         if model is not None:
             self.set_model(model)
 
@@ -131,10 +195,13 @@ class CallbackList(Callback):
             callback.set_params(params)
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
+        self._last_epoch_logs = None
         for callback in self.callbacks:
             callback.on_train_begin(logs)
 
     def on_train_end(self, logs: Logs | None = None) -> None:
+        """``logs``: by default the last epoch's, as Keras gives them."""
+        logs = self._last_epoch_logs if logs is None else logs
         for callback in self.callbacks:
             callback.on_train_end(logs)
 
@@ -143,6 +210,7 @@ class CallbackList(Callback):
             callback.on_epoch_begin(epoch, logs)
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        self._last_epoch_logs = logs
         for callback in self.callbacks:
             callback.on_epoch_end(epoch, logs)
 
@@ -657,17 +725,27 @@ class BackupAndRestore(Callback):
                 os.rmdir(self.backup_dir)
 
 
-class ProgressBar(Callback):
-    """The display of ``fit(verbose=...)``, within ``COLUMNS`` columns, in one format during and
-    at the end of an epoch: ``verbose=1`` a bar per epoch (tqdm) with every metric on the lines
-    below it, refreshed after each batch, the validation ones added at the epoch's end;
-    ``verbose=2`` the same lines once per epoch."""
+class ProgbarLogger(Callback):
+    """The display of ``fit(verbose=...)``, as Keras' ProgbarLogger, within ``COLUMNS`` columns and
+    in one format during and at the end of an epoch: ``verbose=1`` (and ``"auto"``) a bar per
+    epoch (tqdm) with every metric on the lines below it, refreshed after each batch, the
+    validation ones added at the epoch's end; ``verbose=2`` the same lines once per epoch; ``0``
+    nothing. It takes ``verbose``, ``epochs`` and ``steps`` from the fit's params. ``fit`` adds
+    one after your callbacks unless they hold one already (as Keras, never two bars)."""
 
-    def __init__(self, verbose: int, epochs: int, steps: int | None) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.verbose, self.epochs, self.steps = verbose, epochs, steps
+        self.verbose: int = 1
+        self.epochs: int = 1
+        self.steps: int | None = None
         self._bar: Any = None  # a tqdm bar during an epoch with verbose=1
         self._lines: list[Any] = []  # text-only tqdm bars below it
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        super().set_params(params)
+        verbose = params.get("verbose", 1)
+        self.verbose = 1 if verbose == "auto" else int(verbose)
+        self.epochs, self.steps = params.get("epochs", 1), params.get("steps")
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         if self.verbose == 1:
@@ -698,3 +776,173 @@ class ProgressBar(Callback):
             self._bar, self._lines = None, []
         elif self.verbose == 2:
             print(*format_logs(logs, f"Epoch {epoch + 1}/{self.epochs}"), sep="\n", flush=True)
+
+
+class ProgressBar(ProgbarLogger):
+    """The ``ProgbarLogger`` ``fit`` adds, made with the fit's ``verbose``, ``epochs`` and
+    ``steps`` (per epoch, None where unknown)."""
+
+    def __init__(self, verbose: int, epochs: int, steps: int | None) -> None:
+        super().__init__()
+        self.set_params({"verbose": verbose, "epochs": epochs, "steps": steps})
+
+
+def _weight_image(weight: np.ndarray) -> np.ndarray | None:
+    """A weight as Keras' TensorBoard shows it (batch, height, width, 1), or None where Keras
+    shows none: a bias as one row, a matrix with its longer side across, the kernels of a 1-D
+    convolution as one image per input channel (channels last); a 4-D kernel as it is if its
+    last axis has 1, 3 or 4 entries."""
+    image = np.squeeze(weight)
+    if image.ndim == 1:
+        image = image.reshape(1, image.shape[0], 1, 1)
+    elif image.ndim == 2:
+        if image.shape[0] > image.shape[1]:
+            image = image.T
+        image = image.reshape(1, *image.shape, 1)
+    elif image.ndim == 3:
+        image = np.transpose(image, (2, 0, 1))[..., None]
+    return image if image.ndim == 4 and image.shape[-1] in (1, 3, 4) else None
+
+
+class TensorBoard(Callback):
+    """Write what training logs as TensorBoard event files, as Keras' TensorBoard: view them with
+    ``tensorboard --logdir logs``. Written with the ``tensorboard`` package's own writer (``pip
+    install tensorboard``; no TensorFlow needed), in Keras' layout and tags:
+
+    - ``log_dir/train``: ``epoch_loss``, ``epoch_<metric>`` and ``epoch_learning_rate`` at each
+      epoch's end (step: the epoch, from 0); with ``update_freq="batch"`` or an int n, also
+      ``batch_loss`` and ``batch_<metric>`` (the epoch's running means) every n-th batch (step:
+      the batch, counted from 1 across epochs); ``write_steps_per_second``: also
+      ``epoch_steps_per_second`` (and ``batch_steps_per_second`` with the batch values);
+    - every ``histogram_freq`` epochs (0: never) a histogram of each weight of each layer,
+      tagged ``<model name>/<layer>/<weight>/histogram`` (without the model's name for a
+      functional model), and with ``write_images`` the weight as an image (``.../image``);
+    - ``log_dir/validation``: the validation metrics as ``epoch_loss``, ``epoch_<metric>``, and
+      ``evaluation_<name>_vs_iterations`` (step: the optimizer's iterations).
+
+    Unlike Keras, an int ``update_freq`` never hides the epoch values (Keras writes those only
+    when the batch count is a multiple of it). What bridge does not do: ``write_graph`` writes
+    no graph (Keras writes its model's JSON config and, on TensorFlow, the train step's graph;
+    neither exists for a bridge model); ``profile_batch`` (Keras profiles those batches) and
+    ``embeddings_freq``/``embeddings_metadata`` (Keras saves the Embedding weights for the
+    projector) are taken but, when asked for, do nothing but warn."""
+
+    def __init__(
+        self,
+        log_dir: str | os.PathLike = "logs",
+        histogram_freq: int = 0,
+        write_graph: bool = True,
+        write_images: bool = False,
+        write_steps_per_second: bool = False,
+        update_freq: Any = "epoch",
+        profile_batch: Any = 0,
+        embeddings_freq: int = 0,
+        embeddings_metadata: Any = None,
+    ) -> None:
+        super().__init__()
+        if isinstance(histogram_freq, bool) or not isinstance(histogram_freq, int) or histogram_freq < 0:
+            raise InvalidArgumentError(
+                f"TensorBoard: histogram_freq must be an int >= 0 (epochs), got {histogram_freq!r}"
+            )
+        if update_freq not in ("epoch", "batch") and (
+            isinstance(update_freq, bool) or not isinstance(update_freq, int) or update_freq < 1
+        ):
+            raise InvalidArgumentError(
+                "TensorBoard: update_freq must be 'epoch', 'batch' or an int >= 1 (batches), "
+                f"got {update_freq!r}"
+            )
+        for name, value, what in (
+            ("profile_batch", profile_batch, "profiles no batch"),
+            ("embeddings_freq", embeddings_freq, "writes no embeddings"),
+        ):
+            if value:
+                warnings.warn(f"TensorBoard: {name}={value!r} is not supported: bridge {what}", stacklevel=2)
+        self.log_dir = os.fspath(log_dir)
+        self.histogram_freq, self.write_graph, self.write_images = histogram_freq, write_graph, write_images
+        self.write_steps_per_second = write_steps_per_second
+        self.update_freq = 1 if update_freq == "batch" else update_freq
+        self.profile_batch, self.embeddings_freq = profile_batch, embeddings_freq
+        self.embeddings_metadata = embeddings_metadata
+        self._writers: dict[str, Any] = {}
+        self._global_batch = 0
+        self._batch_start = self._epoch_start = 0.0
+        self._epoch_iterations = 0
+
+    def _writer(self, run: str) -> Any:
+        """The event writer of ``log_dir/run`` (``train`` or ``validation``), made on first use."""
+        if run not in self._writers:
+            self._writers[run] = EventWriter(os.path.join(self.log_dir, run))
+        return self._writers[run]
+
+    def _iterations(self) -> int:
+        iterations = self.model.optimizer.iterations
+        return 0 if iterations is None else int(iterations.numpy())
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        self._close()  # a fit makes new event files, as Keras
+        self._global_batch = 0
+
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        if self.write_steps_per_second:
+            self._epoch_iterations, self._epoch_start = self._iterations(), time.time()
+
+    def on_train_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
+        self._global_batch += 1
+        if self.write_steps_per_second:
+            self._batch_start = time.time()
+
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        if self.update_freq == "epoch" or self._global_batch % self.update_freq:
+            return
+        step, writer = self._global_batch, self._writer("train")
+        if self.write_steps_per_second:
+            writer.scalar("batch_steps_per_second", 1.0 / (time.time() - self._batch_start), step)
+        for name, value in _scalars(logs).items():
+            writer.scalar(f"batch_{name}", value, step)
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        scalars = _scalars(logs)
+        train = {k: v for k, v in scalars.items() if not k.startswith("val_")}
+        train["learning_rate"] = float(self.model.optimizer.learning_rate)
+        if self.write_steps_per_second:
+            train["steps_per_second"] = (self._iterations() - self._epoch_iterations) / (
+                time.time() - self._epoch_start
+            )
+        for name, value in train.items():
+            self._writer("train").scalar(f"epoch_{name}", value, epoch)
+        validation = {k[4:]: v for k, v in scalars.items() if k.startswith("val_")}
+        for name, value in validation.items():
+            self._writer("validation").scalar(f"epoch_{name}", value, epoch)
+        for name, value in validation.items():
+            self._writer("validation").scalar(f"evaluation_{name}_vs_iterations", value, self._iterations())
+        if self.histogram_freq and epoch % self.histogram_freq == 0:
+            self._log_weights(epoch)
+        for writer in self._writers.values():
+            writer.flush()
+
+    def _log_weights(self, epoch: int) -> None:
+        from .nn.functional import Functional  # import cycle: bridge.nn's models import the callbacks
+
+        prefix = "" if isinstance(self.model, Functional) else f"{self.model.name}/"
+        writer = self._writer("train")
+        for layer in self.model.layers:
+            for weight in layer.weights:
+                tag, value = prefix + weight.name.replace(":", "_"), weight.numpy()
+                writer.histogram(f"{tag}/histogram", value, epoch)
+                image = _weight_image(value) if self.write_images else None
+                if image is not None:
+                    writer.image(f"{tag}/image", image, epoch)
+
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}
+
+
+def _scalars(logs: Logs | None) -> dict[str, float]:
+    """The scalar entries of the logs, as floats (a metric with several values has no scalar
+    plot: left out)."""
+    return {k: v for k, v in numeric_logs(logs).items() if isinstance(v, float)}
