@@ -6,6 +6,8 @@ variables in place. ``learning_rate`` is a float, a schedule, or a callable of t
 ``global_clipnorm`` clip gradients first. As Keras: ``exclude_from_weight_decay`` spares some
 variables; ``use_ema`` keeps moving averages of the variables (``finalize_variable_values``
 copies them in); ``gradient_accumulation_steps=n`` steps every n-th call with the mean gradient.
+A variable's ``constraint`` (``Dense(kernel_constraint=...)``) is applied to it right after its
+update, eagerly and inside compiled steps alike.
 
 With ``check_finite`` (the default) a step whose gradients are not all finite changes no variable,
 no slot and not ``iterations`` (as torch's GradScaler skips ``step()``): the choice is made with
@@ -63,7 +65,8 @@ class Optimizer(ABC):
                 return {**super().get_config(), "beta": self.beta}
 
     ``apply`` calls ``update_step`` once per variable and step, after clipping and weight decay,
-    with the gradient and learning rate (a scalar tensor) in the variable's dtype;
+    with the gradient and learning rate (a scalar tensor) in the variable's dtype, then (after
+    the moving average) applies the variable's ``constraint``;
     ``self.iterations`` counts the steps before this one. Slots start at 0 (``initial_slot_value``
     says otherwise). Change state with ``self.assign``, ``assign_add`` and ``assign_sub``: on a
     step whose gradients are not all finite (see the module docstring) they change nothing, so a
@@ -369,6 +372,8 @@ class Optimizer(ABC):
                 self.update_step(variable, gradient, rate)
                 if self.use_ema:
                     self._update_average(variable, iterations)
+                if variable.constraint is not None:  # last, as Keras
+                    self.assign(variable, variable.constraint(variable))
         finally:
             self._go, self._per_step = None, {}
         step = iterations + 1
@@ -449,22 +454,11 @@ class Optimizer(ABC):
             "clipnorm": self.clipnorm,
             "global_clipnorm": self.global_clipnorm,
             "clipvalue": self.clipvalue,
+            "use_ema": self.use_ema,
+            "ema_momentum": self.ema_momentum,
+            "ema_overwrite_frequency": self.ema_overwrite_frequency,
+            "gradient_accumulation_steps": self.gradient_accumulation_steps,
             "check_finite": self.check_finite,
-            # only when used: configs without them stay as they were (Keras writes them always)
-            **(
-                {
-                    "use_ema": True,
-                    "ema_momentum": self.ema_momentum,
-                    "ema_overwrite_frequency": self.ema_overwrite_frequency,
-                }
-                if self.use_ema
-                else {}
-            ),
-            **(
-                {"gradient_accumulation_steps": self.gradient_accumulation_steps}
-                if self.gradient_accumulation_steps
-                else {}
-            ),
         }
 
     @classmethod
@@ -503,6 +497,16 @@ class SGD(Optimizer):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
 
 
+def _adam_arguments(name: str, beta_1: float, beta_2: float, epsilon: float) -> tuple[float, float, float]:
+    """The Adam family's ``beta_1`` and ``beta_2`` (each in [0, 1), as torch.optim.Adam) and
+    ``epsilon`` (>= 0), checked for optimizer ``name``."""
+    return (
+        number_in_range(name, "beta_1", beta_1, 0.0, 1.0),
+        number_in_range(name, "beta_2", beta_2, 0.0, 1.0),
+        number_in_range(name, "epsilon", epsilon),
+    )
+
+
 class Adam(Optimizer):
     """Adam as Keras: ``var -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + epsilon)``.
 
@@ -519,9 +523,8 @@ class Adam(Optimizer):
         **kwargs: Any,
     ):
         super().__init__(learning_rate, **kwargs)
-        self.beta_1 = number_in_range(self.name, "beta_1", beta_1, 0.0, 1.0)  # as torch.optim.Adam
-        self.beta_2 = number_in_range(self.name, "beta_2", beta_2, 0.0, 1.0)
-        self.epsilon, self.amsgrad = number_in_range(self.name, "epsilon", epsilon), amsgrad
+        self.beta_1, self.beta_2, self.epsilon = _adam_arguments(self.name, beta_1, beta_2, epsilon)
+        self.amsgrad = amsgrad
         self.slot_names = ("m", "v", "v_max") if amsgrad else ("m", "v")
 
     def _bias_correction(self, dtype: DType) -> Tensor:
@@ -827,9 +830,7 @@ class Nadam(Optimizer):
         **kwargs: Any,
     ):
         super().__init__(learning_rate, **kwargs)
-        self.beta_1 = number_in_range(self.name, "beta_1", beta_1, 0.0, 1.0)
-        self.beta_2 = number_in_range(self.name, "beta_2", beta_2, 0.0, 1.0)
-        self.epsilon = number_in_range(self.name, "epsilon", epsilon)
+        self.beta_1, self.beta_2, self.epsilon = _adam_arguments(self.name, beta_1, beta_2, epsilon)
         self.u_product: Variable | None = None
 
     def build(self, variables: Sequence[Variable]) -> None:
@@ -893,9 +894,7 @@ class Adamax(Optimizer):
         **kwargs: Any,
     ):
         super().__init__(learning_rate, **kwargs)
-        self.beta_1 = number_in_range(self.name, "beta_1", beta_1, 0.0, 1.0)
-        self.beta_2 = number_in_range(self.name, "beta_2", beta_2, 0.0, 1.0)
-        self.epsilon = number_in_range(self.name, "epsilon", epsilon)
+        self.beta_1, self.beta_2, self.epsilon = _adam_arguments(self.name, beta_1, beta_2, epsilon)
 
     def update_step(self, variable: Variable, gradient: Tensor, learning_rate: Tensor) -> None:
         assert self.iterations is not None

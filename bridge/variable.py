@@ -9,7 +9,7 @@ from typing import Any
 
 from ._dispatch import resolve_device
 from .dtypes import DType
-from .errors import DTypeError, ShapeError
+from .errors import ArgumentTypeError, DTypeError, ShapeError
 from .ops.creation import tensor
 from .tensor import Tensor, TensorLike
 
@@ -45,9 +45,11 @@ class Variable(Tensor):
     operators update it in place: ``v -= lr * g`` is ``v.assign(v - lr * g)``, and ``v`` stays
     this Variable.
 
-    Trainable variables are watched by ``GradientTape`` automatically and receive gradients."""
+    Trainable variables are watched by ``GradientTape`` automatically and receive gradients.
+    ``constraint`` (a callable ``value -> value``, as ``bridge.constraints.MaxNorm()``, or None)
+    is applied by the optimizers right after each update of the variable, as in Keras."""
 
-    __slots__ = ("_trainable", "_name", "_autocast", "_held")  # _held: the framework variable
+    __slots__ = ("_trainable", "_name", "_autocast", "_held", "_constraint")  # _held: the framework variable
 
     def __init__(
         self,
@@ -56,6 +58,7 @@ class Variable(Tensor):
         name: str | None = None,
         dtype: Any = None,
         autocast: bool = True,
+        constraint: Callable[[Tensor], Any] | None = None,
     ) -> None:
         initial = tensor(value, dtype=dtype) if not isinstance(value, Tensor) or dtype else value
         backend = initial._backend
@@ -63,6 +66,7 @@ class Variable(Tensor):
         self._trainable = bool(trainable)
         self._name = name
         self._autocast = autocast
+        self.constraint = constraint
 
     @property
     def _native(self) -> Any:
@@ -111,7 +115,22 @@ class Variable(Tensor):
         variable = cls.__new__(cls)
         Tensor.__init__(variable, native, backend)
         variable._trainable, variable._name, variable._autocast = trainable, name, True
+        variable._constraint = None
         return variable
+
+    @property
+    def constraint(self) -> Callable[[Tensor], Any] | None:
+        """What the optimizers apply to the variable after each update (None: nothing)."""
+        return self._constraint
+
+    @constraint.setter
+    def constraint(self, value: Callable[[Tensor], Any] | None) -> None:
+        if value is not None and not callable(value):
+            raise ArgumentTypeError(
+                f"Variable {self._label()}: constraint must be a callable (such as "
+                f"bridge.constraints.MaxNorm()) or None, got {value!r}"
+            )
+        self._constraint = value
 
     @property
     def trainable(self) -> bool:

@@ -612,8 +612,7 @@ print(json.dumps({{"optimizers": optimizers, "schedules": schedules}}))
 
 
 # Keras options bridge has no counterpart of (moving averages, loss scaling, accumulation)
-KERAS_ONLY = {"use_ema", "ema_momentum", "ema_overwrite_frequency", "loss_scale_factor"}
-KERAS_ONLY |= {"gradient_accumulation_steps"}
+KERAS_ONLY = {"loss_scale_factor"}  # bridge scales losses with LossScaleOptimizer only
 
 
 @pytest.mark.needs("keras", "tensorflow")

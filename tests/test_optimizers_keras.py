@@ -175,14 +175,8 @@ answer = {"trajectories": trajectories, "slots": slots, "configs": configs, "rej
 print(json.dumps({**answer, "constraints": projected}))
 """
 
-# Keras options bridge has no counterpart of (moving averages, loss scaling, accumulation)
-KERAS_ONLY = {
-    "use_ema",
-    "ema_momentum",
-    "ema_overwrite_frequency",
-    "loss_scale_factor",
-    "gradient_accumulation_steps",
-}
+# Keras options bridge has no counterpart of (loss scaling is LossScaleOptimizer's)
+KERAS_ONLY = {"loss_scale_factor"}
 
 
 #: Keras itself, on both its backends (one process each)

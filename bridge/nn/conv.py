@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import activations, initializers, ops, regularizers
+from .. import activations, constraints, initializers, ops, regularizers
 from ..errors import ArgumentTypeError, InvalidArgumentError, ShapeError
 from ..ops._core import integer_arg
 from ..ops.nn import spatial_ints
 from ..tensor import Tensor
-from .layer import KernelLayer, Layer
+from .layer import KernelLayer, Layer, constraint_argument
 
 _AXES = {1: "steps", 2: "height, width", 3: "depth, height, width"}
 
@@ -295,6 +295,8 @@ class _DepthwiseArgs(_Spatial, Layer):
         bias_initializer: Any,
         depthwise_regularizer: Any,
         bias_regularizer: Any,
+        depthwise_constraint: Any,
+        bias_constraint: Any,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -307,19 +309,29 @@ class _DepthwiseArgs(_Spatial, Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.depthwise_constraint = constraint_argument(self, "depthwise_constraint", depthwise_constraint)
+        self.bias_constraint = constraint_argument(self, "bias_constraint", bias_constraint)
 
     def _add_depthwise(self, input_shape: tuple[int, ...], name: str) -> Any:
         channels = self._input_channels(input_shape)
         shape = (*self.kernel_size, channels, self.depth_multiplier)
         return self.add_weight(
-            name, shape, self.depthwise_initializer, regularizer=self.depthwise_regularizer
+            name,
+            shape,
+            self.depthwise_initializer,
+            regularizer=self.depthwise_regularizer,
+            constraint=self.depthwise_constraint,
         )
 
     def _add_bias(self, units: int) -> None:
         self.bias = None
         if self.use_bias:
             self.bias = self.add_weight(
-                "bias", (units,), self.bias_initializer, regularizer=self.bias_regularizer
+                "bias",
+                (units,),
+                self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
             )
 
     def get_config(self) -> dict[str, Any]:
@@ -333,6 +345,8 @@ class _DepthwiseArgs(_Spatial, Layer):
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "depthwise_regularizer": regularizers.serialize(self.depthwise_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "depthwise_constraint": constraints.serialize(self.depthwise_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
         }
 
 
@@ -355,6 +369,8 @@ class _DepthwiseConv(_DepthwiseArgs):
         bias_initializer: Any = "zeros",
         depthwise_regularizer: Any = None,
         bias_regularizer: Any = None,
+        depthwise_constraint: Any = None,
+        bias_constraint: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -370,6 +386,8 @@ class _DepthwiseConv(_DepthwiseArgs):
             bias_initializer,
             depthwise_regularizer,
             bias_regularizer,
+            depthwise_constraint,
+            bias_constraint,
             **kwargs,
         )
 
@@ -416,6 +434,9 @@ class _SeparableConv(_DepthwiseArgs):
         depthwise_regularizer: Any = None,
         pointwise_regularizer: Any = None,
         bias_regularizer: Any = None,
+        depthwise_constraint: Any = None,
+        pointwise_constraint: Any = None,
+        bias_constraint: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -431,17 +452,24 @@ class _SeparableConv(_DepthwiseArgs):
             bias_initializer,
             depthwise_regularizer,
             bias_regularizer,
+            depthwise_constraint,
+            bias_constraint,
             **kwargs,
         )
         self.filters = integer_arg(type(self).__name__, "filters", filters, minimum=1)
         self.pointwise_initializer = initializers.get(pointwise_initializer)
         self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
+        self.pointwise_constraint = constraint_argument(self, "pointwise_constraint", pointwise_constraint)
 
     def build(self, input_shape: tuple[int, ...]) -> None:
         self.depthwise_kernel = self._add_depthwise(input_shape, "depthwise_kernel")
         shape = ((1,) * self.rank) + (self.depthwise_kernel.shape[-2] * self.depth_multiplier, self.filters)
         self.pointwise_kernel = self.add_weight(
-            "pointwise_kernel", shape, self.pointwise_initializer, regularizer=self.pointwise_regularizer
+            "pointwise_kernel",
+            shape,
+            self.pointwise_initializer,
+            regularizer=self.pointwise_regularizer,
+            constraint=self.pointwise_constraint,
         )
         self._add_bias(self.filters)
 
@@ -457,6 +485,7 @@ class _SeparableConv(_DepthwiseArgs):
             "filters": self.filters,
             "pointwise_initializer": initializers.serialize(self.pointwise_initializer),
             "pointwise_regularizer": regularizers.serialize(self.pointwise_regularizer),
+            "pointwise_constraint": constraints.serialize(self.pointwise_constraint),
         }
 
 

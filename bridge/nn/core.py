@@ -6,13 +6,13 @@ import math
 from numbers import Real
 from typing import Any
 
-from .. import activations, initializers, ops, random, regularizers
+from .. import activations, constraints, initializers, ops, random, regularizers
 from ..dtypes import default_float, int64
 from ..errors import ArgumentTypeError, InvalidArgumentError, ShapeError
 from ..ops._core import backend_of, integer_arg
 from ..ops.indexing import checked_indices
 from ..tensor import Tensor
-from .layer import KernelLayer, Layer
+from .layer import KernelLayer, Layer, constraint_argument
 
 
 class Dense(KernelLayer):
@@ -146,6 +146,7 @@ class Embedding(Layer):
         output_dim: int,
         embeddings_initializer: Any = "uniform",
         embeddings_regularizer: Any = None,
+        embeddings_constraint: Any = None,
         mask_zero: bool = False,
         **kwargs: Any,
     ) -> None:
@@ -153,6 +154,7 @@ class Embedding(Layer):
         self.input_dim, self.output_dim = int(input_dim), int(output_dim)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+        self.embeddings_constraint = constraint_argument(self, "embeddings_constraint", embeddings_constraint)
         self.mask_zero = bool(mask_zero)
         self.supports_masking = self.mask_zero
 
@@ -166,6 +168,7 @@ class Embedding(Layer):
             (self.input_dim, self.output_dim),
             self.embeddings_initializer,
             regularizer=self.embeddings_regularizer,
+            constraint=self.embeddings_constraint,
         )
 
     def _standardize(self, x: Any) -> Any:
@@ -188,6 +191,7 @@ class Embedding(Layer):
             "output_dim": self.output_dim,
             "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
             "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
+            "embeddings_constraint": constraints.serialize(self.embeddings_constraint),
             "mask_zero": self.mask_zero,
         }
 

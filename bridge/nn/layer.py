@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import activations, initializers, regularizers
+from .. import activations, constraints, initializers, regularizers
 from .._dispatch import current_backend, resolve_device, use_backend
 from .._dispatch import device as on_device
 from .._registry import snake_case
@@ -134,8 +134,7 @@ class Layer:
             kind = type(self).__name__
             raise ArgumentTypeError(
                 f"{kind}: unknown argument(s) {sorted(unknown)}; see help({kind}) for the arguments it "
-                "takes (bridge.nn follows Keras 3, without constraints, activity regularizers and a few "
-                "other options)"
+                "takes (bridge.nn follows Keras 3, without activity regularizers and a few other options)"
             )
         self.name = name or _unique_name(type(self))
         self.dtype_policy = as_policy(dtype)
@@ -267,17 +266,25 @@ class Layer:
         dtype: Any = None,
         regularizer: Any = None,
         autocast: bool = True,
+        constraint: Any = None,
     ) -> Variable:
         """A new Variable of this layer, drawn by ``initializer`` (a name, object or callable), in
         the policy's variable dtype unless ``dtype`` says otherwise. ``autocast=False`` keeps it
-        in its own dtype inside ``call`` under a mixed policy (moving statistics)."""
+        in its own dtype inside ``call`` under a mixed policy (moving statistics). ``constraint``
+        (a name, config, ``bridge.constraints`` object or callable) becomes the Variable's: the
+        optimizers apply it after each update."""
+        constraint = constraint_argument(self, "constraint", constraint)
         dtype = as_dtype(dtype) if dtype is not None else self.dtype
         shape = tuple(int(n) for n in shape)
         loading.take_weight(self.name, shape)  # a file being loaded holds at most so many
         draw = initializers.get(initializer)
         value = zeros(shape, dtype=dtype) if loading.weights_from_file() else draw(shape, dtype=dtype)
         variable = Variable(
-            tensor(value, dtype=dtype), trainable=trainable, name=f"{self.name}/{name}", autocast=autocast
+            tensor(value, dtype=dtype),
+            trainable=trainable,
+            name=f"{self.name}/{name}",
+            autocast=autocast,
+            constraint=constraint,
         )
         regularizer = regularizers.get(regularizer)
         if regularizer is not None:
@@ -471,6 +478,15 @@ def _init_arguments(cls: type, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
     return arguments
 
 
+def constraint_argument(layer: Layer, argument: str, value: Any) -> Any:
+    """``constraints.get(value)``, its errors naming ``layer`` and ``argument`` (such as
+    ``"kernel_constraint"``)."""
+    try:
+        return constraints.get(value)
+    except InvalidArgumentError as error:
+        raise type(error)(f"{type(layer).__name__} {layer.name!r}: {argument}: {error}") from None
+
+
 def _unique(variables: list[Variable]) -> list[Variable]:
     return list({id(v): v for v in variables}.values())
 
@@ -487,6 +503,8 @@ class KernelLayer(Layer):
         bias_initializer: Any = "zeros",
         kernel_regularizer: Any = None,
         bias_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        bias_constraint: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -496,14 +514,24 @@ class KernelLayer(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraint_argument(self, "kernel_constraint", kernel_constraint)
+        self.bias_constraint = constraint_argument(self, "bias_constraint", bias_constraint)
 
     def _add_kernel_and_bias(self, kernel_shape: tuple[int, ...], units: int) -> None:
         self.kernel = self.add_weight(
-            "kernel", kernel_shape, self.kernel_initializer, regularizer=self.kernel_regularizer
+            "kernel",
+            kernel_shape,
+            self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
         )
         if self.use_bias:
             self.bias = self.add_weight(
-                "bias", (units,), self.bias_initializer, regularizer=self.bias_regularizer
+                "bias",
+                (units,),
+                self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
             )
 
     def get_config(self) -> dict[str, Any]:
@@ -515,4 +543,6 @@ class KernelLayer(Layer):
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
         }

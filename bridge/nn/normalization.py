@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import initializers, ops, regularizers
+from .. import constraints, initializers, ops, regularizers
 from ..dtypes import float32, result_type
 from ..errors import ArgumentTypeError, InvalidArgumentError, ShapeError
 from ..ops._core import axes_tuple, axis_index, integer_arg
 from ..tensor import Tensor
 from .core import _with_batch
-from .layer import Layer
+from .layer import Layer, constraint_argument
 
 
 def _widened(x: Tensor) -> Tensor:
@@ -20,7 +20,8 @@ def _widened(x: Tensor) -> Tensor:
 
 
 class _Normalization(Layer):
-    """What both normalizations share: an optional learned scale (gamma) and shift (beta)."""
+    """What the normalizations share: an optional learned scale (gamma) and shift (beta), each
+    with its constraint."""
 
     def __init__(
         self,
@@ -30,12 +31,16 @@ class _Normalization(Layer):
         scale: bool,
         beta_initializer: Any,
         gamma_initializer: Any,
+        beta_constraint: Any,
+        gamma_constraint: Any,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.axis, self.epsilon, self.center, self.scale = axis, float(epsilon), center, scale
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_constraint = constraint_argument(self, "beta_constraint", beta_constraint)
+        self.gamma_constraint = constraint_argument(self, "gamma_constraint", gamma_constraint)
 
     def _axes(self, ndim: int) -> tuple[int, ...]:
         """``axis`` normalized for inputs of rank ``ndim`` (an AxisError outside the rank)."""
@@ -55,9 +60,21 @@ class _Normalization(Layer):
     ) -> None:
         self._feature_sizes = size
         if self.scale:
-            self.gamma = self.add_weight("gamma", size, self.gamma_initializer, regularizer=gamma_regularizer)
+            self.gamma = self.add_weight(
+                "gamma",
+                size,
+                self.gamma_initializer,
+                regularizer=gamma_regularizer,
+                constraint=self.gamma_constraint,
+            )
         if self.center:
-            self.beta = self.add_weight("beta", size, self.beta_initializer, regularizer=beta_regularizer)
+            self.beta = self.add_weight(
+                "beta",
+                size,
+                self.beta_initializer,
+                regularizer=beta_regularizer,
+                constraint=self.beta_constraint,
+            )
 
     def _normalize(self, x: Tensor, mean: Tensor, variance: Tensor, shape: tuple[int, ...]) -> Tensor:
         y = (x - mean) * ops.rsqrt(variance + self.epsilon)
@@ -76,6 +93,8 @@ class _Normalization(Layer):
             "scale": self.scale,
             "beta_initializer": initializers.serialize(self.beta_initializer),
             "gamma_initializer": initializers.serialize(self.gamma_initializer),
+            "beta_constraint": constraints.serialize(self.beta_constraint),
+            "gamma_constraint": constraints.serialize(self.gamma_constraint),
         }
 
 
@@ -98,9 +117,21 @@ class BatchNormalization(_Normalization):
         gamma_initializer: Any = "ones",
         moving_mean_initializer: Any = "zeros",
         moving_variance_initializer: Any = "ones",
+        beta_constraint: Any = None,
+        gamma_constraint: Any = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(axis, epsilon, center, scale, beta_initializer, gamma_initializer, **kwargs)
+        super().__init__(
+            axis,
+            epsilon,
+            center,
+            scale,
+            beta_initializer,
+            gamma_initializer,
+            beta_constraint,
+            gamma_constraint,
+            **kwargs,
+        )
         self.momentum = float(momentum)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
@@ -157,9 +188,21 @@ class LayerNormalization(_Normalization):
         scale: bool = True,
         beta_initializer: Any = "zeros",
         gamma_initializer: Any = "ones",
+        beta_constraint: Any = None,
+        gamma_constraint: Any = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(axis, epsilon, center, scale, beta_initializer, gamma_initializer, **kwargs)
+        super().__init__(
+            axis,
+            epsilon,
+            center,
+            scale,
+            beta_initializer,
+            gamma_initializer,
+            beta_constraint,
+            gamma_constraint,
+            **kwargs,
+        )
 
     def build(self, input_shape: tuple[int, ...]) -> None:
         self._add_scale_and_shift(tuple(input_shape[a] for a in self._axes(len(input_shape))))
@@ -178,8 +221,8 @@ class GroupNormalization(_Normalization):
     """Normalize each sample over groups of channels: the ``axis`` channels split into ``groups``
     consecutive groups, each normalized over its channels and every other non-batch axis, then a
     per-channel scale and shift. ``groups=-1`` is one group per channel (instance normalization);
-    ``groups=1`` is layer normalization over all non-batch axes. Keras' definitions and defaults
-    (weight constraints are not supported); float16 and bfloat16 inputs are normalized in
+    ``groups=1`` is layer normalization over all non-batch axes. Keras' definitions and defaults;
+    float16 and bfloat16 inputs are normalized in
     float32."""
 
     supports_masking = True  # passes the mask on, as Keras
@@ -195,9 +238,21 @@ class GroupNormalization(_Normalization):
         gamma_initializer: Any = "ones",
         beta_regularizer: Any = None,
         gamma_regularizer: Any = None,
+        beta_constraint: Any = None,
+        gamma_constraint: Any = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(axis, epsilon, center, scale, beta_initializer, gamma_initializer, **kwargs)
+        super().__init__(
+            axis,
+            epsilon,
+            center,
+            scale,
+            beta_initializer,
+            gamma_initializer,
+            beta_constraint,
+            gamma_constraint,
+            **kwargs,
+        )
         self.groups = integer_arg("GroupNormalization", "groups", groups, minimum=-1)
         if self.groups == 0:
             raise InvalidArgumentError("GroupNormalization: groups must be positive or -1, got 0")

@@ -7,20 +7,20 @@ recurrent kernel. Where Keras would use cuDNN (tanh, sigmoid gates, no recurrent
 
 Weights have Keras' layouts (gate blocks LSTM i,f,c,o; GRU z,r,h), so ``set_weights`` takes
 Keras' ``get_weights`` as they are; docs/topics/recurrent.md maps them to torch's.
-Constraints, ``activity_regularizer`` and ``use_cudnn`` are not taken."""
+``activity_regularizer`` and ``use_cudnn`` are not taken."""
 
 from __future__ import annotations
 
 from numbers import Real
 from typing import Any
 
-from .. import activations, initializers, ops, random, regularizers
+from .. import activations, constraints, initializers, ops, random, regularizers
 from ..errors import ArgumentTypeError, InvalidArgumentError, ShapeError
 from ..ops._core import as_tensor, integer_arg
 from ..serialization import deserialize, serialize
 from ..tensor import Tensor
 from ..variable import Variable
-from .layer import Layer
+from .layer import Layer, constraint_argument
 
 
 def _rate(layer: str, name: str, value: Any) -> float:
@@ -73,6 +73,9 @@ class Recurrent(Layer):
         kernel_regularizer: Any = None,
         recurrent_regularizer: Any = None,
         bias_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        recurrent_constraint: Any = None,
+        bias_constraint: Any = None,
         dropout: float = 0.0,
         recurrent_dropout: float = 0.0,
         seed: int | None = None,
@@ -95,6 +98,9 @@ class Recurrent(Layer):
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraint_argument(self, "kernel_constraint", kernel_constraint)
+        self.recurrent_constraint = constraint_argument(self, "recurrent_constraint", recurrent_constraint)
+        self.bias_constraint = constraint_argument(self, "bias_constraint", bias_constraint)
         self.dropout = _rate(kind, "dropout", dropout)
         self.recurrent_dropout = _rate(kind, "recurrent_dropout", recurrent_dropout)
         self.seed = seed
@@ -121,17 +127,26 @@ class Recurrent(Layer):
             )
         width = self._gates * self.units
         self.kernel = self.add_weight(
-            "kernel", (input_shape[-1], width), self.kernel_initializer, regularizer=self.kernel_regularizer
+            "kernel",
+            (input_shape[-1], width),
+            self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
         )
         self.recurrent_kernel = self.add_weight(
             "recurrent_kernel",
             (self.units, width),
             self.recurrent_initializer,
             regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
         )
         if self.use_bias:
             self.bias = self.add_weight(
-                "bias", self._bias_shape(), self._bias_init(), regularizer=self.bias_regularizer
+                "bias",
+                self._bias_shape(),
+                self._bias_init(),
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
             )
         self.seed_generator = random.SeedGenerator(self.seed)
 
@@ -365,6 +380,9 @@ class Recurrent(Layer):
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
             "seed": self.seed,
