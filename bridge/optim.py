@@ -908,6 +908,42 @@ class Adamax(Optimizer):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
 
 
+class Lamb(Optimizer):
+    """LAMB as Keras: Adam's bias-corrected step ``u = m_hat / (sqrt(v_hat) + epsilon)`` scaled
+    per variable by the trust ratio ``||var|| / ||u||`` (1 where either norm is 0):
+    ``var -= lr * ratio * u``. For large-batch training."""
+
+    slot_names = ("momentum", "velocity")
+
+    def __init__(
+        self,
+        learning_rate: Any = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        **kwargs: Any,
+    ):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon = _adam_arguments(self.name, beta_1, beta_2, epsilon)
+
+    def update_step(self, variable: Variable, gradient: Tensor, learning_rate: Tensor) -> None:
+        assert self.iterations is not None
+        m, v = self.slot(variable, "momentum"), self.slot(variable, "velocity")
+        m.assign_add((gradient - m) * self.gated(1.0 - self.beta_1, variable.dtype))
+        v.assign_add((ops.square(gradient) - v) * self.gated(1.0 - self.beta_2, variable.dtype))
+        t = (self.iterations + 1).astype(variable.dtype)
+        m_hat = m / (1.0 - ops.power(self.beta_1, t))
+        update = m_hat / (ops.sqrt(v / (1.0 - ops.power(self.beta_2, t))) + self.epsilon)
+        weight_norm = ops.sqrt(ops.sum(ops.square(variable)))
+        update_norm = ops.sqrt(ops.sum(ops.square(update)))
+        both = ops.logical_and(weight_norm > 0, update_norm > 0)
+        ratio = ops.where(both, weight_norm / ops.where(both, update_norm, 1.0), 1.0)
+        variable.assign_sub(ratio * learning_rate * update)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
 class Lion(Optimizer):
     """Lion as Keras: ``var -= lr * sign(beta_1 * m + (1 - beta_1) * g)``, then
     ``m = beta_2 * m + (1 - beta_2) * g``."""
@@ -1092,7 +1128,7 @@ class Ftrl(Optimizer):
         }
 
 
-REGISTRY.register(Nadam, Adamax, Lion, Adadelta, Adafactor, Ftrl)
+REGISTRY.register(Nadam, Adamax, Lamb, Lion, Adadelta, Adafactor, Ftrl)
 
 
 def get(identifier: Any) -> Optimizer:
@@ -1119,6 +1155,7 @@ __all__ = [
     "Adagrad",
     "Nadam",
     "Adamax",
+    "Lamb",
     "Lion",
     "Adadelta",
     "Adafactor",

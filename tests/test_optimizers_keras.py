@@ -1,4 +1,4 @@
-"""The optimizers of issue 14 (Nadam, Adamax, Lion, Adadelta, Adafactor, Ftrl) against Keras 3's
+"""The optimizers of issue 14 (Nadam, Adamax, Lamb, Lion, Adadelta, Adafactor, Ftrl) against Keras 3's
 own: the whole trajectory of fixed weights under a fixed gradient sequence, on both bridge backends and both
 Keras backends (one Keras process per Keras backend for the module), at Keras' tolerance; their
 configs, slot names, saving and bad arguments."""
@@ -35,6 +35,8 @@ CASES: dict[str, tuple[str, dict]] = {
     ),
     "adamax": ("Adamax", {"learning_rate": 0.05}),
     "adamax_tuned": ("Adamax", {"learning_rate": 0.02, "beta_1": 0.5, "beta_2": 0.9, "clipnorm": 0.8}),
+    "lamb": ("Lamb", {"learning_rate": 0.05}),
+    "lamb_tuned": ("Lamb", {"learning_rate": 0.02, "beta_1": 0.8, "beta_2": 0.99, "weight_decay": 0.1}),
     "lion": ("Lion", {"learning_rate": 0.01}),
     "lion_tuned": ("Lion", {"learning_rate": 0.03, "beta_1": 0.5, "beta_2": 0.9, "weight_decay": 0.2}),
     "adadelta": ("Adadelta", {"learning_rate": 1.0}),
@@ -96,7 +98,7 @@ CONSTRAINTS = {
     "min_max_norm_rate": ("MinMaxNorm", {"min_value": 1.2, "max_value": 1.5, "rate": 0.5, "axis": 1}),
 }
 #: the optimizers of issue 14 (AdamW is here for exclude_from_weight_decay)
-CLASSES = ["Adadelta", "Adafactor", "Adamax", "Ftrl", "Lion", "Nadam"]
+CLASSES = ["Adadelta", "Adafactor", "Adamax", "Ftrl", "Lamb", "Lion", "Nadam"]
 #: slots Keras names after the weight alone (bridge after Keras' attributes ``_r`` and ``_c``)
 UNNAMED_SLOTS = {"Adafactor": ("r", "c")}
 #: Keras rejects these too (ValueError); bridge names the class and the argument
@@ -116,6 +118,7 @@ BRIDGE_REJECTS = [
     ("Adamax", {"beta_2": -0.5}, "adamax: beta_2"),
     ("Adamax", {"learning_rate": "fast"}, "adamax: learning_rate must be a number"),
     ("Lion", {"beta_2": 1.0}, "lion: beta_2"),
+    ("Lamb", {"beta_1": -0.1}, "lamb: beta_1"),
     ("Adadelta", {"rho": 1.5}, "adadelta: rho must be in \\[0.0, 1.0\\]"),
     ("Adadelta", {"epsilon": float("nan")}, "adadelta: epsilon"),
     ("Adafactor", {"clip_threshold": 0.0}, "adafactor: clip_threshold must be > 0"),
