@@ -86,7 +86,7 @@ def run(backend: str, split: Split, kind: str, epochs: int = 100, verbose: int =
             verbose=verbose,
             callbacks=[callbacks.EarlyStopping(monitor="val_loss", patience=10, restore_best_weights=True)],
         )
-        return float(model.evaluate(x_test, y_test)["accuracy"])
+        return float(model.evaluate(x_test, y_test, return_dict=True)["accuracy"])
 
 
 def _and(names: Sequence[str]) -> str:

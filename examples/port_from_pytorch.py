@@ -116,12 +116,10 @@ def main() -> None:
         ported.compile(
             optim.Adam(1e-3), losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"]
         )
-        before = ported.evaluate(x_test, y_test, verbose=0)
+        _, before = ported.evaluate(x_test, y_test, verbose=0)
         ported.fit(x_train, y_train, batch_size=32, epochs=2, seed=0, verbose=0)
-        after = ported.evaluate(x_test, y_test, verbose=0)
-        print(
-            f"   test accuracy on TensorFlow: {before['accuracy']:.4f} before, {after['accuracy']:.4f} after"
-        )
+        _, after = ported.evaluate(x_test, y_test, verbose=0)
+        print(f"   test accuracy on TensorFlow: {before:.4f} before, {after:.4f} after")
         predictions = ported.predict(x_test, verbose=0)
 
     with tempfile.TemporaryDirectory() as folder:

@@ -320,7 +320,7 @@ def test_a_metric_with_several_results_is_logged_as_keras_logs_it(backend):
     model = nn.Sequential([nn.Dense(1, activation="sigmoid")])
     model.compile("sgd", "binary_crossentropy", metrics=[br.metrics.Precision(thresholds=[0.3, 0.7])])
     history = model.fit(x, y, epochs=1, batch_size=10, verbose=0, validation_data=(x, y)).history
-    logs = model.evaluate(x, y)
+    logs = model.evaluate(x, y, return_dict=True)
 
     def kind(value):
         return [type(value).__name__, str(getattr(value, "dtype", "")), list(np.shape(value))]

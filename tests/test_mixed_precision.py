@@ -224,7 +224,9 @@ def _train(kind: str, policy: str, backend: str) -> tuple[float, np.ndarray]:
         br.random.seed(0)
         model = _digits_model(kind, policy)
         history = model.fit(x_train, y_train, epochs=5, batch_size=32, seed=0, verbose=0)
-        return float(model.evaluate(x_test, y_test)["accuracy"]), np.array(history.history["loss"])
+        return float(model.evaluate(x_test, y_test, return_dict=True)["accuracy"]), np.array(
+            history.history["loss"]
+        )
 
 
 @pytest.mark.needs("torch", "tensorflow")

@@ -151,7 +151,11 @@ def run_bridge(case: dict[str, Any]) -> dict[str, Any]:
     model = bridge_model(case, jit="auto" if case is CASES["dict_per_output"] else False)
     x, y = inputs(case["kind"]), targets(case)
     history = model.fit(x, y, validation_data=(x, y), **FIT).history
-    return {"history": history, "evaluate": model.evaluate(x, y), "predict": model.predict(x, batch_size=3)}
+    return {
+        "history": history,
+        "evaluate": model.evaluate(x, y, return_dict=True),
+        "predict": model.predict(x, batch_size=3),
+    }
 
 
 _KERAS_PROGRAM = r"""
@@ -285,7 +289,7 @@ def test_weighted_losses_per_output_against_numpy(backend: str) -> None:
         "sgd", loss={"out": "mse", "aux": "mae"}, loss_weights={"aux": 0.25}, metrics={"out": ["mse"]}
     )
     weights = {"out": np.linspace(0.5, 2.0, N), "aux": np.arange(N) % 3.0}
-    logs = model.evaluate(x, {"out": Y1, "aux": Y2}, batch_size=N, sample_weight=weights)
+    logs = model.evaluate(x, {"out": Y1, "aux": Y2}, batch_size=N, sample_weight=weights, return_dict=True)
     h = np.concatenate([XA, XB], axis=1).astype(np.float64)
     out, aux = h @ W1.astype(np.float64) + B1, h @ W2.astype(np.float64) + B2
     per_out, per_aux = ((out - Y1) ** 2).mean(axis=1), np.abs(aux - Y2).mean(axis=1)
@@ -310,7 +314,7 @@ def test_without_metrics_or_with_a_loss_for_one_output_only(backend: str) -> Non
         "out_loss",
     ]
     model = _compiled("list", loss=[None, "mae"], metrics=[None, "mse"])
-    logs = model.evaluate(inputs("list"), [Y1, Y2])
+    logs = model.evaluate(inputs("list"), [Y1, Y2], return_dict=True)
     assert sorted(logs) == ["loss", "mse"]
     model.predict(inputs("list"))  # built
     aux = np.concatenate([XA, XB], axis=1) @ model.aux.kernel.numpy() + model.aux.bias.numpy()
@@ -386,7 +390,7 @@ def test_round_trip_keeps_the_per_output_compile(source: str, tmp_path: Any) -> 
         )
         model.fit(XA, y, **FIT)
         model.save(path)
-        expected, logs = model.predict(XA), model.evaluate(XA, y)
+        expected, logs = model.predict(XA), model.evaluate(XA, y, return_dict=True)
         continued = model.fit(XA, y, **FIT).history
     target = "tensorflow" if source == "torch" else "torch"
     with br.use_backend(target):
@@ -395,7 +399,7 @@ def test_round_trip_keeps_the_per_output_compile(source: str, tmp_path: Any) -> 
         assert list(predicted) == list(expected)
         for key in expected:
             np.testing.assert_allclose(predicted[key], expected[key], rtol=1e-6, atol=1e-6)
-        again = loaded.evaluate(XA, y)
+        again = loaded.evaluate(XA, y, return_dict=True)
         assert sorted(again) == sorted(logs) == ["aux_loss", "aux_mse", "loss", "out_err", "out_loss"]
         for key in logs:
             np.testing.assert_allclose(again[key], logs[key], rtol=1e-5)
@@ -419,10 +423,10 @@ def test_a_functional_model_of_two_inputs_round_trips(tmp_path: Any) -> None:
         )
         model.fit(x, y, **FIT)
         model.save(path)
-        expected, logs = model.predict(x), model.evaluate(x, y)
+        expected, logs = model.predict(x), model.evaluate(x, y, return_dict=True)
     with br.use_backend("tensorflow"):
         loaded = nn.load_model(path)
-        predicted, again = loaded.predict({"a": XA, "b": XB}), loaded.evaluate(x, y)
+        predicted, again = loaded.predict({"a": XA, "b": XB}), loaded.evaluate(x, y, return_dict=True)
     assert isinstance(predicted, list) and len(predicted) == 2
     for got, want in zip(predicted, expected):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)

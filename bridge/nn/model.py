@@ -13,6 +13,7 @@ import math
 import os
 import sys
 import textwrap
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -33,7 +34,16 @@ from ..callbacks import (
     format_logs,
     numeric_logs,
 )
-from ..data.adapters import DataAdapter, adapter_for, as_arrays, check_sample_weight, is_several, length
+from ..data.adapters import (
+    DataAdapter,
+    StepsAdapter,
+    adapter_for,
+    as_arrays,
+    check_sample_weight,
+    class_weights,
+    is_several,
+    length,
+)
 from ..data.arrays import train_validation_split
 from ..dtypes import int32
 from ..errors import BridgeError, InvalidArgumentError, NonFiniteError, ShapeError
@@ -285,6 +295,42 @@ class Model(Layer):
         per_output = self._compile_loss.trackers if self._compile_loss is not None else []
         return [self.loss_tracker, *self.compiled_metrics, *per_output]
 
+    @property
+    def metrics_names(self) -> list[str]:
+        """The names of Keras' ``model.metrics``: ``"loss"``, then ``"compile_metrics"`` where
+        ``compile`` was given metrics (Keras counts them as one), then each output's loss tracker
+        (``<output>_loss``, once the outputs are known). ``evaluate`` and ``train_on_batch``
+        order their lists by it (see ``evaluate``)."""
+        if not self.compiled:
+            return []
+        trackers = self._compile_loss.trackers if self._compile_loss is not None else []
+        compiled = ["compile_metrics"] if self._compile_arguments.get("metrics") else []
+        return ["loss", *compiled, *(tracker.name for tracker in trackers)]
+
+    def compute_metrics(self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> dict[str, Tensor]:
+        """Update the compiled metrics on a batch and return every metric's result by log name
+        (``get_metrics_result``), as Keras: what an overridden ``train_step`` returns after it
+        updated the loss tracker (``self.loss_tracker.update_state(loss)``)."""
+        del x  # as Keras: the compiled metrics read the targets and the predictions
+        if self._compile_metrics is None:
+            raise NotCompiledError("compute_metrics: call model.compile(optimizer=..., loss=...) first")
+        self._compile_metrics.update_state(y, y_pred, sample_weight)
+        self.compiled_metrics = self._compile_metrics.metrics
+        return self.get_metrics_result()
+
+    def get_metrics_result(self) -> dict[str, Tensor]:
+        """Every metric's result by log name: ``loss``, the compiled metrics, each output's loss."""
+        if self._compile_metrics is None or self._compile_loss is None:
+            return {}
+        logs = {self.loss_tracker.name: self.loss_tracker.result(), **self._compile_metrics.result()}
+        logs.update({m.name: m.result() for m in self._compile_loss.trackers})
+        return logs
+
+    def reset_metrics(self) -> None:
+        """Reset the state of every metric (``metrics``), as Keras."""
+        for metric in self.metrics:
+            metric.reset_state()
+
     # --- steps (backend-agnostic; override freely) -----------------------------------------
     def compute_loss(self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> Tensor:
         """The compiled loss plus the layers' regularization losses."""
@@ -297,12 +343,7 @@ class Model(Layer):
 
     def _update_metrics(self, loss: Tensor, y: Any, y_pred: Any, sample_weight: Any) -> dict[str, Tensor]:
         self.loss_tracker.update_state(loss, sample_weight=compile_utils.batch_count(y_pred))
-        assert self._compile_metrics is not None and self._compile_loss is not None  # compiled
-        self._compile_metrics.update_state(y, y_pred, sample_weight)
-        self.compiled_metrics = self._compile_metrics.metrics
-        logs = {self.loss_tracker.name: self.loss_tracker.result(), **self._compile_metrics.result()}
-        logs.update({m.name: m.result() for m in self._compile_loss.trackers})
-        return logs
+        return self.compute_metrics(None, y, y_pred, sample_weight)
 
     def train_step(self, data: Any) -> dict[str, Tensor]:
         """One optimization step on a batch ``(x, y[, sample_weight])``; returns the metrics."""
@@ -380,11 +421,30 @@ class Model(Layer):
         seed: int | None = None,
         initial_epoch: int = 0,
         sample_weight: Any = None,
+        class_weight: dict[int, float] | None = None,
+        steps_per_epoch: int | None = None,
+        validation_steps: int | None = None,
+        validation_batch_size: int | None = None,
+        validation_freq: int | list[int] = 1,
     ) -> History:
-        """Train for ``epochs``; returns the History (``history.history["loss"]`` and so on)."""
+        """Train for ``epochs``; returns the History (``history.history["loss"]`` and so on).
+
+        As Keras: ``class_weight`` (a dict class index -> weight; arrays or a ``PyDataset`` of
+        one target) weighs each sample by its class; ``steps_per_epoch`` ends each epoch after
+        that many batches, the next going on where it stopped (needed for data without end);
+        ``validation_steps`` validates on the first batches only; ``validation_batch_size``
+        (default ``batch_size``) batches ``validation_data``; ``validation_freq`` validates after
+        every that many epochs (or after the epochs, counted from 1, of a list). At the end, an
+        optimizer with ``use_ema`` sets the weights to their moving averages."""
         optimizer = self._require_compiled("fit")
         batch_size = 32 if batch_size is None else batch_size  # as Keras
         _check_fit_arguments(batch_size, epochs, initial_epoch, verbose, shuffle, callbacks)
+        for name, value in (("steps_per_epoch", steps_per_epoch), ("validation_steps", validation_steps)):
+            if value is not None:
+                _check_count("fit", name, value, 1)
+        validation_batch_size = batch_size if validation_batch_size is None else validation_batch_size
+        _check_count("fit", "validation_batch_size", validation_batch_size, 1)
+        _check_validation_freq(validation_freq)
         if _samples(x) == 0:
             raise InvalidArgumentError("fit: x holds no sample")
         if validation_split:
@@ -392,8 +452,23 @@ class Model(Layer):
                 x, y, sample_weight, validation_split, validation_data
             )
         with use_backend(self._backend_name()):
-            train = adapter_for("fit", x, y, sample_weight, batch_size=batch_size, shuffle=shuffle, seed=seed)
-            validation = None if validation_data is None else _validation_adapter(validation_data, batch_size)
+            train = adapter_for(
+                "fit",
+                x,
+                y,
+                sample_weight,
+                batch_size=batch_size,
+                shuffle=shuffle,
+                seed=seed,
+                class_weight=class_weight,
+                steps=steps_per_epoch,
+                resume=True,
+            )
+            validation = (
+                None
+                if validation_data is None
+                else _validation_adapter(validation_data, validation_batch_size, validation_steps)
+            )
         verbose = (1 if sys.stdout.isatty() else 2) if verbose == "auto" else int(verbose)
         progress = ProgressBar(verbose, epochs, train.num_batches) if verbose else None
         # the user's callbacks first: they may add to the logs (learning_rate) that History records
@@ -408,25 +483,34 @@ class Model(Layer):
             every.on_train_begin()
             resume_epoch, skip = self._resume_at or (initial_epoch, 0)
             for epoch in range(max(initial_epoch, resume_epoch), epochs):
-                self._reset_metrics()
+                self.reset_metrics()
                 # the learning rate the epoch begins with, which backups within it keep
                 self._epoch_learning_rate = (
                     None if optimizer.learning_rate_schedule else optimizer.learning_rate
                 )
                 every.on_epoch_begin(epoch)
+                train.on_epoch_begin()
                 logs = self._train_epoch(train, epoch, every, skip if epoch == resume_epoch else 0)
+                train.on_epoch_end()
+                if logs is None:  # a generator read on by steps_per_epoch ran out
+                    break
                 self._check_finite_steps(epoch, every)
-                if validation is not None and not self.stop_training:
+                if validation is not None and not self.stop_training and _validates(epoch, validation_freq):
                     logs.update({f"val_{k}": v for k, v in self._evaluate(validation).items()})
                 every.on_epoch_end(epoch, logs)
                 if self.stop_training:
                     break
+            if epochs > initial_epoch:
+                optimizer.finalize_variable_values(self.trainable_weights)  # as Keras: use_ema's averages
             every.on_train_end()
         return every.history
 
-    def _train_epoch(self, train: DataAdapter, epoch: int, callbacks: CallbackList, skip: int = 0) -> Numbers:
+    def _train_epoch(
+        self, train: DataAdapter, epoch: int, callbacks: CallbackList, skip: int = 0
+    ) -> Numbers | None:
         """Run the train step on each batch of the epoch but the first ``skip`` (done before a
-        restored backup); the last batch's logs, as numbers."""
+        restored backup); the last batch's logs, as numbers; None where data read on across
+        epochs (``steps_per_epoch``) gave this epoch no batch."""
         logs: dict[str, Any] = {}
         for index, batch in enumerate(train.epoch(epoch)):
             if index < skip:
@@ -437,6 +521,9 @@ class Model(Layer):
             if self.stop_training:
                 break
         if not logs and not skip:
+            if isinstance(train, StepsAdapter) and epoch > 0:
+                warnings.warn("fit: the training data ran out; training stops", stacklevel=3)
+                return None
             raise InvalidArgumentError("fit: the training data holds no batch")
         if not logs:  # resumed after the epoch's last batch: its logs are the restored metrics'
             logs = {metric.name: metric.result() for metric in self.metrics}
@@ -466,45 +553,107 @@ class Model(Layer):
             return losses_module.checked_labels([], None)
         return losses_module.checked_labels([self.loss, *self.metrics], y, validation_data)
 
-    def _reset_metrics(self) -> None:
-        for metric in self.metrics:
-            metric.reset_state()
-
     def _evaluate(self, data: DataAdapter) -> Numbers:
-        self._reset_metrics()
+        self.reset_metrics()
         logs: dict[str, Any] = {}
+        data.on_epoch_begin()
         for batch in data.epoch(0):
             logs = self._step("test", batch)
+        data.on_epoch_end()
         if not logs:
             raise InvalidArgumentError("evaluate: the data holds no batch")
         return numeric_logs(logs)
 
     def evaluate(
-        self, x: Any = None, y: Any = None, batch_size: int = 32, verbose: Any = 0, sample_weight: Any = None
-    ) -> Numbers:
-        """The loss and metrics over the data: ``{"loss": ..., "accuracy": ...}`` (a float each,
-        or a float32 array for a metric whose result is one, as Keras)."""
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int = 32,
+        verbose: Any = 0,
+        sample_weight: Any = None,
+        steps: int | None = None,
+        return_dict: bool = False,
+    ) -> Any:
+        """The loss and metrics over the data (the first ``steps`` batches, where given), as
+        Keras returns them: the loss alone (a float) for a model compiled without metrics, else a
+        list: ``loss``, the compiled metrics, each output's loss (``metrics_names``' order), then
+        any other log by name; ``return_dict=True`` gives ``{"loss": ..., "accuracy": ...}``. A
+        value is a float, or a float32 array for a metric whose result is one, as Keras."""
         self._require_compiled("evaluate")
         _check_count("evaluate", "batch_size", batch_size, 1)
+        if steps is not None:
+            _check_count("evaluate", "steps", steps, 1)
         with use_backend(self._backend_name()), self._checked_labels(y):
-            logs = self._evaluate(adapter_for("evaluate", x, y, sample_weight, batch_size=batch_size))
+            data = adapter_for("evaluate", x, y, sample_weight, batch_size=batch_size, steps=steps)
+            logs = self._evaluate(data)
         if verbose:
             print(*format_logs(logs), sep="\n")
-        return logs
+        return logs if return_dict else self._in_order(logs)
 
-    def predict(self, x: Any, batch_size: int = 32, verbose: Any = 0) -> Any:
+    def _in_order(self, logs: dict[str, Any]) -> Any:
+        """``logs`` as Keras' ``evaluate`` lists them: ``loss``, the compiled metrics, each
+        output's loss, then the other logs by sorted name; one log alone as itself."""
+        per_output = self._compile_loss.trackers if self._compile_loss is not None else []
+        # as Keras: a name twice (two "accuracy" metrics, logged "accuracy" and "accuracy_1") lists twice
+        names = [self.loss_tracker.name, *(m.name for m in [*self.compiled_metrics, *per_output])]
+        ordered = [logs[name] for name in names if name in logs]
+        ordered += [logs[key] for key in sorted(logs) if key not in names]
+        return ordered[0] if len(ordered) == 1 else ordered
+
+    def train_on_batch(
+        self,
+        x: Any,
+        y: Any = None,
+        sample_weight: Any = None,
+        class_weight: dict[int, float] | None = None,
+        return_dict: bool = False,
+    ) -> Any:
+        """One train step on one batch, the metrics reset first, as Keras; returns what
+        ``evaluate`` would (the loss, a list, or with ``return_dict`` a dict)."""
+        self._require_compiled("train_on_batch")
+        if class_weight is not None:
+            if sample_weight is not None:
+                raise InvalidArgumentError("train_on_batch: give class_weight or sample_weight, not both")
+            sample_weight = class_weights("train_on_batch", as_arrays(y), class_weight)
+        return self._on_batch("train", x, y, sample_weight, return_dict)
+
+    def test_on_batch(
+        self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False
+    ) -> Any:
+        """The loss and metrics on one batch (the metrics reset first), as Keras; returns what
+        ``evaluate`` would."""
+        self._require_compiled("test_on_batch")
+        return self._on_batch("test", x, y, sample_weight, return_dict)
+
+    def predict_on_batch(self, x: Any) -> Any:
+        """The outputs for one batch ``x``, as NumPy (one array, or the model's structure)."""
+        with use_backend(self._backend_name()):
+            return _numpy(self.predict_step(_on_backend(x)))
+
+    def _on_batch(self, kind: str, x: Any, y: Any, sample_weight: Any, return_dict: bool) -> Any:
+        with use_backend(self._backend_name()), self._checked_labels(y):
+            batch = tuple(_on_backend(part) for part in (x, y, sample_weight) if part is not None)
+            self.reset_metrics()
+            logs = numeric_logs(self._step(kind, batch))
+        return logs if return_dict else self._in_order(logs)
+
+    def predict(self, x: Any, batch_size: int = 32, verbose: Any = 0, steps: int | None = None) -> Any:
         """Outputs for ``x`` (arrays, Tensors or batches; several inputs as a dict, or a tuple or
-        list of arrays), computed in batches, as NumPy: one array, or the structure (dict, tuple,
-        list) of arrays the model returns."""
+        list of arrays; a ``PyDataset``), computed in batches (the first ``steps``, where given),
+        as NumPy: one array, or the structure (dict, tuple, list) of arrays the model returns."""
         _check_count("predict", "batch_size", batch_size, 1)
+        if steps is not None:
+            _check_count("predict", "steps", steps, 1)
         self._check_batched(x)
         with use_backend(self._backend_name()):
             if isinstance(x, (np.ndarray, Tensor, list)) and not is_several(x) and len(x) == 0:
                 empty = x if isinstance(x, Tensor) else ops.tensor(np.asarray(x))
                 outputs = [_numpy(self.predict_step(empty))]  # (0, outputs)
             else:
-                data = adapter_for("predict", x, batch_size=batch_size).epoch(0)
-                outputs = [_numpy(self.predict_step(batch)) for batch in data]
+                data = adapter_for("predict", x, batch_size=batch_size, steps=steps)
+                data.on_epoch_begin()
+                outputs = [_numpy(self.predict_step(batch)) for batch in data.epoch(0)]
+                data.on_epoch_end()
         if not outputs:
             return np.zeros((0,))
         if verbose:
@@ -651,9 +800,29 @@ def _numpy(outputs: Any) -> Any:
     return map_leaves(lambda t: t.numpy(), outputs)
 
 
-def _validation_adapter(validation_data: Any, batch_size: int) -> DataAdapter:
-    """``validation_data``: a tuple ``(x, y[, sample_weight])`` of arrays, or batches."""
+def _validation_adapter(validation_data: Any, batch_size: int, steps: int | None) -> DataAdapter:
+    """``validation_data``: a tuple ``(x, y[, sample_weight])`` of arrays, or batches (a
+    ``PyDataset``, an iterable); the first ``steps`` batches of it where given."""
     vx, vy, vw = (
         _unpack(validation_data) if isinstance(validation_data, tuple) else (validation_data, None, None)
     )
-    return adapter_for("fit", vx, vy, vw, batch_size=batch_size)
+    return adapter_for("fit", vx, vy, vw, batch_size=batch_size, steps=steps)
+
+
+def _on_backend(data: Any) -> Any:
+    """A batch's arrays (one, or several: ``is_several``) as Tensors of the current backend."""
+    return map_leaves(lambda a: ops.tensor(a if isinstance(a, Tensor) else np.asarray(a)), as_arrays(data))
+
+
+def _check_validation_freq(freq: Any) -> None:
+    if isinstance(freq, list):
+        if not all(isinstance(e, int) and not isinstance(e, bool) and e >= 1 for e in freq):
+            raise InvalidArgumentError(f"fit: validation_freq's epochs must be ints >= 1, got {freq!r}")
+        return
+    _check_count("fit", "validation_freq", freq, 1)
+
+
+def _validates(epoch: int, freq: int | list[int]) -> bool:
+    """Whether ``fit`` validates after ``epoch`` (from 0): every ``freq`` epochs, or those of a
+    list (counted from 1), as Keras."""
+    return epoch + 1 in freq if isinstance(freq, list) else (epoch + 1) % freq == 0

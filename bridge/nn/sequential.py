@@ -42,6 +42,24 @@ class Sequential(Model):
             self.built = True
         self._stack.append(layer)
 
+    def pop(self, rebuild: bool = True) -> Layer:
+        """Remove the last layer and return it, as Keras. The model forgets its compiled steps;
+        with an ``nn.Input`` first and ``rebuild``, it is built again on the layers left (else it
+        is built anew by its next call, the layers keeping their weights)."""
+        if not self._stack:
+            raise InvalidArgumentError(f"Sequential.pop: {self.name} has no layer to remove")
+        layer = self._stack.pop()
+        if self._init_arguments is not None:  # its layers list would keep tracking the layer
+            self._init_arguments.pop("layers", None)
+        self._compiled_steps.clear()
+        self.built = False
+        self._symbolic_output = None
+        if rebuild and self._input is not None and self._stack:
+            layers, self._stack = self._stack, []
+            for kept in layers:
+                self.add(kept)
+        return layer
+
     def call(self, x: Any, training: bool = False) -> Any:
         if isinstance(x, (list, tuple, dict)):  # as Keras: one input tensor
             given = f"a {type(x).__name__} of {len(x)}" if not isinstance(x, dict) else f"a dict {list(x)}"
