@@ -160,6 +160,14 @@ m = model()
 popped = m.pop()
 out["pop"] = {"popped_units": popped.units, "layers": len(m.layers),
               "output": m.predict(x[:3], verbose=0).tolist()}
+
+import warnings
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    legacy = keras.Sequential([keras.layers.Dense(3, input_shape=(4,)), keras.layers.Dense(2, input_dim=9)])
+out["input_shape"] = {"built": legacy.built, "shapes": [list(w.shape) for w in legacy.weights],
+                      "warned": any("input_shape" in str(w.message) for w in caught),
+                      "config_keys": sorted(legacy.layers[0].get_config())}
 print(json.dumps(out))
 """
 
@@ -436,6 +444,22 @@ def test_pop_matches_keras(keras, backend):
         assert popped.units == theirs["pop"]["popped_units"] and len(m.layers) == theirs["pop"]["layers"]
         close(output, theirs["pop"]["output"])
     m.fit(X, Y, epochs=1, verbose=0)  # trains on what is left
+
+
+@NEEDS_KERAS
+def test_input_shape_on_the_first_layer_builds_as_keras(keras, backend):
+    """Keras' legacy ``Dense(3, input_shape=(4,))``: the Sequential gets that Input (built at
+    once, with Keras' warning); on a later layer it is ignored; configs leave it out."""
+    with pytest.warns(UserWarning, match="input_shape"):
+        legacy = nn.Sequential([nn.Dense(3, input_shape=(4,)), nn.Dense(2, input_dim=9)])
+    shapes = [list(w.shape) for w in legacy.weights]
+    for theirs in keras:
+        assert legacy.built == theirs["input_shape"]["built"] and theirs["input_shape"]["warned"]
+        assert shapes == theirs["input_shape"]["shapes"]
+        assert "input_shape" not in theirs["input_shape"]["config_keys"]
+    assert "input_shape" not in legacy.layers[0].get_config()
+    with pytest.raises(br.errors.ArgumentTypeError, match="Dense: input_shape"):
+        nn.Dense(3, input_shape=4)
 
 
 def test_workers_read_the_same_batches(backend):

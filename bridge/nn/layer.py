@@ -9,6 +9,7 @@ import functools
 import inspect
 import itertools
 import threading
+import warnings
 from collections import defaultdict
 from typing import Any
 
@@ -112,6 +113,9 @@ class Layer:
     supports_masking = False
     #: the arguments the layer was constructed with (see ``get_config``); None where unknown
     _init_arguments: dict[str, Any] | None = None
+    #: Keras' legacy ``input_shape=``/``input_dim=``: the shape a Sequential's first layer gives
+    #: the model's ``nn.Input``
+    _input_shape_arg: tuple[int | None, ...] | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -130,6 +134,7 @@ class Layer:
     def __init__(
         self, name: str | None = None, trainable: bool = True, dtype: Any = None, **unknown: Any
     ) -> None:
+        self._take_input_shape(unknown)
         if unknown:  # an argument of Keras' (or a typo) that this layer does not take
             kind = type(self).__name__
             raise ArgumentTypeError(
@@ -144,6 +149,30 @@ class Layer:
         self._own_weights: list[Variable] = []  # add_weight's, in creation order
         self._output_shape: tuple[int, ...] | None = None  # of the last call's output, for summary
         self._inbound_nodes: list[Any] = []  # its calls on symbolic tensors (``nn.symbolic.Node``)
+
+    def _take_input_shape(self, arguments: dict[str, Any]) -> None:
+        """Keras' legacy ``input_dim=n`` (``input_shape=(n,)``) or ``input_shape=``, taken out of
+        ``arguments`` (and the config) with Keras' warning; ``Sequential`` makes its Input of it."""
+        input_dim = arguments.pop("input_dim", None)
+        shape = (input_dim,) if input_dim is not None else arguments.pop("input_shape", None)
+        if shape is None:
+            return
+        if not isinstance(shape, (tuple, list)) or not all(
+            n is None or (isinstance(n, int) and not isinstance(n, bool) and n > 0) for n in shape
+        ):
+            raise ArgumentTypeError(
+                f"{type(self).__name__}: input_shape must be a tuple of positive ints or None, got {shape!r}"
+            )
+        warnings.warn(
+            f"{type(self).__name__}: do not pass an `input_shape`/`input_dim` argument to a layer; in a "
+            "Sequential model, prefer an `nn.Input(shape)` as the first layer (as Keras 3 says).",
+            UserWarning,
+            stacklevel=3,
+        )
+        self._input_shape_arg = tuple(shape)
+        if self._init_arguments is not None:
+            for key in ("input_dim", "input_shape"):
+                self._init_arguments.pop(key, None)
 
     @property
     def dtype(self) -> DType:

@@ -34,6 +34,8 @@ class Sequential(Model):
             return
         if not isinstance(layer, Layer):
             raise InvalidArgumentError(f"Sequential.add: expected a Layer, got {type(layer).__name__}")
+        if not self._stack and self._input is None and layer._input_shape_arg is not None:
+            self.add(Input(layer._input_shape_arg))  # Keras' legacy `Dense(4, input_shape=(3,))`
         if self._input is not None:  # build the new layer on what the stack gives so far
             self._symbolic_output = layer(self._symbolic_output if self._stack else self._input)
             shape, dtype = self._input.shape, self._input.dtype.name
