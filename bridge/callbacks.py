@@ -112,8 +112,19 @@ class Callback:
     def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
         self.on_batch_end(batch, logs)
 
+    # evaluate's (and fit's validation's), and predict's
+    def on_test_begin(self, logs: Logs | None = None) -> None: ...
+    def on_test_end(self, logs: Logs | None = None) -> None: ...
+    def on_test_batch_begin(self, batch: int, logs: Logs | None = None) -> None: ...
+    def on_test_batch_end(self, batch: int, logs: Logs | None = None) -> None: ...
+    def on_predict_begin(self, logs: Logs | None = None) -> None: ...
+    def on_predict_end(self, logs: Logs | None = None) -> None: ...
+    def on_predict_batch_begin(self, batch: int, logs: Logs | None = None) -> None: ...
+    def on_predict_batch_end(self, batch: int, logs: Logs | None = None) -> None: ...
 
-#: The hooks ``fit`` calls (each callback's, in order).
+
+#: The hooks ``fit``, ``evaluate`` and ``predict`` call (each callback's, in order): fit's
+#: validation calls the ``on_test_*`` hooks, as Keras' does.
 HOOKS = (
     "on_train_begin",
     "on_train_end",
@@ -123,15 +134,23 @@ HOOKS = (
     "on_train_batch_end",
     "on_batch_begin",
     "on_batch_end",
+    "on_test_begin",
+    "on_test_end",
+    "on_test_batch_begin",
+    "on_test_batch_end",
+    "on_predict_begin",
+    "on_predict_end",
+    "on_predict_batch_begin",
+    "on_predict_batch_end",
 )
 
 
 class LambdaCallback(Callback):
     """A callback made of functions, as Keras': each argument given replaces that hook, called
     with the hook's positional arguments (``on_epoch_end(epoch, logs)``, ``on_train_begin(logs)``,
-    ``on_train_batch_end(batch, logs)``). ``**hooks`` takes the other hooks ``fit`` calls
-    (``on_batch_begin``, ``on_batch_end``, Keras' older names for the train batch hooks); a name
-    that is not one of them is an error (Keras would take it and never call it)."""
+    ``on_train_batch_end(batch, logs)``). ``**hooks`` takes the other hooks (``on_test_*`` and
+    ``on_predict_*``, and ``on_batch_begin``/``on_batch_end``, Keras' older names for the train
+    batch hooks); a name that is not a hook is an error (Keras would take it and never call it)."""
 
     def __init__(
         self,
@@ -147,7 +166,7 @@ class LambdaCallback(Callback):
         unknown = sorted(set(hooks) - set(HOOKS))
         if unknown:
             raise ArgumentTypeError(
-                f"LambdaCallback: no hook named {', '.join(map(repr, unknown))}; fit calls {', '.join(HOOKS)}"
+                f"LambdaCallback: no hook named {', '.join(map(repr, unknown))}; hooks: {', '.join(HOOKS)}"
             )
         given = {
             "on_epoch_begin": on_epoch_begin,
@@ -221,6 +240,38 @@ class CallbackList(Callback):
     def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
         for callback in self.callbacks:
             callback.on_train_batch_end(batch, logs)
+
+    def on_test_begin(self, logs: Logs | None = None) -> None:
+        for callback in self.callbacks:
+            callback.on_test_begin(logs)
+
+    def on_test_end(self, logs: Logs | None = None) -> None:
+        for callback in self.callbacks:
+            callback.on_test_end(logs)
+
+    def on_test_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
+        for callback in self.callbacks:
+            callback.on_test_batch_begin(batch, logs)
+
+    def on_test_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        for callback in self.callbacks:
+            callback.on_test_batch_end(batch, logs)
+
+    def on_predict_begin(self, logs: Logs | None = None) -> None:
+        for callback in self.callbacks:
+            callback.on_predict_begin(logs)
+
+    def on_predict_end(self, logs: Logs | None = None) -> None:
+        for callback in self.callbacks:
+            callback.on_predict_end(logs)
+
+    def on_predict_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
+        for callback in self.callbacks:
+            callback.on_predict_batch_begin(batch, logs)
+
+    def on_predict_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        for callback in self.callbacks:
+            callback.on_predict_batch_end(batch, logs)
 
 
 class History(Callback):
@@ -453,6 +504,76 @@ class TerminateOnNaN(Callback):
                 f"TerminateOnNaN: batch {batch} gave a non-finite loss; stopped with the weights before it",
                 file=sys.stderr,
             )
+
+
+class SwapEMAWeights(Callback):
+    """Evaluate and predict with the optimizer's moving averages of the weights (an optimizer
+    with ``use_ema=True``), as Keras' SwapEMAWeights: they are swapped into the model before each
+    evaluation (fit's validation too) and prediction, and swapped back after. With
+    ``swap_on_epoch=True`` they also stay in the model from each epoch's end to the next epoch's
+    start, so that callbacks after this one (a ModelCheckpoint) see them. (Keras leaves the
+    averages in the model after a ``predict``; bridge swaps back, as after an evaluation.)"""
+
+    def __init__(self, swap_on_epoch: bool = False) -> None:
+        super().__init__()
+        self.swap_on_epoch = swap_on_epoch
+        self._averages_in_model = False
+        self._swapped_for: str | None = None  # "test" or "predict" while swapped for one
+
+    def _optimizer(self) -> Any:
+        optimizer = self.model.optimizer
+        if optimizer is None or not getattr(optimizer, "use_ema", False):
+            raise InvalidArgumentError(
+                "SwapEMAWeights: the model's optimizer must keep moving averages (use_ema=True), "
+                f"got {optimizer!r}"
+            )
+        return optimizer
+
+    def _swap(self) -> None:
+        """Swap each trainable weight with its moving average (none before the first step)."""
+        optimizer = self._optimizer()
+        if optimizer.iterations is None:
+            return
+        for variable in self.model.trainable_weights:
+            average = optimizer.slot(variable, "average")
+            held = variable.numpy()
+            variable.assign(average)
+            average.assign(held)
+        self._averages_in_model = not self._averages_in_model
+
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        if self.swap_on_epoch and self._averages_in_model:
+            self._swap()
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        if self.swap_on_epoch and not self._averages_in_model:
+            self._swap()
+            if epoch == self.params.get("epochs", 0) - 1:  # fit ends by copying the averages in
+                optimizer = self._optimizer()
+                for variable in self.model.trainable_weights:
+                    optimizer.slot(variable, "average").assign(variable)
+
+    def _swap_in(self, kind: str) -> None:
+        if not self._averages_in_model:
+            self._swap()
+            self._swapped_for = kind if self._averages_in_model else None
+
+    def _swap_back(self, kind: str) -> None:
+        if self._swapped_for == kind:
+            self._swap()
+            self._swapped_for = None
+
+    def on_test_begin(self, logs: Logs | None = None) -> None:
+        self._swap_in("test")
+
+    def on_test_end(self, logs: Logs | None = None) -> None:
+        self._swap_back("test")
+
+    def on_predict_begin(self, logs: Logs | None = None) -> None:
+        self._swap_in("predict")
+
+    def on_predict_end(self, logs: Logs | None = None) -> None:
+        self._swap_back("predict")
 
 
 class CSVLogger(Callback):
@@ -913,12 +1034,20 @@ class TensorBoard(Callback):
         validation = {k[4:]: v for k, v in scalars.items() if k.startswith("val_")}
         for name, value in validation.items():
             self._writer("validation").scalar(f"epoch_{name}", value, epoch)
-        for name, value in validation.items():
-            self._writer("validation").scalar(f"evaluation_{name}_vs_iterations", value, self._iterations())
         if self.histogram_freq and epoch % self.histogram_freq == 0:
             self._log_weights(epoch)
         for writer in self._writers.values():
             writer.flush()
+
+    def on_test_end(self, logs: Logs | None = None) -> None:
+        """After an evaluation (fit's validation, or ``evaluate(callbacks=[...])``), as Keras:
+        ``evaluation_<name>_vs_iterations`` at the optimizer's iterations."""
+        if self.model.optimizer is None:
+            return
+        writer = self._writer("validation")
+        for name, value in _scalars(logs).items():
+            writer.scalar(f"evaluation_{name}_vs_iterations", value, self._iterations())
+        writer.flush()
 
     def _log_weights(self, epoch: int) -> None:
         from .nn.functional import Functional  # import cycle: bridge.nn's models import the callbacks

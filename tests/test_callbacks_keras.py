@@ -340,8 +340,9 @@ def test_lambda_callback_calls_as_keras(backend, keras_runs):
 
 
 def test_lambda_callback_arguments():
-    with pytest.raises(TypeError, match="LambdaCallback: no hook named 'on_test_end'"):
-        callbacks.LambdaCallback(on_test_end=print)
+    with pytest.raises(TypeError, match="LambdaCallback: no hook named 'on_tset_end'"):
+        callbacks.LambdaCallback(on_tset_end=print)  # a typo: Keras would never call it
+    assert callbacks.LambdaCallback(on_test_end=print).on_test_end is print
     with pytest.raises(br.ArgumentTypeError, match="on_epoch_end must be a function"):
         callbacks.LambdaCallback(on_epoch_end=3)
 

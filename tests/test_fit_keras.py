@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import bridge as br
-from bridge import losses, metrics, nn, optim
+from bridge import callbacks, losses, metrics, nn, optim
 from bridge.data import PyDataset
 from bridge.errors import BridgeError, InvalidArgumentError
 
@@ -155,6 +155,30 @@ out["generator"] = {"history": h.history, "weights": weights(m)}
 m = model(use_ema=True, ema_momentum=0.5)
 h = m.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
 out["ema"] = {"history": h.history, "weights": weights(m)}
+
+m = model(use_ema=True, ema_momentum=0.5)
+h = m.fit(x, y, batch_size=8, epochs=2, shuffle=False, validation_data=(xv, yv), verbose=0,
+          callbacks=[keras.callbacks.SwapEMAWeights()])
+out["swap_ema"] = {"history": h.history, "weights": weights(m),
+                   "evaluate": plain(m.evaluate(xv, yv, verbose=0))}
+m = model(use_ema=True, ema_momentum=0.5)
+h = m.fit(x, y, batch_size=8, epochs=2, shuffle=False, validation_data=(xv, yv), verbose=0,
+          callbacks=[keras.callbacks.SwapEMAWeights(swap_on_epoch=True)])
+out["swap_ema_epoch"] = {"history": h.history, "weights": weights(m)}
+
+calls = []
+def record(name):
+    return lambda *args, **kwargs: calls.append([name, *[a for a in args if isinstance(a, int)]])
+hooks = ["on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_train_batch_begin",
+         "on_train_batch_end", "on_test_begin", "on_test_end", "on_test_batch_begin", "on_test_batch_end",
+         "on_predict_begin", "on_predict_end", "on_predict_batch_begin", "on_predict_batch_end"]
+spy = keras.callbacks.LambdaCallback(**{name: record(name) for name in hooks})
+m = model()
+m.fit(x[:10], y[:10], batch_size=5, epochs=2, validation_data=(xv, yv), validation_batch_size=5, verbose=0,
+      callbacks=[spy])
+m.evaluate(xv, yv, batch_size=5, verbose=0, callbacks=[spy])
+m.predict(xv, batch_size=5, verbose=0, callbacks=[spy])
+out["hooks"] = calls
 
 m = model()
 popped = m.pop()
@@ -444,6 +468,60 @@ def test_pop_matches_keras(keras, backend):
         assert popped.units == theirs["pop"]["popped_units"] and len(m.layers) == theirs["pop"]["layers"]
         close(output, theirs["pop"]["output"])
     m.fit(X, Y, epochs=1, verbose=0)  # trains on what is left
+
+
+@NEEDS_KERAS
+def test_hooks_of_fit_evaluate_and_predict_match_keras(keras, backend):
+    """The hooks called, in Keras' order: fit's validation calls the ``on_test_*`` hooks;
+    ``evaluate(callbacks=)`` and ``predict(callbacks=)`` theirs."""
+    calls: list[list] = []
+
+    def record(name):
+        return lambda *args, **kwargs: calls.append([name, *[a for a in args if isinstance(a, int)]])
+
+    hooks = [h for h in callbacks.HOOKS if h not in ("on_batch_begin", "on_batch_end")]
+    spy = callbacks.LambdaCallback(**{name: record(name) for name in hooks})
+    m = model()
+    m.fit(
+        X[:10],
+        Y[:10],
+        batch_size=5,
+        epochs=2,
+        validation_data=(XV, YV),
+        validation_batch_size=5,
+        callbacks=[spy],
+    )
+    m.evaluate(XV, YV, batch_size=5, callbacks=[spy])
+    m.predict(XV, batch_size=5, callbacks=[spy])
+    for theirs in keras:
+        assert calls == theirs["hooks"]
+
+
+@NEEDS_KERAS
+@pytest.mark.parametrize("swap_on_epoch", [False, True])
+def test_swap_ema_weights_matches_keras(keras, backend, swap_on_epoch):
+    """Validation on the moving averages (and, with swap_on_epoch, the averages in the model at
+    each epoch's end); the model ends on the averages either way."""
+    m = model(use_ema=True, ema_momentum=0.5)
+    swap = callbacks.SwapEMAWeights(swap_on_epoch=swap_on_epoch)
+    h = m.fit(X, Y, batch_size=8, epochs=2, shuffle=False, validation_data=(XV, YV), callbacks=[swap])
+    case = "swap_ema_epoch" if swap_on_epoch else "swap_ema"
+    for theirs in keras:
+        same_history(h.history, theirs[case]["history"])
+        same_weights(m, theirs[case]["weights"])
+    if not swap_on_epoch:
+        for theirs in keras:
+            close(m.evaluate(XV, YV), theirs["swap_ema"]["evaluate"])
+        before = m.get_weights()
+        m.predict(XV, callbacks=[swap])  # swapped back after (Keras leaves the averages in)
+        for a, b in zip(m.get_weights(), before, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_swap_ema_weights_needs_an_ema_optimizer(backend):
+    m = model()
+    with pytest.raises(InvalidArgumentError, match="SwapEMAWeights: .*use_ema=True"):
+        m.evaluate(X, Y, callbacks=[callbacks.SwapEMAWeights()])
 
 
 @NEEDS_KERAS

@@ -14,7 +14,7 @@ import os
 import sys
 import textwrap
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -496,7 +496,7 @@ class Model(Layer):
                     break
                 self._check_finite_steps(epoch, every)
                 if validation is not None and not self.stop_training and _validates(epoch, validation_freq):
-                    logs.update({f"val_{k}": v for k, v in self._evaluate(validation).items()})
+                    logs.update({f"val_{k}": v for k, v in self._evaluate(validation, every).items()})
                 every.on_epoch_end(epoch, logs)
                 if self.stop_training:
                     break
@@ -553,16 +553,22 @@ class Model(Layer):
             return losses_module.checked_labels([], None)
         return losses_module.checked_labels([self.loss, *self.metrics], y, validation_data)
 
-    def _evaluate(self, data: DataAdapter) -> Numbers:
+    def _evaluate(self, data: DataAdapter, callbacks: CallbackList) -> Numbers:
+        """The test step over ``data``, calling the ``on_test_*`` hooks as Keras' evaluate."""
         self.reset_metrics()
         logs: dict[str, Any] = {}
+        callbacks.on_test_begin()
         data.on_epoch_begin()
-        for batch in data.epoch(0):
+        for index, batch in enumerate(data.epoch(0)):
+            callbacks.on_test_batch_begin(index)
             logs = self._step("test", batch)
+            callbacks.on_test_batch_end(index, logs)
         data.on_epoch_end()
         if not logs:
             raise InvalidArgumentError("evaluate: the data holds no batch")
-        return numeric_logs(logs)
+        numbers = numeric_logs(logs)
+        callbacks.on_test_end(numbers)
+        return numbers
 
     def evaluate(
         self,
@@ -572,20 +578,22 @@ class Model(Layer):
         verbose: Any = 0,
         sample_weight: Any = None,
         steps: int | None = None,
+        callbacks: Sequence[Callback] | None = None,
         return_dict: bool = False,
     ) -> Any:
         """The loss and metrics over the data (the first ``steps`` batches, where given), as
         Keras returns them: the loss alone (a float) for a model compiled without metrics, else a
         list: ``loss``, the compiled metrics, each output's loss (``metrics_names``' order), then
         any other log by name; ``return_dict=True`` gives ``{"loss": ..., "accuracy": ...}``. A
-        value is a float, or a float32 array for a metric whose result is one, as Keras."""
+        value is a float, or a float32 array for a metric whose result is one, as Keras.
+        ``callbacks``' ``on_test_*`` hooks are called."""
         self._require_compiled("evaluate")
         _check_count("evaluate", "batch_size", batch_size, 1)
         if steps is not None:
             _check_count("evaluate", "steps", steps, 1)
         with use_backend(self._backend_name()), self._checked_labels(y):
             data = adapter_for("evaluate", x, y, sample_weight, batch_size=batch_size, steps=steps)
-            logs = self._evaluate(data)
+            logs = self._evaluate(data, self._callback_list("evaluate", callbacks, verbose, data.num_batches))
         if verbose:
             print(*format_logs(logs), sep="\n")
         return logs if return_dict else self._in_order(logs)
@@ -637,10 +645,18 @@ class Model(Layer):
             logs = numeric_logs(self._step(kind, batch))
         return logs if return_dict else self._in_order(logs)
 
-    def predict(self, x: Any, batch_size: int = 32, verbose: Any = 0, steps: int | None = None) -> Any:
+    def predict(
+        self,
+        x: Any,
+        batch_size: int = 32,
+        verbose: Any = 0,
+        steps: int | None = None,
+        callbacks: Sequence[Callback] | None = None,
+    ) -> Any:
         """Outputs for ``x`` (arrays, Tensors or batches; several inputs as a dict, or a tuple or
         list of arrays; a ``PyDataset``), computed in batches (the first ``steps``, where given),
-        as NumPy: one array, or the structure (dict, tuple, list) of arrays the model returns."""
+        as NumPy: one array, or the structure (dict, tuple, list) of arrays the model returns.
+        ``callbacks``' ``on_predict_*`` hooks are called (a batch's logs: ``{"outputs": ...}``)."""
         _check_count("predict", "batch_size", batch_size, 1)
         if steps is not None:
             _check_count("predict", "steps", steps, 1)
@@ -651,14 +667,30 @@ class Model(Layer):
                 outputs = [_numpy(self.predict_step(empty))]  # (0, outputs)
             else:
                 data = adapter_for("predict", x, batch_size=batch_size, steps=steps)
+                hooks = self._callback_list("predict", callbacks, verbose, data.num_batches)
+                hooks.on_predict_begin()
                 data.on_epoch_begin()
-                outputs = [_numpy(self.predict_step(batch)) for batch in data.epoch(0)]
+                outputs = []
+                for index, batch in enumerate(data.epoch(0)):
+                    hooks.on_predict_batch_begin(index)
+                    outputs.append(_numpy(self.predict_step(batch)))
+                    hooks.on_predict_batch_end(index, {"outputs": outputs[-1]})
                 data.on_epoch_end()
+                hooks.on_predict_end()
         if not outputs:
             return np.zeros((0,))
         if verbose:
             print(f"predicted {sum(len(leaves(o)[0]) for o in outputs)} samples")
         return map_leaves(lambda *parts: np.concatenate(parts), outputs[0], *outputs[1:])
+
+    def _callback_list(
+        self, op: str, callbacks: Sequence[Callback] | None, verbose: Any, steps: int | None
+    ) -> CallbackList:
+        """The callbacks of an ``evaluate`` or ``predict``, with Keras' params."""
+        _check_callbacks(op, callbacks)
+        every = CallbackList(callbacks or [], model=self)
+        every.set_params({"verbose": verbose, "epochs": 1, "steps": steps})
+        return every
 
     def _check_batched(self, x: Any) -> None:
         """Raise if ``x`` is one sample without its batch axis (one axis fewer than the inputs
@@ -750,6 +782,13 @@ def _check_count(op: str, name: str, value: Any, least: int) -> None:
         raise InvalidArgumentError(f"{op}: {name} must be an int >= {least}, got {value!r}")
 
 
+def _check_callbacks(op: str, callbacks: Any) -> None:
+    if not isinstance(callbacks, (list, tuple, type(None))) or not all(
+        isinstance(c, Callback) for c in callbacks or []
+    ):
+        raise InvalidArgumentError(f"{op}: callbacks must be a list of Callbacks, got {callbacks!r}")
+
+
 def _check_fit_arguments(
     batch_size: Any, epochs: Any, initial_epoch: Any, verbose: Any, shuffle: Any, callbacks: Any
 ) -> None:
@@ -760,10 +799,7 @@ def _check_fit_arguments(
         _check_count("fit", "verbose", verbose, 0)
     if not isinstance(shuffle, (bool, np.bool_)):
         raise InvalidArgumentError(f"fit: shuffle must be True or False, got {shuffle!r}")
-    if not isinstance(callbacks, (list, tuple, type(None))) or not all(
-        isinstance(c, Callback) for c in callbacks or []
-    ):
-        raise InvalidArgumentError(f"fit: callbacks must be a list of Callbacks, got {callbacks!r}")
+    _check_callbacks("fit", callbacks)
     if initial_epoch > epochs:
         raise InvalidArgumentError(
             f"fit: initial_epoch={initial_epoch} is past epochs={epochs} (epochs counts from 0, "
