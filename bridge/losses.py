@@ -22,7 +22,8 @@ from .ops.creation import tensor_like
 from .tensor import Tensor
 
 REDUCTIONS = ("sum_over_batch_size", "mean", "mean_with_sample_weight", "sum", "none")
-_EPSILON = 1e-7
+#: Keras' ``backend.epsilon()``: the clip and guard of the losses and metrics
+EPSILON = 1e-7
 _NEVER = -1e30  # the log of a probability of 0, finite so that sums of them stay finite
 
 
@@ -280,7 +281,7 @@ class BinaryCrossentropy(_SmoothedCrossentropy):
         if self.from_logits:
             losses = ops.softplus(y_pred) - y_pred * y_true
         else:
-            p = ops.clip(y_pred, _EPSILON, 1.0 - _EPSILON)
+            p = ops.clip(y_pred, EPSILON, 1.0 - EPSILON)
             losses = -(y_true * ops.log(p) + (1.0 - y_true) * ops.log(1.0 - p))
         return ops.mean(losses, axis=self.axis)
 
@@ -355,7 +356,7 @@ def sparse_cross_entropy_composite(y_pred: Tensor, labels: Tensor, from_logits: 
 def _probabilities(y_pred: Tensor, from_logits: bool, axis: int = -1) -> Tensor:
     """Scores as probabilities over ``axis``, clipped away from 0 and 1 (as Keras)."""
     p = ops.softmax(y_pred, axis=axis) if from_logits else y_pred
-    return ops.clip(p / ops.sum(p, axis=axis, keepdims=True), _EPSILON, 1.0 - _EPSILON)
+    return ops.clip(p / ops.sum(p, axis=axis, keepdims=True), EPSILON, 1.0 - EPSILON)
 
 
 def _log_probabilities(y_pred: Tensor, from_logits: bool, axis: int = -1) -> Tensor:
@@ -378,7 +379,7 @@ class MeanAbsolutePercentageError(Loss):
 
     def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
         y_true, y_pred = _check_same_shape(self, y_true, y_pred)
-        return 100.0 * ops.mean(ops.abs((y_true - y_pred) / ops.maximum(ops.abs(y_true), _EPSILON)), axis=-1)
+        return 100.0 * ops.mean(ops.abs((y_true - y_pred) / ops.maximum(ops.abs(y_true), EPSILON)), axis=-1)
 
 
 class MeanSquaredLogarithmicError(Loss):
@@ -387,7 +388,7 @@ class MeanSquaredLogarithmicError(Loss):
 
     def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
         y_true, y_pred = _check_same_shape(self, y_true, y_pred)
-        logs = [ops.log(ops.maximum(y, _EPSILON) + 1.0) for y in (y_pred, y_true)]
+        logs = [ops.log(ops.maximum(y, EPSILON) + 1.0) for y in (y_pred, y_true)]
         return ops.mean(ops.square(logs[0] - logs[1]), axis=-1)
 
 
@@ -427,7 +428,7 @@ class CategoricalHinge(Loss):
 def _l2_normalize(x: Tensor, axis: int) -> Tensor:
     """Keras' ``normalize``: ``x / max(norm, eps)`` along ``axis``."""
     inverse = ops.rsqrt(ops.sum(ops.square(x), axis=axis, keepdims=True))
-    return x * ops.minimum(inverse, 1.0 / _EPSILON)
+    return x * ops.minimum(inverse, 1.0 / EPSILON)
 
 
 class CosineSimilarity(Loss):
@@ -459,7 +460,7 @@ class KLDivergence(Loss):
 
     def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
         y_true, y_pred = _check_same_shape(self, y_true, y_pred)
-        y_true, y_pred = ops.clip(y_true, _EPSILON, 1.0), ops.clip(y_pred, _EPSILON, 1.0)
+        y_true, y_pred = ops.clip(y_true, EPSILON, 1.0), ops.clip(y_pred, EPSILON, 1.0)
         return ops.sum(y_true * ops.log(y_true / y_pred), axis=-1)
 
 
@@ -468,7 +469,7 @@ class Poisson(Loss):
 
     def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
         y_true, y_pred = _check_same_shape(self, y_true, y_pred)
-        return ops.mean(y_pred - y_true * ops.log(y_pred + _EPSILON), axis=-1)
+        return ops.mean(y_pred - y_true * ops.log(y_pred + EPSILON), axis=-1)
 
 
 class _Focal(_SmoothedCrossentropy):
@@ -497,7 +498,7 @@ class BinaryFocalCrossentropy(_Focal):
         if self.label_smoothing:
             y_true = y_true * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing
         p = ops.sigmoid(y_pred) if self.from_logits else y_pred
-        clipped = ops.clip(p, _EPSILON, 1.0 - _EPSILON)
+        clipped = ops.clip(p, EPSILON, 1.0 - EPSILON)
         bce = -(y_true * ops.log(clipped) + (1.0 - y_true) * ops.log(1.0 - clipped))
         p_t = y_true * p + (1.0 - y_true) * (1.0 - p)
         losses = ops.power(1.0 - p_t, self.gamma) * bce
@@ -534,7 +535,7 @@ class Dice(Loss):
         y_true, y_pred = _check_same_shape(self, y_true, y_pred)
         overlap = ops.sum(y_true * y_pred, axis=self.axis)
         return 1.0 - 2.0 * overlap / (
-            ops.sum(y_true, axis=self.axis) + ops.sum(y_pred, axis=self.axis) + _EPSILON
+            ops.sum(y_true, axis=self.axis) + ops.sum(y_pred, axis=self.axis) + EPSILON
         )
 
     def get_config(self) -> dict[str, Any]:
@@ -554,7 +555,7 @@ class Tversky(Dice):
         tp = ops.sum(y_true * y_pred, axis=self.axis)
         fp = ops.sum((1.0 - y_pred) * y_true, axis=self.axis)
         fn = ops.sum(y_pred * (1.0 - y_true), axis=self.axis)
-        return 1.0 - tp / (tp + fp * self.alpha + fn * self.beta + _EPSILON)
+        return 1.0 - tp / (tp + fp * self.alpha + fn * self.beta + EPSILON)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "alpha": self.alpha, "beta": self.beta}

@@ -34,6 +34,8 @@ CLASS_IDS = np.array([0, 2, 1, 2], np.float32)
 EMBEDDINGS = RNG.standard_normal((4, 3)).astype(np.float32)
 EMBEDDINGS /= np.linalg.norm(EMBEDDINGS, axis=1, keepdims=True)
 PAIRS = np.array([0, 1, 0, 1], np.float32)
+# two samples with a label of their own: no positive pair, a loss of exactly 0, masked out
+LONELY = np.array([0, 1, 0, 2], np.float32)
 WEIGHT = np.array([0.5, 2.0, 0.0, 1.5], np.float32)
 WEIGHT_3 = WEIGHT[1:]  # for losses along axis 0: one per column
 
@@ -91,6 +93,7 @@ CASES = {
     "generalized_ce_q": ("CategoricalGeneralizedCrossEntropy", {"q": 0.2}, CLASS_IDS, PROBS),
     "circle": ("Circle", {}, PAIRS, EMBEDDINGS),
     "circle_options": ("Circle", {"gamma": 4.0, "margin": 0.25, "remove_diagonal": False}, PAIRS, EMBEDDINGS),
+    "circle_lonely": ("Circle", {}, LONELY, EMBEDDINGS),
 }
 INT_LABELS = {"CTC", "ctc", "CategoricalGeneralizedCrossEntropy", "Circle", "circle"}
 # the function forms: (bridge name, Keras name, kwargs, y_true, y_pred)

@@ -228,10 +228,9 @@ def test_auc_in_compiled_fit_matches_keras(backend, keras_answers):
 BAD_ARGUMENTS = [
     (metrics.TruePositives, {"thresholds": [0.5, 2.0]}, "TruePositives 'true_positives': thresholds must be"),
     (metrics.FalseNegatives, {"thresholds": "high"}, "FalseNegatives 'false_negatives': thresholds must be"),
-    (metrics.Precision, {"top_k": 0}, "Precision 'precision': top_k must be an int >= 1, got 0"),
-    (metrics.Recall, {"class_id": -1}, "Recall 'recall': class_id must be an int >= 0, got -1"),
-    (metrics.Recall, {"class_id": 1.5}, "Recall 'recall': class_id must be an int"),
-    (metrics.AUC, {"num_thresholds": 1}, "AUC 'auc': num_thresholds must be an int >= 2, got 1"),
+    (metrics.Precision, {"top_k": 0}, "Precision 'precision': top_k must be >= 1, got 0"),
+    (metrics.Recall, {"class_id": -1}, "Recall 'recall': class_id must be >= 0, got -1"),
+    (metrics.AUC, {"num_thresholds": 1}, "AUC 'auc': num_thresholds must be >= 2, got 1"),
     (metrics.AUC, {"curve": "DET"}, r"AUC 'auc': curve must be one of \['PR', 'PRGAIN', 'ROC'\], got 'DET'"),
     (metrics.AUC, {"summation_method": "mid"}, "AUC 'auc': summation_method must be one of"),
     (metrics.AUC, {"num_labels": 3}, "AUC 'auc': num_labels is needed only when multi_label is True"),
@@ -250,7 +249,7 @@ BAD_ARGUMENTS = [
     (
         metrics.SensitivityAtSpecificity,
         {"specificity": 0.5, "num_thresholds": 0},
-        "num_thresholds must be an int >= 1",
+        "num_thresholds must be >= 1, got 0",
     ),
     (
         metrics.SpecificityAtSensitivity,
@@ -265,6 +264,19 @@ def test_bad_arguments_are_refused(cls, kwargs, message):
     with pytest.raises(br.InvalidArgumentError, match=message) as caught:
         cls(**kwargs)
     assert isinstance(caught.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    "cls, kwargs, message",
+    [
+        (metrics.Recall, {"class_id": 1.5}, "Recall 'recall': class_id must be an int, got 1.5"),
+        (metrics.AUC, {"num_thresholds": True}, "AUC 'auc': num_thresholds must be an int, got True"),
+    ],
+)
+def test_arguments_of_the_wrong_type_are_refused(cls, kwargs, message):
+    with pytest.raises(br.ArgumentTypeError, match=message) as caught:
+        cls(**kwargs)
+    assert isinstance(caught.value, TypeError)
 
 
 BAD_UPDATES = [  # metric, shape of y_true, shape of y_pred, error, message

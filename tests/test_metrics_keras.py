@@ -191,6 +191,12 @@ CASES: dict[str, tuple[str, dict[str, Any], list[list[Any]]]] = {
         {"from_logits": True, "ignore_class": 1},
         _batches(lambda: (_ids(), _normal(), _weight())),
     ),
+    # Keras: without a sample weight the ignored labels count, with a loss of 0
+    "scce_ignore_unweighted": (
+        "SparseCategoricalCrossentropy",
+        {"ignore_class": 1},
+        _batches(lambda: (_ids(), _probs(), None)),
+    ),
     "kld": ("KLDivergence", {}, _batches(lambda: (_probs(), _probs(), _weight()))),
     "poisson": ("Poisson", {}, _batches(lambda: (_positive() * 3, _positive(), _weight()))),
     "hinge": ("Hinge", {}, _batches(lambda: (_binary(), _normal(), _weight()))),

@@ -434,6 +434,16 @@ def test_lookups_adapt_on_bridge_data_batches(backend):
     stepped.adapt(br.data.batches(TOKENS, batch_size=2), steps=1)
     assert stepped.vocabulary_size() < whole.vocabulary_size()
 
+    def endless():  # steps stops the reading, as Keras' dataset.take(steps)
+        while True:
+            yield TOKENS
+
+    taken = nn.IntegerLookup()
+    taken.adapt(endless(), steps=2)
+    assert taken.get_vocabulary() == whole.get_vocabulary()
+    with pytest.raises(br.InvalidArgumentError, match="IntegerLookup.adapt: steps must be >= 1"):
+        taken.adapt(endless(), steps=0)
+
 
 @pytest.mark.slow
 @pytest.mark.bridge_requires("jit")

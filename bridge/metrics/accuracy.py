@@ -6,8 +6,8 @@ from typing import Any
 
 from .. import ops
 from ..dtypes import float32, int64
-from ..errors import InvalidArgumentError
-from ..losses import check_class_ids, require_class_axis, same_rank
+from ..losses import check_class_ids, class_ids, require_class_axis, same_rank
+from ..ops._core import integer_arg
 from ..tensor import Tensor
 from .base import MeanMetricWrapper
 
@@ -59,11 +59,10 @@ class SparseCategoricalAccuracy(MeanMetricWrapper):
 
 
 def _labels(metric: MeanMetricWrapper, y_true: Tensor, y_pred: Tensor) -> Tensor:
-    """Integer labels at the rank of ``y_pred`` less one (a trailing 1 dropped)."""
+    """Integer labels at the rank of ``y_pred`` less one (a trailing 1 dropped), of the shape
+    ``y_pred`` has before its last axis (else a ShapeError)."""
     require_class_axis(metric._label, y_pred)
-    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
-        y_true = ops.squeeze(y_true, -1)
-    return y_true.astype(int64)
+    return class_ids(metric._label, y_true, y_pred)
 
 
 def _class_ids(metric: MeanMetricWrapper, y_true: Tensor, y_pred: Tensor) -> Tensor:
@@ -79,12 +78,6 @@ def _in_top_k(ids: Tensor, y_pred: Tensor, k: int) -> Tensor:
     return (ops.sum((y_pred > target).astype(int64), axis=-1) < k).astype(float32)
 
 
-def _check_k(metric: MeanMetricWrapper, k: Any) -> int:
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise InvalidArgumentError(f"{type(metric).__name__}: k must be a positive int, got {k!r}")
-    return k
-
-
 class TopKCategoricalAccuracy(MeanMetricWrapper):
     """How often the one-hot label's class is among the ``k`` highest predictions (ties count in,
     as TensorFlow's in_top_k)."""
@@ -92,7 +85,7 @@ class TopKCategoricalAccuracy(MeanMetricWrapper):
     def __init__(
         self, k: int = 5, name: str | None = "top_k_categorical_accuracy", dtype: Any = None
     ) -> None:
-        self.k = _check_k(self, k)
+        self.k = integer_arg(type(self).__name__, "k", k, minimum=1)
         super().__init__(lambda t, p: _in_top_k(ops.argmax(t, axis=-1), p, k), name, dtype)
 
     def get_config(self) -> dict[str, Any]:
@@ -111,7 +104,7 @@ class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
         dtype: Any = None,
         from_sorted_ids: bool = False,
     ) -> None:
-        self.k, self.from_sorted_ids = _check_k(self, k), from_sorted_ids
+        self.k, self.from_sorted_ids = integer_arg(type(self).__name__, "k", k, minimum=1), from_sorted_ids
         super().__init__(self._matches, name, dtype)
 
     def _matches(self, y_true: Tensor, y_pred: Tensor) -> Tensor:

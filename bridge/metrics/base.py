@@ -11,7 +11,7 @@ from typing import Any
 from .. import ops
 from .._registry import snake_case
 from ..dtypes import as_dtype, float32
-from ..errors import BridgeError, DTypeError
+from ..errors import BridgeError, DTypeError, ShapeError
 from ..losses import (
     Loss,
     align_weight,
@@ -85,6 +85,25 @@ class Metric(ABC):
     def _shape_of(self, name: str) -> tuple[int, ...]:
         """The shape of the state ``name``: ``_state_shape``."""
         return self._state_shape
+
+    def _check_columns(self, y_true: Tensor, y_pred: Tensor, columns: str, per_column: bool = True) -> None:
+        """Raise a ShapeError unless ``y_true`` and ``y_pred`` share one shape ``(batch_size,
+        output_dim)``. With ``per_column`` the first update makes the state ``(output_dim,)`` and
+        later ones must keep that many ``columns`` (such as "classes")."""
+        if y_pred.ndim != 2 or y_true.shape != y_pred.shape:
+            raise ShapeError(
+                f"{self._label}: expected y_true and y_pred of one shape (batch_size, output_dim), "
+                f"got {y_true.shape} and {y_pred.shape}"
+            )
+        if not per_column:
+            return
+        if not self._shape_known:
+            self._state_shape, self._shape_known = y_pred.shape[1:], True
+        elif self._state_shape != y_pred.shape[1:]:
+            raise ShapeError(
+                f"{self._label}: built for {self._state_shape[0]} {columns}, "
+                f"got y_pred of shape {y_pred.shape}"
+            )
 
     def reset_state(self) -> None:
         for variable in self._state.values():
@@ -218,8 +237,9 @@ class MeanMetricWrapper(_Averaging):
 
 class LossMean(MeanMetricWrapper):
     """The mean of a Loss's per-sample values (``loss.values``), as Keras' metrics of its losses
-    (``metrics.BinaryCrossentropy``, ...): samples the loss masks out (``ignore_class``) do not
-    count."""
+    (``metrics.BinaryCrossentropy``, ...). As Keras: with a ``sample_weight``, samples the loss
+    masks out (``ignore_class``) do not count; without one they count, with a loss of 0 (Keras'
+    own tests expect both)."""
 
     def __init__(self, loss: Loss, name: str | None = None, dtype: Any = None) -> None:
         super().__init__(loss.values, name, dtype)
@@ -228,11 +248,9 @@ class LossMean(MeanMetricWrapper):
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         y_true, y_pred = targets_and_predictions(self, y_true, y_pred)
         values = self.loss.values(y_true, y_pred)
-        mask = self.loss.mask(y_true, y_pred, values)
+        mask = None if sample_weight is None else self.loss.mask(y_true, y_pred, values)
         if mask is not None:
             mask = mask.astype(values.dtype)
-            if sample_weight is not None:
-                mask, weight = same_rank(mask, as_weight(mask, sample_weight))
-                mask = mask * weight
-            sample_weight = mask
+            mask, weight = same_rank(mask, as_weight(mask, sample_weight))
+            sample_weight = mask * weight
         self._add(values, sample_weight)

@@ -16,15 +16,14 @@ import numpy as np
 
 from .. import ops
 from ..errors import IndexOutOfRangeError, InvalidArgumentError, ShapeError
-from ..losses import align_weight, same_rank
+from ..losses import EPSILON, align_weight, same_rank  # AUC's end thresholds: -EPSILON, 1 + EPSILON
+from ..ops._core import integer_arg
 from ..ops.creation import tensor_like
 from ..tensor import Tensor
 from .base import Metric, as_weight, divide_no_nan, targets_and_predictions
 
 #: Keras' threshold below every prediction that ``top_k`` keeps, and the value it gives the rest.
 NEG_INF = -1e10
-#: Keras' ``backend.epsilon()``: AUC's end thresholds are ``-EPSILON`` and ``1 + EPSILON``.
-EPSILON = 1e-7
 
 _COUNTS = ("true_positives", "false_positives", "true_negatives", "false_negatives")
 _CURVES = {"roc": "ROC", "pr": "PR", "prgain": "PRGAIN"}
@@ -55,13 +54,6 @@ def _evenly_spaced(thresholds: tuple[float, ...]) -> bool:
     return n >= 3 and bool(np.allclose(thresholds, even, atol=EPSILON))
 
 
-def _int_at_least(owner: str, name: str, value: Any, least: int) -> int:
-    """``value``, checked to be an int (not a bool) of at least ``least``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
-        raise InvalidArgumentError(f"{owner}: {name} must be an int >= {least}, got {value!r}")
-    return int(value)
-
-
 def _fraction(owner: str, name: str, value: Any) -> float:
     """``value`` as a float, checked to be a number in [0, 1]."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= float(value) <= 1.0:
@@ -90,7 +82,7 @@ class _Confusion(Metric):
     _evenly = False
 
     def _check_class_id(self, class_id: Any) -> int | None:
-        return None if class_id is None else _int_at_least(self._label, "class_id", class_id, 0)
+        return None if class_id is None else integer_arg(self._label, "class_id", class_id, minimum=0)
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Add the counts of a batch (``sample_weight`` weighs each sample, or each value)."""
@@ -231,7 +223,7 @@ class _Ratio(_Confusion):
         dtype: Any = None,
     ) -> None:
         super().__init__(name, dtype)
-        self.top_k = None if top_k is None else _int_at_least(self._label, "top_k", top_k, 1)
+        self.top_k = None if top_k is None else integer_arg(self._label, "top_k", top_k, minimum=1)
         self.class_id = self._check_class_id(class_id)
         self._levels = _threshold_list(self._label, thresholds, 0.5 if top_k is None else NEG_INF)
         self._evenly = _evenly_spaced(self._levels)
@@ -281,7 +273,7 @@ class _AtConstraint(_Confusion):
     ) -> None:
         super().__init__(name, dtype)
         setattr(self, self._value_name, _fraction(self._label, self._value_name, value))
-        self.num_thresholds = _int_at_least(self._label, "num_thresholds", num_thresholds, 1)
+        self.num_thresholds = integer_arg(self._label, "num_thresholds", num_thresholds, minimum=1)
         self.class_id = self._check_class_id(class_id)
         if num_thresholds == 1:
             self._levels = (0.5,)
@@ -419,7 +411,7 @@ class AUC(_Confusion):
     ) -> None:
         super().__init__(name, dtype)
         if thresholds is None:
-            self.num_thresholds = _int_at_least(self._label, "num_thresholds", num_thresholds, 2)
+            self.num_thresholds = integer_arg(self._label, "num_thresholds", num_thresholds, minimum=2)
             inner = _even_thresholds(self.num_thresholds)
             self._evenly = True
         else:
@@ -436,7 +428,7 @@ class AUC(_Confusion):
         if num_labels is not None and not self.multi_label:
             raise InvalidArgumentError(f"{self._label}: num_labels is needed only when multi_label is True")
         self.num_labels = (
-            None if num_labels is None else _int_at_least(self._label, "num_labels", num_labels, 1)
+            None if num_labels is None else integer_arg(self._label, "num_labels", num_labels, minimum=1)
         )
         self._label_weights = None if label_weights is None else self._weights_of_labels(label_weights)
         self._from_logits = bool(from_logits)

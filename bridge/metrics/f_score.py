@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from .. import ops
-from ..errors import InvalidArgumentError, ShapeError
+from ..errors import InvalidArgumentError
+from ..losses import EPSILON
 from ..tensor import Tensor
 from .base import Metric, as_weight, targets_and_predictions
 
 _AVERAGES = (None, "micro", "macro", "weighted")
-_EPSILON = 1e-7
 
 
 class FBetaScore(Metric):
@@ -47,17 +47,7 @@ class FBetaScore(Metric):
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         y_true, y_pred = targets_and_predictions(self, y_true, y_pred)
         y_true, y_pred = y_true.astype(self.dtype), y_pred.astype(self.dtype)
-        if y_pred.ndim != 2 or y_true.shape != y_pred.shape:
-            raise ShapeError(
-                f"{self._label}: expected y_true and y_pred of one shape (batch_size, output_dim), "
-                f"got {y_true.shape} and {y_pred.shape}"
-            )
-        if not self._shape_known:
-            self._state_shape, self._shape_known = y_pred.shape[1:], True
-        elif self.average != "micro" and self._state_shape != y_pred.shape[1:]:
-            raise ShapeError(
-                f"{self._label}: built for {self._state_shape[0]} classes, got y_pred of shape {y_pred.shape}"
-            )
+        self._check_columns(y_true, y_pred, "classes", per_column=self.average != "micro")
         if self.threshold is None:
             top = ops.max(y_pred, axis=-1, keepdims=True)
             predicted = (y_pred >= top) & (ops.abs(y_pred) > 1e-9)
@@ -79,13 +69,13 @@ class FBetaScore(Metric):
         if not self._state:
             return ops.zeros(self._state_shape if self.average is None else (), dtype=self.dtype)
         tp, fp, fn = (self._state[name] for name in self._state_names[:3])
-        precision = tp / (tp + fp + _EPSILON)
-        recall = tp / (tp + fn + _EPSILON)
+        precision = tp / (tp + fp + EPSILON)
+        recall = tp / (tp + fn + EPSILON)
         squared = self.beta**2
-        scores = precision * recall / (squared * precision + recall + _EPSILON) * (1.0 + squared)
+        scores = precision * recall / (squared * precision + recall + EPSILON) * (1.0 + squared)
         if self.average == "weighted":
             weights = self._state["intermediate_weights"]
-            return ops.sum(scores * weights / (ops.sum(weights) + _EPSILON))
+            return ops.sum(scores * weights / (ops.sum(weights) + EPSILON))
         return scores if self.average is None else ops.mean(scores)
 
     def get_config(self) -> dict[str, Any]:

@@ -10,16 +10,10 @@ from typing import Any
 from .. import ops
 from ..dtypes import float32, float64, int64
 from ..errors import InvalidArgumentError
+from ..losses import EPSILON
+from ..ops._core import integer_arg
 from ..tensor import Tensor
 from .base import Metric, as_weight, targets_and_predictions
-
-_EPSILON = 1e-7
-
-
-def _positive_int(owner: str, name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidArgumentError(f"{owner}: {name} must be a positive int, got {value!r}")
-    return value
 
 
 class IoU(Metric):
@@ -45,7 +39,7 @@ class IoU(Metric):
     ) -> None:
         super().__init__(name, dtype or "int32")
         label = type(self).__name__
-        self.num_classes = _positive_int(label, "num_classes", num_classes)
+        self.num_classes = integer_arg(label, "num_classes", num_classes, minimum=1)
         ids = list(target_class_ids)
         if not ids or not all(isinstance(i, int) and 0 <= i < num_classes for i in ids):
             raise InvalidArgumentError(
@@ -94,8 +88,8 @@ class IoU(Metric):
         ids = ops.tensor(self.target_class_ids, backend=matrix.backend, device=matrix.device)
         true_positives, denominator = ops.take(true_positives, ids), ops.take(denominator, ids)
         valid = denominator > 1e-9
-        iou = ops.where(valid, true_positives / (denominator + _EPSILON), 0.0)
-        return ops.sum(iou) / (ops.sum(valid.astype(dtype)) + _EPSILON)
+        iou = ops.where(valid, true_positives / (denominator + EPSILON), 0.0)
+        return ops.sum(iou) / (ops.sum(valid.astype(dtype)) + EPSILON)
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -122,7 +116,7 @@ class MeanIoU(IoU):
         sparse_y_pred: bool = True,
         axis: int = -1,
     ) -> None:
-        classes = _positive_int(type(self).__name__, "num_classes", num_classes)
+        classes = integer_arg(type(self).__name__, "num_classes", num_classes, minimum=1)
         super().__init__(
             classes, list(range(classes)), name, dtype, ignore_class, sparse_y_true, sparse_y_pred, axis
         )

@@ -55,7 +55,8 @@ class CategoricalCrossentropy(LossMean):
 
 class SparseCategoricalCrossentropy(LossMean):
     """The cross-entropy of integer class ids against scores along ``axis``; samples labelled
-    ``ignore_class`` do not count."""
+    ``ignore_class`` do not count where a ``sample_weight`` is given, and count as 0 where none
+    is (as Keras)."""
 
     def __init__(
         self,

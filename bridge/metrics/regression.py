@@ -6,12 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from .. import losses, ops
-from ..errors import InvalidArgumentError, ShapeError
-from ..losses import same_rank
+from ..errors import InvalidArgumentError
+from ..losses import EPSILON, same_rank
 from ..tensor import Tensor
 from .base import Mean, MeanMetricWrapper, Metric, as_weight, targets_and_predictions
-
-_EPSILON = 1e-7  # Keras' backend.epsilon()
 
 
 def _errors(y_true: Tensor, y_pred: Tensor) -> Tensor:
@@ -94,7 +92,7 @@ def concordance_correlation(y_true: Tensor, y_pred: Tensor, axis: int = -1) -> T
         + ops.square(true_mean - pred_mean)
     )
     covariance = (y_true - pred_mean) * (y_pred - pred_mean)  # Keras' form: its mean is the covariance
-    return ops.mean(2.0 * covariance / (norm + _EPSILON), axis=axis)
+    return ops.mean(2.0 * covariance / (norm + EPSILON), axis=axis)
 
 
 class PearsonCorrelation(MeanMetricWrapper):
@@ -172,17 +170,7 @@ class R2Score(Metric):
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         y_true, y_pred = targets_and_predictions(self, y_true, y_pred)
         y_true, y_pred = same_rank(y_true.astype(self.dtype), y_pred.astype(self.dtype))
-        if y_true.ndim != 2 or y_pred.shape != y_true.shape:
-            raise ShapeError(
-                f"{self._label}: expected y_true and y_pred of one shape (batch_size, output_dim), "
-                f"got {y_true.shape} and {y_pred.shape}"
-            )
-        if not self._shape_known:
-            self._state_shape, self._shape_known = y_true.shape[1:], True
-        elif self._state_shape != y_true.shape[1:]:
-            raise ShapeError(
-                f"{self._label}: built for {self._state_shape[0]} outputs, got y_true of shape {y_true.shape}"
-            )
+        self._check_columns(y_true, y_pred, "outputs")
         weight = ops.ones_like(y_true) if sample_weight is None else as_weight(y_true, sample_weight)
         if weight.ndim == 1:
             weight = ops.expand_dims(weight, 1)

@@ -19,13 +19,12 @@ from .._dispatch import device as on_device
 from .._dispatch import use_backend
 from ..errors import ArgumentTypeError, InvalidArgumentError, ShapeError
 from ..ops._core import as_tensor
-from ..ops.image import affine_transform
+from ..ops.image import INTERPOLATIONS, affine_transform
 from ..tensor import Tensor
 from .conv import data_format_arg
 from .layer import Layer
 
-FILL_MODES = ("reflect", "wrap", "constant", "nearest")
-INTERPOLATIONS = ("nearest", "bilinear")
+FILL_MODES = ("reflect", "wrap", "constant", "nearest")  # affine_transform's but "mirror", as Keras' layers
 FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
 
 

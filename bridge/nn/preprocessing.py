@@ -14,13 +14,11 @@ import numpy as np
 from .. import ops
 from ..dtypes import DType, as_dtype, int64
 from ..errors import ArgumentTypeError, InvalidArgumentError, ShapeError
+from ..losses import EPSILON  # the smallest standard deviation Normalization divides by
 from ..ops._core import axis_index, integer_arg
 from ..ops.indexing import checked_indices
 from ..tensor import Tensor
 from .layer import Layer
-
-#: Keras' ``backend.epsilon()``: the smallest standard deviation Normalization divides by
-EPSILON = 1e-7
 
 
 def host_constant(layer: Layer, key: str, values: Callable[[], Any], dtype: Any, like: Tensor) -> Tensor:
@@ -253,6 +251,7 @@ def output_mode_arg(kind: str, output_mode: Any, allowed: tuple[str, ...]) -> st
 
 
 def refuse_sparse(kind: str, sparse: Any) -> None:
+    """Raise an InvalidArgumentError naming ``kind`` for ``sparse=True`` (bridge tensors are dense)."""
     if sparse:
         raise InvalidArgumentError(
             f"{kind}: sparse=True is not supported (bridge tensors are dense); use sparse=False"

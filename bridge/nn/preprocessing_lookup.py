@@ -16,6 +16,7 @@ Where each part runs:
 from __future__ import annotations
 
 import collections
+import itertools
 from collections.abc import Iterable
 from typing import Any
 
@@ -208,11 +209,8 @@ class _IndexLookup(Layer):
             array = self._host_tokens(data)
             batches: Iterable[np.ndarray] = [array[:, None] if array.ndim == 1 else array]
         elif isinstance(data, Iterable) and not isinstance(data, (str, bytes, dict)):
-            batches = (
-                self._host_tokens(first_of(batch))
-                for i, batch in enumerate(data)
-                if steps is None or i < steps
-            )
+            limit = None if steps is None else integer_arg(f"{kind}.adapt", "steps", steps, minimum=1)
+            batches = (self._host_tokens(first_of(batch)) for batch in itertools.islice(data, limit))
         else:
             raise ArgumentTypeError(
                 f"{kind}.adapt: data must be an array or an iterable of batches, got {data!r}"
