@@ -336,3 +336,12 @@ def test_results_before_any_update_are_zero(backend):
     assert metrics.TruePositives(thresholds=[0.2, 0.4]).result().numpy().tolist() == [0.0, 0.0]
     assert float(metrics.PrecisionAtRecall(0.5).result()) == 0.0
     assert float(metrics.AUC(multi_label=True).result()) == 0.0
+
+
+def test_thresholds_attribute_is_the_parsed_list_as_keras():
+    """Keras keeps the argument as ``init_thresholds`` (in the config) and the list it means as
+    ``thresholds``: 0.5 by default, none to speak of (-1e10) with ``top_k``."""
+    assert metrics.Precision().thresholds == [0.5] and metrics.Precision().init_thresholds is None
+    assert metrics.Recall(top_k=2).thresholds == [-1e10]
+    assert metrics.TruePositives([0.2, 0.7]).thresholds == [0.2, 0.7]
+    assert metrics.FalseNegatives(0.3).get_config()["thresholds"] == 0.3

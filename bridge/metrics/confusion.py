@@ -173,14 +173,14 @@ class _ThresholdCount(_Confusion):
         super().__init__(name, dtype)
         self._levels = _threshold_list(self._label, thresholds)
         self._evenly = _evenly_spaced(self._levels)
-        self.thresholds = thresholds
+        self.init_thresholds, self.thresholds = thresholds, list(self._levels)  # as Keras names them
         self._state_shape = (len(self._levels),) if len(self._levels) > 1 else ()
 
     def result(self) -> Tensor:
         return self._counts(*self._state_names)[0]
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "thresholds": self.thresholds}
+        return {**super().get_config(), "thresholds": self.init_thresholds}
 
 
 class TruePositives(_ThresholdCount):
@@ -227,7 +227,7 @@ class _Ratio(_Confusion):
         self.class_id = self._check_class_id(class_id)
         self._levels = _threshold_list(self._label, thresholds, 0.5 if top_k is None else NEG_INF)
         self._evenly = _evenly_spaced(self._levels)
-        self.thresholds = thresholds
+        self.init_thresholds, self.thresholds = thresholds, list(self._levels)  # as Keras names them
         self._state_shape = (len(self._levels),) if len(self._levels) > 1 else ()
 
     def result(self) -> Tensor:
@@ -239,7 +239,7 @@ class _Ratio(_Confusion):
         chosen = {"top_k": self.top_k, "class_id": self.class_id}
         return {
             **super().get_config(),
-            "thresholds": self.thresholds,
+            "thresholds": self.init_thresholds,
             **{key: value for key, value in chosen.items() if value is not None},
         }
 
