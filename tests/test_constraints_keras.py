@@ -139,6 +139,15 @@ LAYERS: dict[str, tuple[str, dict]] = {
     ),
     "group_norm": ("GroupNormalization", {"groups": 2, "gamma_constraint": ["MinMaxNorm", {"rate": 0.5}]}),
     "simple_rnn": ("SimpleRNN", {"units": 2, "recurrent_constraint": ["UnitNorm", {"axis": 1}]}),
+    "attention": (
+        "MultiHeadAttention",
+        {
+            "num_heads": 2,
+            "key_dim": 2,
+            "kernel_constraint": ["NonNeg", {}],
+            "bias_constraint": ["MaxNorm", {"max_value": 1.0}],
+        },
+    ),
     "gru": (
         "GRU",
         {"units": 2, "kernel_constraint": ["NonNeg", {}], "bias_constraint": ["MaxNorm", {"max_value": 3.0}]},
@@ -286,7 +295,14 @@ def test_other_layers_take_constraints_as_keras(case, keras_backend, keras_by_ba
     cls, kwargs = LAYERS[case]
     layer = getattr(nn, cls)(**arguments(kwargs))
     assert_constraint_config(layer, keras_by_backend[keras_backend]["layers"][case])
-    layer(np.ones((2, 4, 4, 4) if "2D" in cls else (2, 4, 4), "float32"))
+    x = np.ones((2, 4, 4, 4) if "2D" in cls else (2, 4, 4), "float32")
+    if cls == "MultiHeadAttention":  # every projection's kernel and bias take them
+        layer(x, x)
+        for weight in layer.weights:
+            argument = "kernel_constraint" if weight.name.endswith("kernel") else "bias_constraint"
+            assert isinstance(weight.constraint, getattr(constraints, kwargs[argument][0])), weight.name
+        return
+    layer(x)
     for argument, (name, _) in ((a, v) for a, v in kwargs.items() if a in WEIGHTS):
         weight = (
             "depthwise_kernel"

@@ -8,14 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from .. import initializers, ops, random, regularizers
+from .. import constraints, initializers, ops, random, regularizers
 from .._dispatch import device as on_device
 from .._dispatch import use_backend
 from ..errors import ArgumentTypeError, DTypeError, InvalidArgumentError, ShapeError
 from ..ops._core import integer_arg
 from ..ops.attention import attention_probabilities, causal_mask
 from ..tensor import Tensor
-from .layer import Layer
+from .layer import Layer, constraint_argument
 
 
 def _positive(name: str, value: Any) -> int:
@@ -50,9 +50,8 @@ class MultiHeadAttention(Layer):
     (seeded by ``seed``); the scores returned are those before dropout, (B, heads, T, S).
 
     Differences from Keras: inputs are 3-D (B, seq, features) and ``attention_axes`` must be
-    None or ``(1,)`` (the sequence axis); ``flash_attention``, activity regularizers and weight
-    constraints are not supported (on torch, ``ops.scaled_dot_product_attention`` uses torch's
-    fused kernel anyway)."""
+    None or ``(1,)`` (the sequence axis); ``flash_attention`` and activity regularizers are not
+    supported (on torch, ``ops.scaled_dot_product_attention`` uses torch's fused kernel anyway)."""
 
     supports_masking = True
 
@@ -70,6 +69,8 @@ class MultiHeadAttention(Layer):
         bias_initializer: Any = "zeros",
         kernel_regularizer: Any = None,
         bias_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        bias_constraint: Any = None,
         use_gate: bool = False,
         seed: int | None = None,
         **kwargs: Any,
@@ -101,6 +102,8 @@ class MultiHeadAttention(Layer):
         self.bias_initializer: Any = initializers.get(bias_initializer)
         self.kernel_regularizer: Any = regularizers.get(kernel_regularizer)
         self.bias_regularizer: Any = regularizers.get(bias_regularizer)
+        self.kernel_constraint: Any = constraint_argument(self, "kernel_constraint", kernel_constraint)
+        self.bias_constraint: Any = constraint_argument(self, "bias_constraint", bias_constraint)
 
     # --- weights ---------------------------------------------------------------------------
     def build(self, query_shape: Any, value_shape: Any = None, key_shape: Any = None) -> None:
@@ -115,6 +118,7 @@ class MultiHeadAttention(Layer):
             (features, self.num_heads, heads_dim),
             self.kernel_initializer,
             regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
         )
         setattr(self, f"{name}_kernel", kernel)
         if self.use_bias:
@@ -123,6 +127,7 @@ class MultiHeadAttention(Layer):
                 (self.num_heads, heads_dim),
                 self.bias_initializer,
                 regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
             )
             setattr(self, f"{name}_bias", bias)
 
@@ -142,10 +147,15 @@ class MultiHeadAttention(Layer):
             (self.num_heads, self.value_dim, *out),
             self.kernel_initializer,
             regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
         )
         if self.use_bias:
             self.output_bias = self.add_weight(
-                "output_bias", out, self.bias_initializer, regularizer=self.bias_regularizer
+                "output_bias",
+                out,
+                self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
             )
         self.seed_generator = random.SeedGenerator(self.seed)
 
@@ -293,6 +303,8 @@ class MultiHeadAttention(Layer):
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
             "use_gate": self.use_gate,
             "seed": self.seed,
         }
