@@ -288,9 +288,20 @@ class History(Callback):
             self.history.setdefault(key, []).append(value)
 
 
-def _higher_is_better(monitor: str) -> bool:
-    """``mode="auto"``: losses go down; accuracy, precision, recall and AUC go up."""
-    return any(word in monitor for word in ("acc", "precision", "recall", "auc"))
+def _higher_is_better(owner: str, monitor: str, model: Any) -> bool:
+    """``mode="auto"`` as Keras: a loss goes down; a metric of the model goes the way its
+    ``_direction`` says (accuracy, AUC, F1 and R2 up; errors and cross-entropies down); for
+    anything else there is no telling, and an error asks for ``mode``."""
+    name = monitor.removeprefix("val_")
+    if name.endswith("loss"):  # "loss", and each output's "<output>_loss" (Keras: "loss" only)
+        return False
+    for metric in getattr(model, "metrics", None) or []:
+        if metric.name == name and getattr(metric, "_direction", None) is not None:
+            return bool(metric._direction == "up")
+    raise InvalidArgumentError(
+        f"{owner}: mode='auto' cannot tell whether {monitor!r} should go up or down (it is not the "
+        "loss nor a metric of the model with a direction); pass mode='max' or mode='min'"
+    )
 
 
 class _Monitor(Callback):
@@ -303,8 +314,16 @@ class _Monitor(Callback):
                 f"{type(self).__name__}: mode must be 'auto', 'min' or 'max', got {mode!r}"
             )
         self.monitor, self.mode, self.min_delta = monitor, mode, abs(min_delta)
-        self._maximize = mode == "max" or (mode == "auto" and _higher_is_better(monitor))
+        self._maximize_known: bool | None = {"max": True, "min": False}.get(mode)
         self.best: float | None = None
+
+    @property
+    def _maximize(self) -> bool:
+        """Whether higher values are better: from ``mode``, or (``"auto"``) found on first use,
+        once the model is known."""
+        if self._maximize_known is None:
+            self._maximize_known = _higher_is_better(type(self).__name__, self.monitor, self.model)
+        return self._maximize_known
 
     def _value(self, logs: dict | None) -> float | None:
         value = (logs or {}).get(self.monitor)

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bridge as br
-from bridge import callbacks, losses, nn, optim
+from bridge import callbacks, losses, metrics, nn, optim
 
 from .keras_reference import keras_json
 
@@ -212,11 +212,41 @@ def test_early_stopping_baseline_and_verbose(backend, capsys) -> None:
 
 
 def test_reduce_lr_on_plateau_in_fit(backend, capsys) -> None:
-    plateau = callbacks.ReduceLROnPlateau(monitor="score", factor=0.5, patience=1, verbose=1)
+    plateau = callbacks.ReduceLROnPlateau(monitor="score", mode="min", factor=0.5, patience=1, verbose=1)
     _, _, history = _fit([1.0, 1.0, 1.0, 0.5], plateau, epochs=4)
     # the logs hold the rate each epoch trained with (the reduction applies from the next one)
     assert history.history["learning_rate"] == pytest.approx([0.1, 0.1, 0.05, 0.025])
     assert "Epoch 2: ReduceLROnPlateau reducing learning rate to 0.05" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "make, maximize",
+    [
+        (lambda: metrics.F1Score(average="macro", name="f1"), True),
+        (lambda: metrics.AUC(name="roc"), True),
+        (lambda: metrics.R2Score(), True),
+        (lambda: metrics.MeanIoU(2, sparse_y_true=False, sparse_y_pred=False), True),
+        (lambda: metrics.RootMeanSquaredError(), False),
+        (lambda: metrics.BinaryCrossentropy(name="bce"), False),
+    ],
+)
+def test_auto_mode_follows_the_metric_direction_as_keras(backend, make, maximize) -> None:
+    """Keras 3 asks the model's metric which way it improves (``_direction``), whatever its name
+    (an F1 score named "f1" goes up, an RMSE down)."""
+    x = np.random.default_rng(0).normal(size=(16, 4)).astype(np.float32)
+    y = np.eye(2, dtype=np.float32)[(x[:, 0] > 0).astype(int)]
+    model, metric = nn.Sequential([nn.Dense(2, activation="sigmoid")]), make()
+    model.compile(optimizer=optim.SGD(0.1), loss="binary_crossentropy", metrics=[metric])
+    stop = callbacks.EarlyStopping(monitor=f"val_{metric.name}", patience=5)
+    model.fit(x, y, validation_data=(x, y), epochs=1, verbose=0, callbacks=[stop])
+    assert stop._maximize is maximize
+
+
+def test_auto_mode_refuses_a_monitor_without_a_direction(backend) -> None:
+    """As Keras: a log that is neither a loss nor a metric with a direction needs ``mode``."""
+    stop = callbacks.EarlyStopping(monitor="score")
+    with pytest.raises(br.InvalidArgumentError, match="EarlyStopping: mode='auto' cannot tell .*'score'"):
+        _fit([1.0, 0.5], stop, epochs=2)
 
 
 def test_bad_mode_and_factor() -> None:

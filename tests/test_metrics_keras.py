@@ -13,7 +13,7 @@ import pytest
 import bridge as br
 from bridge import metrics, nn, optim
 
-from .keras_reference import KerasReference
+from .keras_reference import KerasReference, keras_json
 
 RNG = np.random.default_rng(142)
 KERAS_BACKENDS = ("tensorflow", "torch")
@@ -487,3 +487,27 @@ def test_bad_arguments_name_the_metric_and_argument(backend, index):
     with pytest.raises(error, match=message):
         make()
     assert issubclass(error, br.BridgeError) and issubclass(error, (ValueError, TypeError))
+
+
+_DIRECTIONS = """
+import inspect, json
+import keras
+needs = {"IoU": {"num_classes": 2, "target_class_ids": [0]}, "MeanIoU": {"num_classes": 2},
+         "OneHotIoU": {"num_classes": 2, "target_class_ids": [0]}, "OneHotMeanIoU": {"num_classes": 2},
+         "PrecisionAtRecall": {"recall": 0.5}, "RecallAtPrecision": {"precision": 0.5},
+         "SensitivityAtSpecificity": {"specificity": 0.5}, "SpecificityAtSensitivity": {"sensitivity": 0.5}}
+print(json.dumps({name: getattr(cls(**needs.get(name, {})), "_direction", None)
+                  for name, cls in vars(keras.metrics).items()
+                  if inspect.isclass(cls) and issubclass(cls, keras.metrics.Metric)
+                  and name not in ("Metric", "MeanMetricWrapper")}))
+"""
+
+
+@pytest.mark.needs("keras", "tensorflow")
+@pytest.mark.slow
+def test_every_metric_improves_the_way_keras_says():
+    """``_direction`` ("up", "down" or None), which callbacks' ``mode="auto"`` follows, is Keras'
+    for every metric Keras has (and bridge has every one)."""
+    theirs = keras_json(_DIRECTIONS)
+    ours = {name: getattr(metrics, name)._direction for name in theirs}
+    assert ours == theirs

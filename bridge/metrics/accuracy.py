@@ -21,12 +21,16 @@ def _matches(y_true: Tensor, y_pred: Tensor) -> Tensor:
 class Accuracy(MeanMetricWrapper):
     """How often predictions equal the labels."""
 
+    _direction = "up"
+
     def __init__(self, name: str | None = "accuracy", dtype: Any = None) -> None:
         super().__init__(_matches, name, dtype)
 
 
 class BinaryAccuracy(MeanMetricWrapper):
     """How often ``y_pred > threshold`` equals the 0/1 label."""
+
+    _direction = "up"
 
     def __init__(
         self, threshold: float = 0.5, name: str | None = "binary_accuracy", dtype: Any = None
@@ -43,12 +47,16 @@ class BinaryAccuracy(MeanMetricWrapper):
 class CategoricalAccuracy(MeanMetricWrapper):
     """How often the arg-max of one-hot labels equals that of the predictions."""
 
+    _direction = "up"
+
     def __init__(self, name: str | None = "categorical_accuracy", dtype: Any = None) -> None:
         super().__init__(lambda t, p: _matches(ops.argmax(t, axis=-1), ops.argmax(p, axis=-1)), name, dtype)
 
 
 class SparseCategoricalAccuracy(MeanMetricWrapper):
     """How often integer labels equal the arg-max of the predictions."""
+
+    _direction = "up"
 
     def __init__(self, name: str | None = "sparse_categorical_accuracy", dtype: Any = None) -> None:
         super().__init__(
@@ -82,6 +90,8 @@ class TopKCategoricalAccuracy(MeanMetricWrapper):
     """How often the one-hot label's class is among the ``k`` highest predictions (ties count in,
     as TensorFlow's in_top_k)."""
 
+    _direction = "up"
+
     def __init__(
         self, k: int = 5, name: str | None = "top_k_categorical_accuracy", dtype: Any = None
     ) -> None:
@@ -96,6 +106,8 @@ class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
     """How often the integer label is among the ``k`` highest predictions (ties count in). With
     ``from_sorted_ids`` the predictions are class ids sorted by score (e.g. from ``ops.topk``):
     a match is the label among their first ``k``."""
+
+    _direction = "up"
 
     def __init__(
         self,

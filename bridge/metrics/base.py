@@ -46,6 +46,9 @@ class Metric(ABC):
 
     _state_names: tuple[str, ...] = ()
     _state_shape: tuple[int, ...] = ()
+    #: "up" or "down": the way the metric improves, as Keras' ``_direction`` (what callbacks'
+    #: ``mode="auto"`` follows); None where it has none (counts, sums, means)
+    _direction: str | None = None
     _shape_known = True  # False until the first update shows the shape (the state made then)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -240,6 +243,8 @@ class LossMean(MeanMetricWrapper):
     (``metrics.BinaryCrossentropy``, ...). As Keras: with a ``sample_weight``, samples the loss
     masks out (``ignore_class``) do not count; without one they count, with a loss of 0 (Keras'
     own tests expect both)."""
+
+    _direction = "down"
 
     def __init__(self, loss: Loss, name: str | None = None, dtype: Any = None) -> None:
         super().__init__(loss.values, name, dtype)

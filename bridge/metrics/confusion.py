@@ -214,6 +214,8 @@ class _Ratio(_Confusion):
     ``thresholds`` defaults to 0.5, or with ``top_k`` to none at all (every kept prediction is
     positive); ``top_k`` and ``class_id`` as Keras' (see ``_Confusion``)."""
 
+    _direction = "up"
+
     def __init__(
         self,
         thresholds: Any = None,
@@ -259,6 +261,8 @@ class Recall(_Ratio):
 class _AtConstraint(_Confusion):
     """The best of one rate over the ``num_thresholds`` thresholds evenly spread over [0, 1]
     (0.5 alone for 1) where another rate is at least ``value``; 0 where none is."""
+
+    _direction = "up"
 
     _state_names = _COUNTS
     _value_name: str
@@ -393,6 +397,8 @@ class AUC(_Confusion):
     one AUC per label (column of ``(samples, labels)`` data), averaged with ``label_weights``;
     else all values count as one label, weighted by their column's ``label_weights``.
     ``from_logits``: the predictions are logits (a sigmoid gives the probabilities)."""
+
+    _direction = "up"
 
     _state_names = _COUNTS
 

@@ -21,6 +21,8 @@ class FBetaScore(Metric):
     all counts), ``"macro"`` (the mean of the classes') or ``"weighted"`` (their mean weighted
     by the number of true instances)."""
 
+    _direction = "up"
+
     _state_names = ("true_positives", "false_positives", "false_negatives", "intermediate_weights")
 
     def __init__(

@@ -24,6 +24,8 @@ class IoU(Metric):
     the counts are kept in ``dtype`` (default int32: a float sample weight is truncated); the
     result is in ``dtype`` where it is a float, else float32."""
 
+    _direction = "up"
+
     _state_names = ("total_confusion_matrix",)
 
     def __init__(

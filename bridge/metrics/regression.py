@@ -21,12 +21,16 @@ def _errors(y_true: Tensor, y_pred: Tensor) -> Tensor:
 class MeanSquaredError(MeanMetricWrapper):
     """The mean squared error, averaged over the samples seen."""
 
+    _direction = "down"
+
     def __init__(self, name: str | None = "mean_squared_error", dtype: Any = None) -> None:
         super().__init__(lambda t, p: ops.mean(ops.square(_errors(t, p)), axis=-1), name, dtype)
 
 
 class MeanAbsoluteError(MeanMetricWrapper):
     """The mean absolute error, averaged over the samples seen."""
+
+    _direction = "down"
 
     def __init__(self, name: str | None = "mean_absolute_error", dtype: Any = None) -> None:
         super().__init__(lambda t, p: ops.mean(ops.abs(_errors(t, p)), axis=-1), name, dtype)
@@ -36,12 +40,16 @@ class MeanAbsolutePercentageError(MeanMetricWrapper):
     """``100 * mean(|y_true - y_pred| / max(|y_true|, eps))``, averaged over the samples seen
     (``"mape"``)."""
 
+    _direction = "down"
+
     def __init__(self, name: str | None = "mean_absolute_percentage_error", dtype: Any = None) -> None:
         super().__init__(losses.mean_absolute_percentage_error, name, dtype)
 
 
 class MeanSquaredLogarithmicError(MeanMetricWrapper):
     """The mean squared error of ``log(1 + y)``, averaged over the samples seen (``"msle"``)."""
+
+    _direction = "down"
 
     def __init__(self, name: str | None = "mean_squared_logarithmic_error", dtype: Any = None) -> None:
         super().__init__(losses.mean_squared_logarithmic_error, name, dtype)
@@ -50,6 +58,8 @@ class MeanSquaredLogarithmicError(MeanMetricWrapper):
 class LogCoshError(MeanMetricWrapper):
     """The mean of ``log(cosh(y_pred - y_true))``, averaged over the samples seen."""
 
+    _direction = "down"
+
     def __init__(self, name: str | None = "logcosh", dtype: Any = None) -> None:
         super().__init__(losses.log_cosh, name, dtype)
 
@@ -57,6 +67,8 @@ class LogCoshError(MeanMetricWrapper):
 class CosineSimilarity(MeanMetricWrapper):
     """The cosine similarity of targets and predictions along ``axis`` (1 for parallel
     vectors), averaged over the samples seen."""
+
+    _direction = "up"
 
     def __init__(self, name: str | None = "cosine_similarity", dtype: Any = None, axis: int = -1) -> None:
         self.axis = axis
@@ -99,6 +111,8 @@ class PearsonCorrelation(MeanMetricWrapper):
     """Pearson's correlation of targets and predictions along ``axis`` (per sample), averaged
     over the samples seen."""
 
+    _direction = "up"
+
     def __init__(self, name: str | None = "pearson_correlation", dtype: Any = None, axis: int = -1) -> None:
         self.axis = axis
         super().__init__(pearson_correlation, name, dtype, axis=axis)
@@ -110,6 +124,8 @@ class PearsonCorrelation(MeanMetricWrapper):
 class ConcordanceCorrelation(MeanMetricWrapper):
     """Lin's concordance correlation of targets and predictions along ``axis`` (per sample),
     averaged over the samples seen."""
+
+    _direction = "up"
 
     def __init__(
         self, name: str | None = "concordance_correlation", dtype: Any = None, axis: int = -1
@@ -124,6 +140,8 @@ class ConcordanceCorrelation(MeanMetricWrapper):
 class RootMeanSquaredError(Mean):
     """The square root of the mean squared error over the samples seen (computed in the
     metric's dtype)."""
+
+    _direction = "down"
 
     def __init__(self, name: str | None = "root_mean_squared_error", dtype: Any = None) -> None:
         super().__init__(name, dtype)
@@ -144,6 +162,8 @@ class R2Score(Metric):
     (``class_aggregation=None``), their mean (``"uniform_average"``) or their mean weighted by
     the targets' variance (``"variance_weighted_average"``). ``num_regressors`` > 0 gives the
     adjusted R2 (the plain one where there are too few values for it, as in Keras)."""
+
+    _direction = "up"
 
     _state_names = ("squared_sum", "sum", "residual", "count", "num_samples")
 
