@@ -332,8 +332,17 @@ class Model(Layer):
             metric.reset_state()
 
     # --- steps (backend-agnostic; override freely) -----------------------------------------
-    def compute_loss(self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> Tensor:
-        """The compiled loss plus the layers' regularization losses."""
+    def compute_loss(
+        self,
+        x: Any = None,
+        y: Any = None,
+        y_pred: Any = None,
+        sample_weight: Any = None,
+        training: bool = True,
+    ) -> Tensor:
+        """The compiled loss plus the layers' regularization losses. ``x`` and ``training``
+        (whether the model is training) are Keras' arguments, for an override; this one reads
+        neither."""
         if self._compile_loss is None:
             raise NotCompiledError("compute_loss: call model.compile(optimizer=..., loss=...) first")
         loss = self._compile_loss(y, y_pred, sample_weight)
