@@ -75,6 +75,14 @@ m = model("categorical_crossentropy")
 h = m.fit(x, onehot, batch_size=8, epochs=3, shuffle=False, class_weight=cw, verbose=0)
 out["class_weight_onehot"] = {"history": h.history, "weights": weights(m)}
 m = model()
+m.compile(keras.optimizers.SGD(0.1), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+          metrics=["accuracy"],
+          weighted_metrics=["accuracy", keras.metrics.SparseTopKCategoricalAccuracy(k=2)])
+h = m.fit(x, y, batch_size=8, epochs=2, shuffle=False, class_weight=cw, verbose=0)
+out["weighted_metrics"] = {"history": h.history, "weights": weights(m),
+                           "evaluate": m.evaluate(x, y, sample_weight=np.linspace(0.1, 2, 24), verbose=0,
+                                                  return_dict=True)}
+m = model()
 h = m.fit(x, y, batch_size=5, epochs=4, steps_per_epoch=2, validation_data=(xv, yv), validation_steps=1,
           validation_batch_size=4, validation_freq=2, shuffle=False, verbose=0)
 out["steps"] = {"history": h.history, "weights": weights(m)}
@@ -259,11 +267,6 @@ def same_history(ours: dict, theirs: dict, keys: tuple[str, ...] | None = None) 
         close(ours[key], theirs[key], key)
 
 
-#: with sample (or class) weights, bridge's compiled metrics are weighted (bridge's rule, see
-#: tests/test_multi_io.py); Keras weighs only ``weighted_metrics``: the loss is compared
-WEIGHTED = ("loss",)
-
-
 def same_weights(m: nn.Model, theirs: list) -> None:
     for i, (a, b) in enumerate(zip(m.get_weights(), theirs, strict=True)):
         close(a, b, f"weight {i}")
@@ -320,9 +323,9 @@ def test_class_weight_matches_keras(keras, backend):
     )
     unweighted = fit(model(), X, Y, batch_size=8, epochs=3, shuffle=False)["loss"]
     for theirs in keras:
-        same_history(sparse_history, theirs["class_weight_sparse"]["history"], WEIGHTED)
+        same_history(sparse_history, theirs["class_weight_sparse"]["history"])
         same_weights(sparse, theirs["class_weight_sparse"]["weights"])
-        same_history(one_hot_history, theirs["class_weight_onehot"]["history"], WEIGHTED)
+        same_history(one_hot_history, theirs["class_weight_onehot"]["history"])
         same_weights(one_hot, theirs["class_weight_onehot"]["weights"])
         assert not np.allclose(
             unweighted, theirs["class_weight_sparse"]["history"]["loss"], rtol=RTOL, atol=ATOL
@@ -405,7 +408,7 @@ def test_on_batch_methods_match_keras(keras, backend):
     alone_test = alone.test_on_batch(X, Y)
     for theirs in keras:
         close(first, theirs["on_batch"]["train"])
-        same_history(second, theirs["on_batch"]["train_dict"], WEIGHTED)
+        same_history(second, theirs["on_batch"]["train_dict"])
         close(test, theirs["on_batch"]["test"])
         same_history(test_dict, theirs["on_batch"]["test_dict"])
         close(predicted, theirs["on_batch"]["predict"])
@@ -429,7 +432,7 @@ def test_pydataset_matches_keras(keras, backend):
         same_weights(m, theirs["pydataset"]["weights"])
         close(evaluated, theirs["pydataset"]["evaluate"])
         close(predicted, theirs["pydataset"]["predict"])
-        same_history(weighted_history, theirs["pydataset_class_weight"]["history"], WEIGHTED)
+        same_history(weighted_history, theirs["pydataset_class_weight"]["history"])
         same_weights(weighted, theirs["pydataset_class_weight"]["weights"])
         same_history(endless_history, theirs["pydataset_endless"]["history"])
         same_weights(endless_model, theirs["pydataset_endless"]["weights"])
@@ -468,6 +471,28 @@ def test_pop_matches_keras(keras, backend):
         assert popped.units == theirs["pop"]["popped_units"] and len(m.layers) == theirs["pop"]["layers"]
         close(output, theirs["pop"]["output"])
     m.fit(X, Y, epochs=1, verbose=0)  # trains on what is left
+
+
+@NEEDS_KERAS
+def test_weighted_metrics_match_keras(keras, backend):
+    """``metrics`` see no class or sample weights, ``weighted_metrics`` do; a weighted metric
+    beside an unweighted one of the same name logs as ``weighted_<name>``."""
+    m = model()
+    m.compile(
+        optim.SGD(0.1),
+        losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+        weighted_metrics=["accuracy", metrics.SparseTopKCategoricalAccuracy(k=2)],
+    )
+    h = m.fit(X, Y, batch_size=8, epochs=2, shuffle=False, class_weight=CLASS_WEIGHT)
+    logs = m.evaluate(X, Y, sample_weight=np.linspace(0.1, 2, 24).astype(np.float32), return_dict=True)
+    for theirs in keras:
+        same_history(h.history, theirs["weighted_metrics"]["history"])
+        same_weights(m, theirs["weighted_metrics"]["weights"])
+        same_history(
+            {k: [v] for k, v in logs.items()},
+            {k: [v] for k, v in theirs["weighted_metrics"]["evaluate"].items()},
+        )
 
 
 @NEEDS_KERAS

@@ -286,7 +286,11 @@ def test_weighted_losses_per_output_against_numpy(backend: str) -> None:
     model(x)
     model.set_weights([w.astype(np.float64) for w in (W1, B1, W2, B2)])
     model.compile(
-        "sgd", loss={"out": "mse", "aux": "mae"}, loss_weights={"aux": 0.25}, metrics={"out": ["mse"]}
+        "sgd",
+        loss={"out": "mse", "aux": "mae"},
+        loss_weights={"aux": 0.25},
+        metrics={"out": ["mse"]},
+        weighted_metrics={"out": ["mse"], "aux": ["mae"]},
     )
     weights = {"out": np.linspace(0.5, 2.0, N), "aux": np.arange(N) % 3.0}
     logs = model.evaluate(x, {"out": Y1, "aux": Y2}, batch_size=N, sample_weight=weights, return_dict=True)
@@ -294,13 +298,17 @@ def test_weighted_losses_per_output_against_numpy(backend: str) -> None:
     out, aux = h @ W1.astype(np.float64) + B1, h @ W2.astype(np.float64) + B2
     per_out, per_aux = ((out - Y1) ** 2).mean(axis=1), np.abs(aux - Y2).mean(axis=1)
     out_loss, aux_loss = (per_out * weights["out"]).mean(), (per_aux * weights["aux"]).mean()
-    assert sorted(logs) == ["aux_loss", "loss", "out_loss", "out_mse"]
+    assert sorted(logs) == ["aux_loss", "aux_mae", "loss", "out_loss", "out_mse", "out_weighted_mse"]
     np.testing.assert_allclose(logs["out_loss"], out_loss, rtol=1e-6)
     np.testing.assert_allclose(logs["aux_loss"], aux_loss, rtol=1e-6)
     np.testing.assert_allclose(logs["loss"], out_loss + 0.25 * aux_loss, rtol=1e-6)
-    # metrics take the sample weights (bridge's rule for one output as well)
+    # as Keras: metrics see no sample weights, weighted_metrics do (named "weighted_" beside one)
+    np.testing.assert_allclose(logs["out_mse"], per_out.mean(), rtol=1e-6)
     np.testing.assert_allclose(
-        logs["out_mse"], (per_out * weights["out"]).sum() / weights["out"].sum(), rtol=1e-6
+        logs["out_weighted_mse"], (per_out * weights["out"]).sum() / weights["out"].sum(), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        logs["aux_mae"], (per_aux * weights["aux"]).sum() / weights["aux"].sum(), rtol=1e-6
     )
 
 

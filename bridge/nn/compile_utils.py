@@ -73,15 +73,16 @@ def map_structure(fn: Callable[[Any], Any], value: Any) -> Any:
     return None if value is None else fn(value)
 
 
-def check_arguments(loss: Any, metrics: Any, loss_weights: Any) -> None:
+def check_arguments(loss: Any, metrics: Any, loss_weights: Any, weighted_metrics: Any = None) -> None:
     """Raise for ``compile`` arguments of a form no model could take."""
     if loss is None or (_is_structure(loss) and all(item is None for item in _items(loss))):
         raise InvalidArgumentError("compile: a loss is needed, e.g. loss='mse'")
-    if metrics is not None and not isinstance(metrics, (list, tuple, dict)):
-        raise InvalidArgumentError(
-            f"compile: metrics must be a list (or a dict by output name), got {metrics!r}; "
-            "for one metric, metrics=[...]"
-        )
+    for argument, value in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+        if value is not None and not isinstance(value, (list, tuple, dict)):
+            raise InvalidArgumentError(
+                f"compile: {argument} must be a list (or a dict by output name), got {value!r}; "
+                f"for one metric, {argument}=[...]"
+            )
     weights = [loss_weights] if not _is_structure(loss_weights) else _items(loss_weights)
     for weight in weights:
         if weight is not None and (
@@ -244,75 +245,95 @@ def batch_count(y_pred: Any) -> Tensor:
 
 
 class CompileMetrics:
-    """The compiled metrics, per output, and their log names (Keras' ``CompileMetrics``).
+    """The compiled metrics, per output, and their log names (Keras' ``CompileMetrics``):
+    ``metrics`` see no sample weights, ``weighted_metrics`` see them (and class weights), as in
+    Keras; a weighted metric whose log name an unweighted one has is logged ``weighted_<name>``.
 
     Until the first batch shows the outputs, ``metrics`` are those of one output (a flat list
     of metrics on one loss), so that a model of one output restored from a file has its metrics'
     state before its first step, as one that trained had."""
 
-    def __init__(self, metrics: Any, losses: Any, output_names: Sequence[str] | None) -> None:
+    def __init__(
+        self, metrics: Any, losses: Any, output_names: Sequence[str] | None, weighted_metrics: Any = None
+    ) -> None:
         self.user_metrics, self.losses, self.output_names = metrics, losses, output_names
+        self.user_weighted_metrics = weighted_metrics
         self.outputs: list[Output] = []
-        self.named: list[tuple[str, Any, metrics_module.Metric]] = []  # (log name, key, metric)
+        # (log name, output key, metric, whether it sees the sample weights)
+        self.named: list[tuple[str, Any, metrics_module.Metric, bool]] = []
         self.built = False
-        self._single: list[metrics_module.Metric] | None = None
-        if isinstance(metrics, (list, tuple)) and not _is_structure(losses):
-            flat = [m for item in metrics for m in (item if isinstance(item, (list, tuple)) else [item])]
-            self._single = [metric_for(losses, m) for m in flat if m is not None]
+        self._single: list[tuple[metrics_module.Metric, bool]] | None = None
+        given = [(metrics, False), (weighted_metrics, True)]
+        if all(not m or isinstance(m, (list, tuple)) for m, _ in given) and not _is_structure(losses):
+            self._single = [
+                (metric_for(losses, m), weighted)
+                for entries, weighted in given
+                for item in entries or []
+                for m in (item if isinstance(item, (list, tuple)) else [item])
+                if m is not None
+            ]
 
     @property
     def metrics(self) -> list[metrics_module.Metric]:
         if self.built:
-            return [metric for _, _, metric in self.named]
-        return list(self._single or [])
+            return [metric for _, _, metric, _ in self.named]
+        return [metric for metric, _ in self._single or []]
 
     def build(self, y_pred: Any) -> None:
         self.outputs = output_keys(y_pred, self.output_names)
         single = self.outputs[0][0] is None
-        chosen: list[tuple[Any, str | None, list[metrics_module.Metric]]]
+        chosen: list[tuple[Any, str | None, metrics_module.Metric, bool]]
         if single and self._single is not None:
-            chosen = [(None, None, self._single)]
+            chosen = [(None, None, metric, weighted) for metric, weighted in self._single]
         else:
             losses = per_output("loss", self.losses, self.outputs)
-            entries = self._entries(single)
-            chosen = [
-                (key, name, [metric_for(loss, m) for m in _as_list(entry) if m is not None])
-                for (key, name), loss, entry in zip(self.outputs, losses, entries)
-            ]
+            chosen = []
+            for user, weighted, argument in (
+                (self.user_metrics, False, "metrics"),
+                (self.user_weighted_metrics, True, "weighted_metrics"),
+            ):
+                for (key, name), loss, entry in zip(
+                    self.outputs, losses, self._entries(user, single, argument)
+                ):
+                    chosen += [
+                        (key, name, metric_for(loss, m), weighted) for m in _as_list(entry) if m is not None
+                    ]
         counts: dict[str, int] = {}
         self.named = []
-        for key, name, metrics in chosen:
-            for metric in metrics:
-                log = f"{name}_{metric.name}" if name else metric.name
-                counts[log] = counts.get(log, 0) + 1
-                self.named.append((log if counts[log] == 1 else f"{log}_{counts[log] - 1}", key, metric))
+        for key, name, metric, weighted in chosen:
+            log = f"{name}_{metric.name}" if name else metric.name
+            if weighted and log in counts:  # Keras: "weighted_<name>" beside an unweighted one
+                log = f"{name}_weighted_{metric.name}" if name else f"weighted_{metric.name}"
+            counts[log] = counts.get(log, 0) + 1
+            self.named.append(
+                (log if counts[log] == 1 else f"{log}_{counts[log] - 1}", key, metric, weighted)
+            )
         self.built = True
 
-    def _entries(self, single: bool) -> list[Any]:
-        metrics = self.user_metrics
+    def _entries(self, metrics: Any, single: bool, argument: str) -> list[Any]:
         if not metrics:
             return [[]] * len(self.outputs)
         if single:  # a list of lists, or a dict of one entry, for one output
             return [[m for entry in _items(metrics) for m in _as_list(entry)]]
         if isinstance(metrics, (list, tuple)) and len(metrics) != len(self.outputs):
             raise InvalidArgumentError(
-                f"compile: metrics is a {type(metrics).__name__} of {len(metrics)} but the model has "
+                f"compile: {argument} is a {type(metrics).__name__} of {len(metrics)} but the model has "
                 f"{_describe(self.outputs)}; give one entry (a metric or a list of them) per output, "
                 "or a dict by output name"
             )
-        return per_output("metrics", metrics, self.outputs)
+        return per_output(argument, metrics, self.outputs)
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         if not self.built:
             self.build(y_pred)
-        for _, key, metric in self.named:
-            y_t, y_p, weights = parts(key, self.outputs, y_true, y_pred, sample_weight)
+        for _, key, metric, weighted in self.named:
+            y_t, y_p, weights = parts(key, self.outputs, y_true, y_pred, sample_weight if weighted else None)
             metric.update_state(y_t, y_p, sample_weight=weights)
 
     def result(self) -> dict[str, Tensor]:
         if not self.built:
             return {metric.name: metric.result() for metric in self.metrics}
-        return {log: metric.result() for log, _, metric in self.named}
+        return {log: metric.result() for log, _, metric, _ in self.named}
 
 
 def _as_list(entry: Any) -> list[Any]:

@@ -217,19 +217,30 @@ class Model(Layer):
         loss: Any = None,
         loss_weights: Any = None,
         metrics: Any = None,
+        weighted_metrics: Any = None,
         jit: Any = "auto",
     ) -> None:
         """Choose the optimizer, the loss (a Loss, a name such as ``"mse"``, or a callable) and
-        metrics (Metric objects or names; ``"accuracy"`` fits the loss). For a model of several
+        metrics (Metric objects or names; ``"accuracy"`` fits the loss). As in Keras, ``metrics``
+        see no sample or class weights and ``weighted_metrics`` see them. For a model of several
         outputs (a dict, tuple or list of Tensors), ``loss`` and ``loss_weights`` may be a list
         (by position) or dict (by output name), ``metrics`` a list of one entry per output or a
         dict; the logs are named as Keras names them (see ``bridge.nn.compile_utils``)."""
-        compile_utils.check_arguments(loss, metrics, loss_weights)
+        compile_utils.check_arguments(loss, metrics, loss_weights, weighted_metrics)
         if jit not in ("auto", True, False):
             raise InvalidArgumentError(f"compile: jit must be 'auto', True or False, got {jit!r}")
         metrics = dict(metrics) if isinstance(metrics, dict) else list(metrics or [])
+        weighted = (
+            dict(weighted_metrics) if isinstance(weighted_metrics, dict) else list(weighted_metrics or [])
+        )
         loss_weights = compile_utils.map_structure(float, loss_weights)  # plain numbers, for JSON
-        self._compile_arguments = {"loss": loss, "metrics": metrics, "loss_weights": loss_weights, "jit": jit}
+        self._compile_arguments = {
+            "loss": loss,
+            "metrics": metrics,
+            "weighted_metrics": weighted,
+            "loss_weights": loss_weights,
+            "jit": jit,
+        }
         self.optimizer = optim.get(optimizer)
         if self.dtype_policy.name == "mixed_float16" and not isinstance(
             self.optimizer, optim.LossScaleOptimizer
@@ -238,7 +249,7 @@ class Model(Layer):
         output_names = getattr(self, "output_names", None)
         self._compile_loss = compile_utils.CompileLoss(loss, loss_weights, output_names)
         self.loss = self._compile_loss.resolved
-        self._compile_metrics = compile_utils.CompileMetrics(metrics, self.loss, output_names)
+        self._compile_metrics = compile_utils.CompileMetrics(metrics, self.loss, output_names, weighted)
         self.compiled_metrics = self._compile_metrics.metrics
         self.loss_tracker = metrics_module.Mean(name="loss")
         self.jit = jit
@@ -304,7 +315,10 @@ class Model(Layer):
         if not self.compiled:
             return []
         trackers = self._compile_loss.trackers if self._compile_loss is not None else []
-        compiled = ["compile_metrics"] if self._compile_arguments.get("metrics") else []
+        arguments = self._compile_arguments
+        compiled = (
+            ["compile_metrics"] if arguments.get("metrics") or arguments.get("weighted_metrics") else []
+        )
         return ["loss", *compiled, *(tracker.name for tracker in trackers)]
 
     def compute_metrics(self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> dict[str, Tensor]:

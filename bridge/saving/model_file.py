@@ -136,6 +136,8 @@ def _compile_config(model: Model) -> dict[str, Any] | None:
         "metrics": _per_output_json(arguments["metrics"], metrics.serialize),
         "jit": arguments["jit"],
     }
+    if arguments.get("weighted_metrics"):
+        config["weighted_metrics"] = _per_output_json(arguments["weighted_metrics"], metrics.serialize)
     if arguments.get("loss_weights") is not None:
         config["loss_weights"] = arguments["loss_weights"]
     return config
@@ -517,6 +519,7 @@ def _compile(path: str, model: Model, config: Any) -> None:
             loss=_per_output_objects(config["loss"], losses.deserialize),
             loss_weights=config.get("loss_weights"),
             metrics=_per_output_objects(config.get("metrics") or [], metrics.deserialize),
+            weighted_metrics=_per_output_objects(config.get("weighted_metrics") or [], metrics.deserialize),
             jit=config.get("jit", "auto"),
         )
     except (BridgeError, TypeError, ValueError, KeyError, AttributeError, RecursionError) as error:
