@@ -324,6 +324,7 @@ def assert_constraint_config(layer: nn.Layer, keras_config: dict) -> None:
     assert type(layer).from_config(config).get_config() == config
 
 
+@pytest.mark.needs("torch", "tensorflow")  # saved on one backend, loaded on the other
 def test_constraints_survive_saving_the_whole_model(backend, tmp_path):
     model = bridge_model("lstm")
     path = tmp_path / "model.keras"
