@@ -84,6 +84,12 @@ class NotBuiltError(BridgeError, RuntimeError):
     """A layer's weights were asked for before its first call (or ``build``)."""
 
 
+class NoSymbolicInputError(NotBuiltError, AttributeError):
+    """A model's symbolic ``input``/``output`` (or their shapes) were asked for where it has none:
+    a Sequential that does not begin with an ``nn.Input``. An ``AttributeError``, as in Keras, so
+    ``hasattr(model, "input_shape")`` is False there."""
+
+
 class FileFormatError(BridgeError, ValueError):
     """A file that bridge cannot read as what it was asked to load: not a file, empty, truncated,
     damaged (its checksum does not match), not a safetensors file, not a bridge file of the kind

@@ -197,6 +197,13 @@ import warnings
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     legacy = keras.Sequential([keras.layers.Dense(3, input_shape=(4,)), keras.layers.Dense(2, input_dim=9)])
+inp = keras.Input((4,), name="i")
+two_in = keras.Model([inp, keras.Input((2,))], [keras.layers.Dense(3)(inp), keras.layers.Dense(1)(inp)])
+out["shapes"] = {"sequential": [list(legacy.input_shape), list(legacy.output_shape)],
+                 "functional_in": [list(s) for s in two_in.input_shape],
+                 "functional_out": [list(s) for s in two_in.output_shape],
+                 "sequential_inputs": len(legacy.inputs),
+                 "no_input": hasattr(keras.Sequential([keras.layers.Dense(2)]), "input_shape")}
 out["input_shape"] = {"built": legacy.built, "shapes": [list(w.shape) for w in legacy.weights],
                       "warned": any("input_shape" in str(w.message) for w in caught),
                       "config_keys": sorted(legacy.layers[0].get_config())}
@@ -561,6 +568,18 @@ def test_input_shape_on_the_first_layer_builds_as_keras(keras, backend):
         assert shapes == theirs["input_shape"]["shapes"]
         assert "input_shape" not in theirs["input_shape"]["config_keys"]
     assert "input_shape" not in legacy.layers[0].get_config()
+    # the shapes, as Keras: with the batch axis (None); a Sequential without an Input has none
+    inp = nn.Input((4,), name="i")
+    two_in = nn.Model([inp, nn.Input((2,))], [nn.Dense(3)(inp), nn.Dense(1)(inp)])
+    for theirs in keras:
+        shapes = theirs["shapes"]
+        assert [list(legacy.input_shape), list(legacy.output_shape)] == shapes["sequential"]
+        assert [list(s) for s in two_in.input_shape] == shapes["functional_in"]
+        assert [list(s) for s in two_in.output_shape] == shapes["functional_out"]
+        assert len(legacy.inputs) == shapes["sequential_inputs"] and legacy.outputs[0] is legacy.output
+        assert hasattr(nn.Sequential([nn.Dense(2)]), "input_shape") == shapes["no_input"]
+    with pytest.raises(nn.NoSymbolicInputError, match="Sequential that begins with an nn.Input"):
+        getattr(nn.Sequential([nn.Dense(2)]), "output_shape")  # noqa: B009
     with pytest.raises(br.errors.ArgumentTypeError, match="Dense: input_shape"):
         nn.Dense(3, input_shape=4)
 

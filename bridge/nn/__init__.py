@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .._registry import register_serializable
-from ..errors import NotBuiltError
+from ..errors import NoSymbolicInputError, NotBuiltError
 from ..saving import load_model
 from ..serialization import LAYERS, deserialize, serialize
 from .attention import MultiHeadAttention
@@ -245,6 +245,7 @@ __all__ = [
     "KerasLayer",
     "TorchModule",
     "NotBuiltError",
+    "NoSymbolicInputError",
     "serialize",
     "deserialize",
     "load_model",

@@ -69,6 +69,18 @@ class Functional(Model):
         """The outputs as given: one, or their list, tuple or dict."""
         return self._outputs
 
+    @property
+    def input_shape(self) -> Any:
+        """The inputs' shapes, the batch axis first: one shape, or a list of them, as Keras."""
+        shapes = [t.shape for t in self.inputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def output_shape(self) -> Any:
+        """The outputs' shapes, the batch axis first: one shape, or a list of them, as Keras."""
+        shapes = [t.shape for t in self.outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
     def build(self, input_shape: Any, dtype: Any = None) -> None:
         """Nothing to do: a functional model is built when it is made."""
 

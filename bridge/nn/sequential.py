@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, NoSymbolicInputError
 from ..serialization import deserialize, serialize
 from .input import Input
 from .layer import Layer
 from .model import Model
+from .symbolic import SymbolicTensor
 
 
 class Sequential(Model):
@@ -61,6 +62,44 @@ class Sequential(Model):
             for kept in layers:
                 self.add(kept)
         return layer
+
+    # --- the symbolic inputs and outputs, as Keras' (with an nn.Input first) ---------------------
+    def _symbolic(self, what: str) -> None:
+        if self._input is None or self._symbolic_output is None:
+            raise NoSymbolicInputError(
+                f"{self.name}: {what} is defined for a Sequential that begins with an nn.Input (or a "
+                "first layer given input_shape=), as in Keras"
+            )
+
+    @property
+    def input(self) -> Input:
+        """The ``nn.Input`` the model begins with."""
+        self._symbolic("input")
+        return self._input  # type: ignore[return-value]
+
+    @property
+    def output(self) -> SymbolicTensor:
+        """The symbolic output of the last layer on that input."""
+        self._symbolic("output")
+        return self._symbolic_output
+
+    @property
+    def inputs(self) -> list[Input]:
+        return [self.input]
+
+    @property
+    def outputs(self) -> list[SymbolicTensor]:
+        return [self.output]
+
+    @property
+    def input_shape(self) -> tuple[int | None, ...]:
+        """The input's shape, the batch axis first (``(None, 4)``), as Keras."""
+        return self.input.shape
+
+    @property
+    def output_shape(self) -> tuple[int | None, ...]:
+        """The output's shape, the batch axis first, as Keras."""
+        return self.output.shape
 
     def call(self, x: Any, training: bool = False) -> Any:
         if isinstance(x, (list, tuple, dict)):  # as Keras: one input tensor
