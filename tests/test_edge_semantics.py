@@ -308,6 +308,7 @@ def test_metric_and_layer_errors_name_them(backend):
 @pytest.mark.parametrize("delta", [0.0, -1.0, float("nan")])
 def test_huber_needs_a_positive_delta_as_torch(delta):
     import torch
+
     with pytest.raises(RuntimeError, match="delta"):
         torch.nn.functional.huber_loss(torch.ones(2), torch.zeros(2), delta=delta)
     with pytest.raises(br.InvalidArgumentError, match="^Huber: delta must be positive"):
