@@ -1,18 +1,18 @@
-"""Which backend and device are current: context variables, so threads and tasks keep their own."""
+"""Which backend and device are current: context values, so threads and tasks keep their own."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 from collections.abc import Iterator, Mapping
-from contextvars import ContextVar
 
+from ._context import ContextValue
 from ._plugins import ENTRY_POINT_GROUP, installed_backends, load_backend
 from .backend import Backend
 from .errors import BridgeError, DeviceError
 
-_backend: ContextVar[Backend | None] = ContextVar("bridge_backend", default=None)
-_device: ContextVar[str | None] = ContextVar("bridge_device", default=None)
+_backend: ContextValue[Backend | None] = ContextValue("bridge_backend", None)
+_device: ContextValue[str | None] = ContextValue("bridge_device", None)
 _process_default: Backend | None = None
 
 

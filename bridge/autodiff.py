@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from contextvars import ContextVar, Token
 from typing import Any
 
+from ._context import ContextValue
 from ._dispatch import current_backend
 from ._plugins import load_backend
 from .backend import Backend, Tape
@@ -20,7 +20,7 @@ from .tree import leaves, map_leaves, replace_leaves
 from .variable import Variable
 
 #: How many tapes are recording right now (their gradients must stay differentiable).
-_recording: ContextVar[int] = ContextVar("bridge_recording_tapes", default=0)
+_recording: ContextValue[int] = ContextValue("bridge_recording_tapes", 0)
 
 
 class TapeUsedError(BridgeError, RuntimeError):
@@ -52,7 +52,7 @@ class GradientTape:
         self._tape: Tape | None = None  # the backend's, from ``__enter__`` on
         self._backend: Backend | None = load_backend(backend) if backend is not None else None
         self._used = False
-        self._token: Token[int] | None = None
+        self._token: Any = None
 
     def __enter__(self) -> GradientTape:
         self._backend = self._backend or current_backend()
@@ -112,9 +112,12 @@ class GradientTape:
         for x in found:
             _floating_leaf("GradientTape.gradient", x, "every source")
         natives = [self._native(x) for x in found]
-        grads = self._tape.gradient(
-            [self._native(t) for t in targets], natives, create_graph=_recording.get() > 0
-        )
+        create_graph = _recording.get() > 0
+        grads = self._tape.gradient([self._native(t) for t in targets], natives, create_graph=create_graph)
+        if not (self.persistent or create_graph):  # the targets' graph is used up: let them go
+            spent = [t for t in targets if not isinstance(t, Variable)]
+            for t, native in zip(spent, self._tape.spent([t._native for t in spent])):
+                t._native = native
 
         backend = self._entered_backend
 

@@ -85,6 +85,11 @@ class Tape(ABC):
         """Gradients of the sum of all elements of ``targets``; None for a source they do not
         depend on. ``create_graph``: the gradients will be differentiated (an outer tape is on)."""
 
+    def spent(self, targets: list[Native]) -> list[Native]:
+        """``targets`` after a gradient that used up their graph (torch, compiling: detached, so
+        that a compiled step may return them); the same natives where nothing changes."""
+        return targets
+
 
 class Backend(ABC):
     """Base class of a backend: subclass it, set ``name`` and ``contract_version``, implement
@@ -685,7 +690,9 @@ class Backend(ABC):
 
     # --- jit (feature "jit") ---------------------------------------------------------------
     @feature("jit")
-    def jit(self, fn: Callable[..., Any], **options: Any) -> Callable[..., Any]:
+    def jit(self, fn: Callable[..., Any], mode: str = "default", **options: Any) -> Callable[..., Any]:
         """``fn`` (natives in, natives out, pytrees allowed) compiled by the framework
-        (tf.function, torch.compile), options passed through."""
+        (tf.function, torch.compile), options passed through. ``mode`` is one of
+        ``bridge.jit.MODES``: a backend does what it can of "graph" (replay a CUDA graph) and
+        "xla" (compile with XLA), and compiles as "default" where it cannot."""
         raise self._unsupported("jit")

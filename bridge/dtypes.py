@@ -24,20 +24,18 @@ class DType(str):
 
     Each dtype is a singleton; ``kind`` is "b" bool, "i" signed, "u" unsigned or "f" float."""
 
+    name: str  # a plain str (torch.compile looks a DType's name up in dicts)
     kind: str
     bits: int
     numpy: np.dtype
 
     def __new__(cls, name: str, kind: str, bits: int, numpy_dtype: Any) -> DType:
         self = super().__new__(cls, name)
+        self.name = str(name)
         self.kind = kind
         self.bits = bits
         self.numpy = np.dtype(numpy_dtype)
         return self
-
-    @property
-    def name(self) -> str:
-        return str.__str__(self)
 
     @property
     def is_floating(self) -> bool:

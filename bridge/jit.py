@@ -10,19 +10,30 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import tree
+from ._context import compiled_scope
 from ._dispatch import current_backend
 from ._plugins import backend_infos
-from .errors import BridgeError
+from .errors import BridgeError, InvalidArgumentError
 from .ops._core import backend_of, diagnose
 from .tensor import Tensor
 from .variable import Variable
 
+#: How ``jit`` compiles: with the framework's compiler; the same, then replayed as one CUDA graph
+#: per input shape where the framework can (torch on a GPU); or with XLA where it has it (TensorFlow).
+MODES = ("default", "graph", "xla")
 
-def jit(fn: Callable | None = None, *, enabled: bool = True, **options: Any) -> Callable:
+
+def jit(
+    fn: Callable | None = None, *, enabled: bool = True, mode: str = "default", **options: Any
+) -> Callable:
     """Compile ``fn`` on the backend of its tensor arguments (else the current one).
 
     Inputs and outputs may be Tensors, Variables and pytrees of them; Variables may be updated
-    inside. ``enabled=False`` returns ``fn`` unchanged, for debugging. Options pass through to the
+    inside. ``enabled=False`` returns ``fn`` unchanged, for debugging. ``mode`` (one of
+    ``MODES``): ``"default"`` is tf.function or torch.compile; ``"graph"`` replays the compiled
+    function as a CUDA graph on torch's GPUs (outputs are copied out of the graph's memory; the
+    same as ``"default"`` elsewhere); ``"xla"`` is ``tf.function(jit_compile=True)`` on
+    TensorFlow (``"default"`` elsewhere). Options pass through to the
     framework; an option whose value is a dict is named after a backend (``torch={"backend":
     "aot_eager"}``, ``tensorflow={"jit_compile": True}``) and applies to that backend only, so
     code that names a backend which is not installed still runs on the others. (A framework
@@ -32,8 +43,10 @@ def jit(fn: Callable | None = None, *, enabled: bool = True, **options: Any) -> 
     ``TracedValueError``, and out-of-range gather indices are clamped (eager code raises
     ``IndexOutOfRangeError``). An error the framework raises while running the compiled
     function comes back as a ``BackendOpError`` naming the function."""
+    if mode not in MODES:
+        raise InvalidArgumentError(f"jit: mode must be one of {', '.join(map(repr, MODES))}, got {mode!r}")
     if fn is None:
-        return functools.partial(jit, enabled=enabled, **options)
+        return functools.partial(jit, enabled=enabled, mode=mode, **options)
     if not enabled:
         return fn
     shared = {k: v for k, v in options.items() if not isinstance(v, Mapping)}
@@ -44,12 +57,14 @@ def jit(fn: Callable | None = None, *, enabled: bool = True, **options: Any) -> 
         found = [x for x in tree.leaves((args, kwargs)) if isinstance(x, Tensor)]
         backend = backend_of("jit", *found) if found else current_backend()
         if backend.name not in compiled:
+            modal = {} if mode == "default" else {"mode": mode}  # a backend may predate modes
             compiled[backend.name] = backend.jit(
-                _on_natives(fn, backend), **shared, **options.get(backend.name, {})
+                _on_natives(fn, backend), **modal, **shared, **options.get(backend.name, {})
             )
         natives = tree.map_leaves(lambda x: x._native if isinstance(x, Tensor) else x, (args, kwargs))
         try:
-            out = compiled[backend.name](*natives)
+            with compiled_scope():
+                out = compiled[backend.name](*natives)
         except Exception as exc:
             if isinstance(exc, BridgeError) or not _from_framework(exc, backend.name):
                 raise

@@ -8,12 +8,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
 
 from . import ops
+from ._context import ContextValue
 from ._registry import Registry, snake_case
 from .dtypes import as_dtype, int64
 from .errors import ArgumentTypeError, InvalidArgumentError, ShapeError
@@ -684,7 +684,7 @@ def _functional(cls: type[Loss], name: str) -> Callable[..., Tensor]:
 # losses and metrics then compare it with their number of classes, which costs no host sync per
 # step and holds under jit. Elsewhere an eager call looks at the values (one host sync); a traced
 # call without a known range cannot look and leaves the labels to the framework.
-_LABEL_RANGE: ContextVar[tuple[float, float] | None] = ContextVar("bridge_label_range", default=None)
+_LABEL_RANGE: ContextValue[tuple[float, float] | None] = ContextValue("bridge_label_range", None)
 
 
 def _range_error(op: str, label: float, classes: int) -> InvalidArgumentError:

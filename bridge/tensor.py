@@ -17,6 +17,7 @@ call per operator (about 0.1 us, within the noise of an op: ``x + y`` takes 2 us
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -83,7 +84,7 @@ class Tensor:
             raise TracedValueError(
                 f"size of a tensor of shape {shape}: a size is unknown (None) while tracing"
             )
-        return int(np.prod(shape, dtype=np.int64))
+        return math.prod(shape)
 
     @property
     def device(self) -> str:

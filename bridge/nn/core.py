@@ -36,7 +36,7 @@ class Dense(KernelLayer):
                 f"{self.name}: Dense was built for inputs with {features} features (last axis), "
                 f"got shape {x.shape}"
             )
-        y = x @ self.kernel
+        y = ops.matmul(x, self.kernel)  # not `@`: torch.compile does not trace `@` on Python objects
         if self.use_bias:
             y = y + self.bias
         return self.activation(y)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .. import activations, constraints, initializers, regularizers
+from .._context import compiling
 from .._dispatch import current_backend, resolve_device, use_backend
 from .._dispatch import device as on_device
 from .._registry import snake_case
@@ -104,6 +105,9 @@ class Layer:
     ``bridge.tree``): every leaf given as a NumPy array, a Python number or a framework
     tensor arrives in ``call`` as a Tensor, in the same structure, and ``build`` receives that
     structure with each Tensor replaced by its shape."""
+
+    #: Attributes that hold no weights, left out of the search for them.
+    _untracked_attributes: frozenset[str] = frozenset({"_tracked_found"})
 
     # whether ``call`` accepts ``training=`` (and ``mask=``), and its default there; read once per
     # subclass, so that jit tracing stays plain
@@ -233,7 +237,7 @@ class Layer:
         functional model, and gives symbolic outputs. Masks (Keras'): the mask attached to the
         inputs is passed as ``mask=`` where ``call`` takes one, and the outputs get
         ``compute_mask``'s."""
-        plain = isinstance(inputs, Tensor) and not args and not kwargs  # the common case, kept cheap
+        plain = isinstance(inputs, Tensor) and len(args) == 0 and not kwargs  # the common case, kept cheap
         if not plain and is_symbolic((inputs, args, kwargs)):
             if training is not None:
                 kwargs["training"] = training
@@ -322,11 +326,16 @@ class Layer:
         return variable
 
     def _tracked(self) -> tuple[list[Variable], list[Layer]]:
-        """Own Variables (add_weight order first) and direct sublayers, deduplicated."""
+        """Own Variables (add_weight order first) and direct sublayers, deduplicated: found in the
+        attributes in eager code, and kept for compiled code (which would otherwise read, and
+        torch.compile guard on, every attribute: a step compiled again when any changes)."""
+        if compiling() and "_tracked_found" in self.__dict__:
+            return self.__dict__["_tracked_found"]
         variables: list[Variable] = []
         layers: list[Layer] = []
         seen: set[int] = set()
-        for item in itertools.chain(self._own_weights, *map(_walk, self.__dict__.values())):
+        found = (_walk(v) for k, v in self.__dict__.items() if k not in self._untracked_attributes)
+        for item in itertools.chain(self._own_weights, *found):
             if id(item) in seen:
                 continue
             seen.add(id(item))
@@ -334,6 +343,7 @@ class Layer:
                 layers.append(item)
             else:
                 variables.append(item)
+        self.__dict__["_tracked_found"] = (variables, layers)
         return variables, layers
 
     def _frozen(self, frozen: bool = False) -> set[int]:

@@ -3,8 +3,10 @@
 ``train_step`` and ``test_step`` are ordinary bridge code (a GradientTape inside), so a subclass
 can override them once for every backend. With ``jit="auto"`` the steps are compiled where the
 backend prefers it (``Backend.prefers_jit``: eager TensorFlow is ~10x slower per op) and run
-eagerly elsewhere; ``jit=True`` compiles everywhere; ``jit=False`` runs eagerly everywhere, for
-debugging. The data goes through ``bridge.data.adapters``, the callbacks through a
+eagerly elsewhere; ``jit=True`` compiles everywhere (forward, backward and optimizer update in one
+graph); ``jit="graph"`` also replays each step as a CUDA graph on torch's GPUs, ``jit="xla"``
+compiles with XLA on TensorFlow (see ``bridge.jit.MODES``); ``jit=False`` runs eagerly
+everywhere, for debugging. The data goes through ``bridge.data.adapters``, the callbacks through a
 ``CallbackList``, and the logs become numbers in ``callbacks.numeric_logs``."""
 
 from __future__ import annotations
@@ -76,6 +78,8 @@ class Model(Layer):
     """Subclass with layers in ``__init__`` and the forward pass in ``call``; or use Sequential;
     or ``Model(inputs, outputs)`` over layers called on ``nn.Input``s (a functional model, see
     ``nn.functional.Functional``)."""
+
+    _untracked_attributes = Layer._untracked_attributes | {"_compiled_steps", "_callbacks", "history"}
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
@@ -227,8 +231,10 @@ class Model(Layer):
         (by position) or dict (by output name), ``metrics`` a list of one entry per output or a
         dict; the logs are named as Keras names them (see ``bridge.nn.compile_utils``)."""
         compile_utils.check_arguments(loss, metrics, loss_weights, weighted_metrics)
-        if jit not in ("auto", True, False):
-            raise InvalidArgumentError(f"compile: jit must be 'auto', True or False, got {jit!r}")
+        if jit not in ("auto", True, False, "graph", "xla"):
+            raise InvalidArgumentError(
+                f"compile: jit must be 'auto', True, False, 'graph' or 'xla', got {jit!r}"
+            )
         metrics = dict(metrics) if isinstance(metrics, dict) else list(metrics or [])
         weighted = (
             dict(weighted_metrics) if isinstance(weighted_metrics, dict) else list(weighted_metrics or [])
@@ -405,7 +411,8 @@ class Model(Layer):
             self._compiled_moves = Layer._moves
         key = f"{kind}:{backend}"
         if key not in self._compiled_steps:
-            self._compiled_steps[key] = compile_function(step)
+            mode = self.jit if self.jit in ("graph", "xla") else "default"
+            self._compiled_steps[key] = compile_function(step, mode=mode)
         return self._compiled_steps[key](batch)
 
     def _builds_on(self, batch: Any) -> bool:
@@ -415,7 +422,9 @@ class Model(Layer):
         return state is not None and not state.built and is_several(_unpack(batch)[1])
 
     def _should_compile(self, backend: str) -> bool:
-        return self.jit is True or (self.jit == "auto" and load_backend(backend).prefers_jit)
+        if self.jit == "auto":
+            return load_backend(backend).prefers_jit
+        return self.jit in (True, "graph", "xla")
 
     @op()
     def to(self, device: str) -> Model:

@@ -333,10 +333,12 @@ class Recurrent(Layer):
         """The inputs of every step times the kernel (per gate block where each has its own
         dropout mask), plus the input bias: (batch, time, gates * units)."""
         if masks is None:
-            projected = x @ self.kernel
+            projected = ops.matmul(x, self.kernel)
         else:
             blocks = _blocks(self.kernel, self.units, range(len(masks)), len(masks) == 1)
-            projected = ops.concat([(x * ops.expand_dims(m, 1)) @ k for m, k in zip(masks, blocks)], axis=-1)
+            projected = ops.concat(
+                [ops.matmul(x * ops.expand_dims(m, 1), k) for m, k in zip(masks, blocks)], axis=-1
+            )
         bias = self._input_bias()
         return projected if bias is None else projected + bias
 
@@ -346,9 +348,9 @@ class Recurrent(Layer):
         kernel = self.recurrent_kernel
         if masks is None or len(masks) == 1:
             h = h if masks is None else h * masks[0]
-            return h @ kernel[:, gates.start * self.units : gates.stop * self.units]
+            return ops.matmul(h, kernel[:, gates.start * self.units : gates.stop * self.units])
         return ops.concat(
-            [(h * masks[g]) @ k for g, k in zip(gates, _blocks(kernel, self.units, gates))], axis=-1
+            [ops.matmul(h * masks[g], k) for g, k in zip(gates, _blocks(kernel, self.units, gates))], axis=-1
         )
 
     def _step(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import operator
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -13,7 +14,7 @@ import numpy as np
 from .._dispatch import current_backend, resolve_device
 from .._plugins import load_backend, native_backend_name
 from ..backend import Backend
-from ..dtypes import DType, as_dtype, default_float, default_int, result_type
+from ..dtypes import DType, as_dtype, default_float, default_int, python_scalar_dtype, result_type
 from ..errors import (
     ArgumentTypeError,
     AxisError,
@@ -94,6 +95,26 @@ def numpy_array(data: Any, dtype: DType | None = None, op: str = "tensor") -> np
     return array.astype(dtype.numpy, copy=False)
 
 
+def python_scalar(value: bool | int | float, dtype: DType, op: str) -> bool | int | float:
+    """A Python scalar as a Python number of ``dtype``'s kind, checked as ``numpy_array`` checks
+    it, in plain Python: traced code (torch.compile) calls it, where NumPy's dtypes are not at hand."""
+    if dtype.kind == "b":
+        return bool(value)
+    if dtype.kind == "f":
+        try:
+            return float(value)
+        except OverflowError as exc:
+            raise InvalidArgumentError(f"{op}: cannot make {dtype} of {_summary(value)}: {exc}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidArgumentError(f"{op}: cannot convert NaN or infinity to {dtype}")
+    signed = dtype.kind == "i"
+    low, high = (-(2 ** (dtype.bits - 1)), 2 ** (dtype.bits - 1) - 1) if signed else (0, 2**dtype.bits - 1)
+    inside = low - 1 < value < high + 1 if isinstance(value, float) else low <= value <= high
+    if not inside:  # floats are truncated toward zero, as NumPy's: -0.5 becomes 0
+        raise InvalidArgumentError(f"{op}: value {value} is out of bounds for {dtype} ([{low}, {high}])")
+    return int(value)
+
+
 def _summary(data: Any) -> str:
     text = repr(data)
     return f"{type(data).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
@@ -135,6 +156,10 @@ def to_native(
         native = x._native
     elif backend.is_native(x):
         native = x
+    elif type(x) in SCALARS:  # in plain Python, which traced code (torch.compile) can run
+        dtype = dtype or python_scalar_dtype(x)
+        value = python_scalar(x, dtype, op)
+        return backend.full((), value, dtype, resolve_device(backend, device))
     else:
         owner = native_backend_name(x) if not isinstance(x, (*SCALARS, list, tuple)) else None
         if owner is not None:

@@ -20,6 +20,7 @@ from ._core import (
     known_shape,
     numpy_array,
     op,
+    python_scalar,
     require,
     size_tuple,
     to_native,
@@ -83,7 +84,11 @@ def full(
     """A tensor of ``shape`` filled with ``fill_value``."""
     target = _backend(backend)
     dtype = _fill_dtype(fill_value, dtype)
-    value = numpy_array(fill_value, dtype, "full").item()  # a Python scalar of the dtype's kind
+    value = (  # a Python scalar of the dtype's kind
+        python_scalar(fill_value, dtype, "full")
+        if isinstance(fill_value, SCALARS)
+        else numpy_array(fill_value, dtype, "full").item()
+    )
     shape = size_tuple("full", shape)
     return Tensor(target.full(shape, value, dtype, resolve_device(target, device)), target)
 

@@ -162,8 +162,9 @@ def einsum(subscripts: str, *operands: Any) -> Tensor:
         f"einsum: subscripts must be a str, got {subscripts!r}",
     )
     shapes = tuple(backend.shape(n) for n in natives)
-    reason = _einsum_check(subscripts, shapes) if all(known_shape(s) for s in shapes) else None
-    if reason:  # (sizes unknown while tracing: the backend checks them)
+    checkable = not backend.tracing() and all(known_shape(s) for s in shapes)  # NumPy checks, eagerly
+    reason = _einsum_check(subscripts, shapes) if checkable else None
+    if reason:  # (while tracing, the backend checks them)
         raise InvalidArgumentError(f"einsum: {reason}")
     natives, dtype = promote_natives(backend, natives)
     if dtype not in _WIDENED_IN_MATMUL:

@@ -253,12 +253,12 @@ def conv(
         f"conv: groups={groups} must divide the input channels ({channels}) and the output channels "
         f"({filters}); input {x.shape} ({data_format}), kernel {kernel.shape}",
     )
-    require(
-        channels == kernel.shape[-2] * groups,
-        ShapeError,
-        f"conv: input {x.shape} has {channels} channels ({data_format}) but kernel {kernel.shape} "
-        f"expects {kernel.shape[-2] * groups}" + (f" ({groups} groups)" if groups > 1 else ""),
-    )
+    if channels != kernel.shape[-2] * groups:
+        grouped = f" ({groups} groups)" if groups > 1 else ""
+        raise ShapeError(
+            f"conv: input {x.shape} has {channels} channels ({data_format}) but kernel {kernel.shape} "
+            f"expects {kernel.shape[-2] * groups}{grouped}"
+        )
     strides, dilation = (
         spatial_ints("conv", "strides", strides, rank),
         spatial_ints("conv", "dilation", dilation, rank),

@@ -47,7 +47,7 @@ def _reshape_target(shape: tuple[int | None, ...], target: tuple[int, ...]) -> t
     if len(dims) < len(shape):
         return target
     size = math.prod(dims)
-    known = math.prod(n for n in target if n != -1)
+    known = math.prod([n for n in target if n != -1])  # a list: torch.compile traces no generator here
     if -1 in target and known and size % known == 0:
         return tuple(size // known if n == -1 else n for n in target)
     if -1 not in target and size == known:

@@ -40,14 +40,15 @@ class TorchTape(Tape):
         self.persistent = persistent
         self.watch_accessed_variables = watch_accessed_variables
         self.watched: set[int] = set()
-        self._grad_mode = torch.enable_grad()
+        self._grad_was_enabled = True
 
-    def __enter__(self) -> TorchTape:
-        self._grad_mode.__enter__()
+    def __enter__(self) -> TorchTape:  # set_grad_enabled calls, which torch.compile traces
+        self._grad_was_enabled = torch.is_grad_enabled()
+        torch.set_grad_enabled(True)
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
-        self._grad_mode.__exit__(*exc_info)
+        torch.set_grad_enabled(self._grad_was_enabled)
 
     def watch(self, x: torch.Tensor) -> torch.Tensor:
         if not x.requires_grad:
@@ -78,6 +79,21 @@ class TorchTape(Tape):
         for i, g in zip(wanted, found):
             grads[i] = g
         return grads
+
+    def spent(self, targets):  # torch.compile refuses to return a tensor whose graph is used up
+        return [t.detach() for t in targets] if torch.compiler.is_compiling() else targets
+
+
+def _copied_out(compiled):
+    """``compiled`` whose tensor outputs are copied out of the CUDA graph's memory, which its next
+    replay overwrites (a step's logs are read after the next step has run)."""
+
+    def run(*args):
+        torch.compiler.cudagraph_mark_step_begin()
+        out = compiled(*args)
+        return torch.utils._pytree.tree_map_only(torch.Tensor, torch.clone, out)
+
+    return run
 
 
 class _CustomGradient(torch.autograd.Function):
@@ -463,7 +479,12 @@ class TorchBackend(Backend):
         return _CustomGradient.apply(forward, *xs)
 
     # --- jit -------------------------------------------------------------------------------
-    def jit(self, fn, **options):
+    def jit(self, fn, mode="default", **options):
+        # bridge's tapes call torch.autograd.grad: traced into the graph, a step's forward,
+        # backward and optimizer update compile as one graph (torch leaves this off by default)
+        torch._dynamo.config.trace_autograd_ops = True
+        if mode == "graph":  # inductor's CUDA graphs (on a GPU; the same as "default" elsewhere)
+            return _copied_out(torch.compile(fn, **{"mode": "reduce-overhead", **options}))
         return torch.compile(fn, **options)  # fn has a code object of its own (see bridge.jit)
 
     def tracing(self):

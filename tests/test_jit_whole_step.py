@@ -1,0 +1,169 @@
+"""Whole-step compilation: on torch a compiled train/test/predict step is ONE graph (forward,
+backward, optimizer update; ``fullgraph=True`` holds), compiles no more once its input shapes have
+been seen, prints no warning, and gives eager's numbers; ``jit="graph"`` and ``jit="xla"``."""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+import numpy as np
+import pytest
+
+import bridge as br
+import bridge.nn.model as model_module
+from bridge import losses, nn, optim
+from bridge.testing.conformance.strategies import QUICK_JIT
+
+pytestmark = pytest.mark.bridge_requires("jit", "autodiff", "variables")
+
+
+def _transformer_block() -> nn.Model:
+    inputs = nn.Input((6, 8))
+    attended = nn.MultiHeadAttention(2, 4)(inputs, inputs)
+    h = nn.LayerNormalization()(nn.Add()([inputs, attended]))
+    feed = nn.Dense(8)(nn.Dense(16, activation="relu")(h))
+    h = nn.LayerNormalization()(nn.Add()([h, feed]))
+    return nn.Model(inputs, nn.Dense(3)(nn.GlobalAveragePooling1D()(h)))
+
+
+MODELS = {
+    "mlp_batchnorm_dropout": (
+        (20,),
+        lambda: nn.Sequential(
+            [nn.Dense(16, activation="relu"), nn.BatchNormalization(), nn.Dropout(0.2), nn.Dense(3)]
+        ),
+    ),
+    "cnn": (
+        (8, 8, 3),
+        lambda: nn.Sequential(
+            [
+                nn.Conv2D(4, 3, padding="same"),
+                nn.BatchNormalization(),
+                nn.Activation("relu"),
+                nn.GlobalAveragePooling2D(),
+                nn.Dense(3),
+            ]
+        ),
+    ),
+    "lstm": ((5, 4), lambda: nn.Sequential([nn.LSTM(8), nn.Dense(3)])),
+    "transformer": ((6, 8), _transformer_block),
+}
+
+
+def _data(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((80, *shape)).astype(np.float32), rng.integers(0, 3, 80)
+
+
+def _trained(make, shape, jit, epochs=2):
+    """History, weights, evaluation and predictions of a fresh seeded model trained with ``jit``."""
+    x, y = _data(shape)
+    br.random.seed(0)
+    model = make()
+    model.compile(
+        optimizer=optim.Adam(1e-2),
+        loss=losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+        jit=jit,
+    )
+    history = model.fit(x, y, batch_size=32, epochs=epochs, verbose=0, shuffle=False, validation_split=0.25)
+    evaluated = model.evaluate(x, y, batch_size=32, verbose=0)
+    predicted = model.predict(x, batch_size=32, verbose=0)
+    return model, history.history, evaluated, predicted
+
+
+@pytest.fixture
+def fullgraph_steps(monkeypatch):
+    """Model steps compiled with ``fullgraph=True`` (a graph break raises) by the quick compiler."""
+    torch_options = {**QUICK_JIT["torch"], "fullgraph": True}
+    monkeypatch.setattr(model_module, "compile_function", functools.partial(br.jit, torch=torch_options))
+
+
+@pytest.mark.slow  # each model compiles three steps, twice for the last partial batch
+@pytest.mark.needs("torch")
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_torch_steps_compile_as_one_graph_with_eagers_numbers(name, fullgraph_steps):
+    import torch
+
+    shape, make = MODELS[name]
+    with br.use_backend("torch"):
+        _, eager_history, eager_eval, eager_pred = _trained(make, shape, jit=False)
+        before = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+        model, history, evaluated, predicted = _trained(make, shape, jit=True)
+        assert torch._dynamo.utils.counters["stats"]["unique_graphs"] > before  # compiled, not eager
+    # the compiler decomposes ops (BatchNorm's sums) in another order: float32 rounding, grown
+    # over a few Adam steps; a step that skipped an update would be off by ~1e-2
+    for key, values in eager_history.items():
+        np.testing.assert_allclose(history[key], values, rtol=1e-4, atol=1e-6, err_msg=key)
+    np.testing.assert_allclose(evaluated, eager_eval, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(predicted, eager_pred, rtol=1e-3, atol=2e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.needs("torch")
+def test_torch_steps_compile_no_more_once_shapes_are_seen_and_warn_nothing(fullgraph_steps):
+    import torch
+
+    shape, make = MODELS["mlp_batchnorm_dropout"]
+    x, y = _data(shape)
+    with br.use_backend("torch"):
+        model, *_ = _trained(make, shape, jit=True)  # full and last partial batches seen, compiled
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with torch._dynamo.config.patch(error_on_recompile=True):
+                model.fit(x, y, batch_size=32, epochs=2, verbose=0, shuffle=False, validation_split=0.25)
+                model.evaluate(x, y, batch_size=32, verbose=0)
+                model.predict(x, batch_size=32, verbose=0)
+    # torch's own modules may deprecate their internals; nothing else may warn
+    shown = [w for w in caught if not (issubclass(w.category, DeprecationWarning) and "torch" in w.filename)]
+    assert not shown, [str(w.message) for w in shown]
+
+
+@pytest.mark.slow
+@pytest.mark.needs("torch")
+def test_a_custom_loop_returning_its_loss_compiles_as_one_graph():
+    with br.use_backend("torch"):
+        x = br.random.normal((16, 4), seed=0)
+        y = br.random.uniform((16,), maxval=3, seed=1).astype("int64")
+        results = []
+        for jit in (False, True):
+            br.random.seed(0)
+            model = nn.Sequential([nn.Dense(8, activation="relu"), nn.Dense(3)])
+            model(x)
+            loss_fn = losses.SparseCategoricalCrossentropy(from_logits=True)
+            optimizer = optim.Adam(1e-2)
+            optimizer.build(model.trainable_weights)  # its slots are made eagerly, not in the graph
+
+            def step(xb, yb, model=model, loss_fn=loss_fn, optimizer=optimizer):
+                with br.GradientTape() as tape:
+                    loss = loss_fn(yb, model(xb, training=True))
+                optimizer.apply(tape.gradient(loss, model.trainable_weights), model.trainable_weights)
+                return loss  # its graph is used up: returned detached while compiling
+
+            step = br.jit(step, enabled=jit, torch={**QUICK_JIT["torch"], "fullgraph": True})
+            results.append([float(step(x, y)) for _ in range(4)])
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-5)
+    assert results[0][-1] < results[0][0]
+
+
+@pytest.mark.slow
+def test_graph_and_xla_modes_give_eagers_numbers(backend, monkeypatch):
+    """``jit="graph"`` (CUDA graphs where torch has a GPU, else as True) and ``jit="xla"`` (XLA on
+    TensorFlow, else as True) train as eager code does."""
+    monkeypatch.setattr(model_module, "compile_function", functools.partial(br.jit, **QUICK_JIT))
+    shape, make = MODELS["mlp_batchnorm_dropout"]
+    _, eager, *_ = _trained(make, shape, jit=False, epochs=1)
+    for mode in ("graph", "xla"):
+        _, history, *_ = _trained(make, shape, jit=mode, epochs=1)
+        for key, values in eager.items():
+            np.testing.assert_allclose(history[key], values, rtol=2e-5, atol=1e-6, err_msg=f"{mode} {key}")
+
+
+def test_unknown_modes_are_refused(backend):
+    model = nn.Sequential([nn.Dense(1)])
+    expected = "compile: jit must be 'auto', True, False, 'graph' or 'xla'"
+    with pytest.raises(br.InvalidArgumentError, match=expected):
+        model.compile("sgd", "mse", jit="cuda")
+    with pytest.raises(br.InvalidArgumentError, match="jit: mode must be one of 'default', 'graph', 'xla'"):
+        br.jit(lambda x: x, mode="fast")
