@@ -6,6 +6,7 @@ framework is not installed: CI runs the suite with only one plugin installed too
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.util
 import os
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from hypothesis import HealthCheck, settings
 
 import bridge as br
 from bridge import _plugins
+from bridge.testing.conformance.strategies import QUICK_JIT
 from bridge.testing.numpy_backend import NumpyBackend
 
 br.register_backend("numpy", NumpyBackend, framework="numpy")
@@ -51,6 +53,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(autouse=True)
+def quick_model_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Models compile their steps on torch with the quick "aot_eager" compiler: inductor builds C++
+    kernels for a whole step, 20 s to minutes each on two cores, in every test of ``jit=True``.
+    (test_jit_whole_step.py compiles fit's steps with inductor too.)"""
+    import bridge.nn.model as model_module
+
+    monkeypatch.setattr(model_module, "compile_function", functools.partial(br.jit, **QUICK_JIT))
 
 
 @pytest.fixture

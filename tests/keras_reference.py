@@ -1,19 +1,181 @@
 """Keras 3 as the reference for Keras-shaped APIs. ``KERAS_BACKEND`` is fixed when Keras is
-imported, so Keras runs in subprocesses: ``keras_json`` runs one program and returns the JSON it
-prints last; ``KerasReference`` keeps one process per Keras backend, asked over JSON lines, so
-that hypothesis can query it per example without paying Keras' import each time."""
+imported, so Keras runs in subprocesses, never in pytest's: ``keras_json`` runs one program and
+returns the JSON it prints last. The programs run in one long-lived Keras process per Keras backend
+(per pytest worker, started on first use, closed at exit), each in a fresh ``__main__`` with its
+own stdin and stdout, Keras' global state cleared after it: Keras' import, 4-8 s a time, is paid
+once per backend, not per program. A program that crashes, times out, or leaves a setting changed
+that the reset does not restore (``settings()`` in the server) ends its process: the next program
+starts a new one. ``KerasReference`` asks Keras about metrics and losses, one program per request."""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
 import os
+import select
 import subprocess
 import sys
-from typing import Any
+import tempfile
+import threading
+import time
+from typing import IO, Any
 
 import numpy as np
 
-_SERVER = r"""
+#: a program's time limit
+TIMEOUT_S = 300
+
+_EXEC_SERVER = r"""
+import contextlib, io, json, os, sys, traceback, types, warnings
+replies = os.fdopen(os.dup(1), "w")
+os.dup2(2, 1)  # the programs' stray output at the file descriptor level goes to stderr
+import numpy as np
+import keras
+
+def settings():
+    config = keras.config
+    state = {name: getattr(config, name)() for name in (
+        "floatx", "epsilon", "image_data_format", "max_epochs", "max_steps_per_epoch",
+        "is_interactive_logging_enabled", "is_traceback_filtering_enabled",
+    )}
+    state["dtype_policy"] = config.dtype_policy().name
+    if "torch" in sys.modules:
+        state["torch_dtype"] = str(sys.modules["torch"].get_default_dtype())
+    return state
+
+def run(program, stdin):
+    main, environ, cwd, path = sys.modules["__main__"], dict(os.environ), os.getcwd(), list(sys.path)
+    errors = np.geterr()
+    module = types.ModuleType("__main__")
+    out, err, error = io.StringIO(), io.StringIO(), None
+    sys.modules["__main__"], sys.stdin = module, io.StringIO(stdin or "")
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
+            exec(compile(program, "<string>", "exec"), module.__dict__)
+    except SystemExit as stop:
+        if stop.code not in (None, 0):
+            error = f"exit status {stop.code}"
+    except BaseException:
+        error = traceback.format_exc()
+    finally:
+        sys.modules["__main__"], sys.stdin = main, sys.__stdin__
+        os.environ.clear()
+        os.environ.update(environ)
+        os.chdir(cwd)
+        sys.path[:] = path
+        np.seterr(**errors)
+        keras.backend.clear_session(free_memory=False)
+    if error is not None:
+        error = (err.getvalue() + error)[-3000:]
+    return {"stdout": out.getvalue(), "error": error}
+
+pristine = settings()
+for line in sys.stdin:
+    request = json.loads(line)
+    reply = run(request["program"], request["stdin"])
+    reply["restart"] = settings() != pristine
+    print(json.dumps(reply), file=replies, flush=True)
+    if reply["restart"]:
+        break
+"""
+
+
+def keras_env(backend: str) -> dict[str, str]:
+    return {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+
+
+def keras_json(program: str, backend: str = "tensorflow", stdin: str | None = None) -> Any:
+    """Run ``program`` with Keras 3 on ``backend``; returns the JSON of the last line it printed."""
+    return json.loads(_run_in_process(program, backend, stdin).strip().splitlines()[-1])
+
+
+class _KerasProcess:
+    """A Keras process on ``backend`` that runs programs in turn (see the module docstring)."""
+
+    def __init__(self, backend: str) -> None:
+        self.backend = backend
+        self._stderr: IO[bytes] = tempfile.TemporaryFile()
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", _EXEC_SERVER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            env=keras_env(backend),
+        )
+
+    def run(self, program: str, stdin: str | None) -> dict[str, Any]:
+        """The reply: the program's ``stdout``, its ``error`` (None if it ran to the end), and
+        ``restart`` where it changed a setting for good. Raises where the process is lost."""
+        try:
+            self._process.stdin.write((json.dumps({"program": program, "stdin": stdin}) + "\n").encode())
+            self._process.stdin.flush()
+            return json.loads(self._read_line(time.monotonic() + TIMEOUT_S))
+        except (OSError, TimeoutError, EOFError) as exc:
+            raise AssertionError(f"Keras on {self.backend}: {exc}\n{self._stderr_tail()}") from None
+
+    def _read_line(self, deadline: float) -> bytes:
+        line = b""
+        while not line.endswith(b"\n"):
+            if not select.select([self._process.stdout], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                raise TimeoutError(f"no answer in {TIMEOUT_S} s")
+            chunk = os.read(self._process.stdout.fileno(), 1 << 16)
+            if not chunk:
+                raise EOFError("the process stopped (its stderr follows)")
+            line += chunk
+        return line
+
+    def _stderr_tail(self) -> str:
+        self._stderr.seek(0)
+        return self._stderr.read().decode(errors="replace")[-3000:]
+
+    def close(self, patience_s: float = 60) -> None:
+        """End the process: let it finish within ``patience_s`` (0 where it is lost), else kill it."""
+        with contextlib.suppress(OSError):
+            self._process.stdin.close()
+        try:
+            self._process.wait(timeout=patience_s)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._stderr.close()
+
+
+#: this pytest process's Keras processes, one per Keras backend, and a lock for each backend
+_PROCESSES: dict[str, _KerasProcess] = {}
+_LOCKS: dict[str, threading.Lock] = {}
+
+
+def _started(backend: str) -> _KerasProcess:
+    """The Keras process on ``backend``, started if there is none (the caller holds its lock)."""
+    if backend not in _PROCESSES:
+        _PROCESSES[backend] = _KerasProcess(backend)
+    return _PROCESSES[backend]
+
+
+def _run_in_process(program: str, backend: str, stdin: str | None) -> str:
+    """``program``'s stdout, run by the Keras process on ``backend``; a process that crashed,
+    timed out or was left changed is closed, and the next program starts a new one."""
+    with _LOCKS.setdefault(backend, threading.Lock()):
+        process = _started(backend)
+        try:
+            reply = process.run(program, stdin)
+        except AssertionError:
+            _PROCESSES.pop(backend).close(patience_s=0)
+            raise
+        if reply["restart"]:
+            _PROCESSES.pop(backend).close()
+    assert reply["error"] is None, reply["error"]
+    return reply["stdout"]
+
+
+@atexit.register
+def _close_all() -> None:
+    for process in _PROCESSES.values():
+        process.close()
+
+
+_ANSWER = r"""
 import json, sys
 import numpy as np
 import keras
@@ -53,62 +215,28 @@ def answer(request):
         return out
     raise ValueError(op)
 
-for line in sys.stdin:
-    try:
-        reply = {"ok": answer(json.loads(line))}
-    except Exception as exc:
-        reply = {"error": f"{type(exc).__name__}: {exc}"}
-    print(json.dumps(reply), flush=True)
+try:
+    reply = {"ok": answer(json.loads(sys.stdin.read()))}
+except Exception as exc:
+    reply = {"error": f"{type(exc).__name__}: {exc}"}
+print(json.dumps(reply))
 """
 
 
-def keras_env(backend: str) -> dict[str, str]:
-    return {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
-
-
-def keras_json(program: str, backend: str = "tensorflow", stdin: str | None = None) -> Any:
-    """Run ``program`` with Keras 3 on ``backend``; returns the JSON of its last printed line."""
-    done = subprocess.run(
-        [sys.executable, "-c", program],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=keras_env(backend),
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 class KerasReference:
-    """Keras 3 on one backend in a subprocess; ``ask`` sends a request and returns the answer."""
+    """Keras 3 on one backend; ``ask`` sends a request (a metric, a loss, ...) and returns the
+    answer. Making one starts its Keras process, so that two made in turn import Keras side by side."""
 
     def __init__(self, backend: str) -> None:
         self.backend = backend
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", _SERVER],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=keras_env(backend),
-            text=True,
-        )
+        with _LOCKS.setdefault(backend, threading.Lock()):
+            _started(backend)
 
     def ask(self, **request: Any) -> Any:
-        self._process.stdin.write(json.dumps(request, default=_plain) + "\n")
-        self._process.stdin.flush()
-        line = self._process.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the Keras reference on {self.backend} stopped")
-        reply = json.loads(line)
+        reply = keras_json(_ANSWER, self.backend, stdin=json.dumps(request, default=_plain))
         if "error" in reply:
             raise RuntimeError(f"Keras on {self.backend}: {reply['error']}")
         return reply["ok"]
-
-    def close(self) -> None:
-        self._process.stdin.close()
-        self._process.wait(timeout=60)
 
 
 def _plain(x: Any) -> Any:

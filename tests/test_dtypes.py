@@ -24,4 +24,4 @@ def test_dtype_objects_and_names():
 
 
 def test_dtype_attributes_are_declared_for_type_checkers():
-    assert typing.get_type_hints(br.DType) == {"kind": str, "bits": int, "numpy": np.dtype}
+    assert typing.get_type_hints(br.DType) == {"name": str, "kind": str, "bits": int, "numpy": np.dtype}

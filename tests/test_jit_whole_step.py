@@ -120,6 +120,28 @@ def test_torch_steps_compile_no_more_once_shapes_are_seen_and_warn_nothing(fullg
     assert not shown, [str(w.message) for w in shown]
 
 
+@pytest.mark.slow  # inductor builds C++ kernels for each step: a minute or more here
+@pytest.mark.needs("torch")
+def test_fit_compiles_its_steps_with_inductor_by_default(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(
+        model_module, "compile_function", functools.partial(br.jit, torch={"fullgraph": True})
+    )
+    shape, make = MODELS["mlp_batchnorm_dropout"]
+    with br.use_backend("torch"):
+        _, eager_history, _, eager_pred = _trained(make, shape, jit=False, epochs=1)
+        before = torch._dynamo.utils.counters["inductor"]["fxgraph_cache_miss"]
+        before += torch._dynamo.utils.counters["inductor"]["fxgraph_cache_hit"]
+        _, history, _, predicted = _trained(make, shape, jit=True, epochs=1)
+        after = torch._dynamo.utils.counters["inductor"]["fxgraph_cache_miss"]
+        after += torch._dynamo.utils.counters["inductor"]["fxgraph_cache_hit"]
+    assert after > before  # inductor compiled (or found in its cache) the steps' graphs
+    for key, values in eager_history.items():
+        np.testing.assert_allclose(history[key], values, rtol=1e-4, atol=1e-6, err_msg=key)
+    np.testing.assert_allclose(predicted, eager_pred, rtol=1e-3, atol=2e-4)
+
+
 @pytest.mark.slow
 @pytest.mark.needs("torch")
 def test_a_custom_loop_returning_its_loss_compiles_as_one_graph():

@@ -242,18 +242,13 @@ CASES: dict[str, tuple[str, dict[str, Any], list[list[Any]]]] = {
 def keras_values() -> dict[str, list[np.ndarray]]:
     """Keras' result for every case, one per Keras backend (both processes started at once)."""
     servers = [KerasReference(name) for name in KERAS_BACKENDS]
-    try:
-        answers = {
-            case: [
-                np.asarray(server.ask(op="metric", name=name, kwargs=kwargs, updates=updates))
-                for server in servers
-            ]
-            for case, (name, kwargs, updates) in CASES.items()
-        }
-    finally:
-        for server in servers:
-            server.close()
-    return answers
+    return {
+        case: [
+            np.asarray(server.ask(op="metric", name=name, kwargs=kwargs, updates=updates))
+            for server in servers
+        ]
+        for case, (name, kwargs, updates) in CASES.items()
+    }
 
 
 def _run(name: str, kwargs: dict[str, Any], updates: list[list[Any]]) -> metrics.Metric:
