@@ -17,17 +17,21 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 MODELS = ("mlp", "cnn", "lstm", "transformer")
 BASELINES = {"torch": ("native torch", "eager"), "tensorflow": ("native tensorflow", "tf.function")}
-EXPECTED = {
-    ("native torch", "torch", "eager"),
-    ("native torch", "torch", "compile"),
-    ("native tensorflow", "tensorflow", "tf.function"),
-    ("native tensorflow", "tensorflow", "xla"),
-} | {
-    (kind, backend, mode)
-    for kind in ("bridge fit", "bridge custom loop")
-    for backend in ("torch", "tensorflow")
-    for mode in ("eager", "jit")
-} | {("bridge fit", "tensorflow", "xla"), ("bridge custom loop", "tensorflow", "xla")}
+EXPECTED = (
+    {
+        ("native torch", "torch", "eager"),
+        ("native torch", "torch", "compile"),
+        ("native tensorflow", "tensorflow", "tf.function"),
+        ("native tensorflow", "tensorflow", "xla"),
+    }
+    | {
+        (kind, backend, mode)
+        for kind in ("bridge fit", "bridge custom loop")
+        for backend in ("torch", "tensorflow")
+        for mode in ("eager", "jit")
+    }
+    | {("bridge fit", "tensorflow", "xla"), ("bridge custom loop", "tensorflow", "xla")}
+)
 
 
 def load(name: str) -> ModuleType:
