@@ -27,9 +27,9 @@ class ContextValue(Generic[T]):
         _every.append(self)
 
     def get(self) -> T:
-        if getattr(_scope, "on", False):
+        if getattr(_scope, "on", False) and hasattr(self._compiled, "value"):
             return self._compiled.value
-        return self._var.get()
+        return self._var.get()  # (also for a value made while a compiled function runs)
 
     def set(self, value: T) -> Any:
         """Set ``value``; returns the token for ``reset``."""

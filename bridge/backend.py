@@ -690,9 +690,10 @@ class Backend(ABC):
 
     # --- jit (feature "jit") ---------------------------------------------------------------
     @feature("jit")
-    def jit(self, fn: Callable[..., Any], mode: str = "default", **options: Any) -> Callable[..., Any]:
+    def jit(self, fn: Callable[..., Any], jit_mode: str = "default", **options: Any) -> Callable[..., Any]:
         """``fn`` (natives in, natives out, pytrees allowed) compiled by the framework
-        (tf.function, torch.compile), options passed through. ``mode`` is one of
+        (tf.function, torch.compile), options passed through. ``jit_mode`` is one of
         ``bridge.jit.MODES``: a backend does what it can of "graph" (replay a CUDA graph) and
-        "xla" (compile with XLA), and compiles as "default" where it cannot."""
+        "xla" (compile with XLA), and compiles as "default" where it cannot. (A backend whose
+        ``jit`` takes no ``jit_mode`` compiles every mode as "default".)"""
         raise self._unsupported("jit")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import itertools
 import sys
 import types
@@ -57,7 +58,7 @@ def jit(
         found = [x for x in tree.leaves((args, kwargs)) if isinstance(x, Tensor)]
         backend = backend_of("jit", *found) if found else current_backend()
         if backend.name not in compiled:
-            modal = {} if mode == "default" else {"mode": mode}  # a backend may predate modes
+            modal = {"jit_mode": mode} if _takes_modes(backend) else {}  # else its compiler's default
             compiled[backend.name] = backend.jit(
                 _on_natives(fn, backend), **modal, **shared, **options.get(backend.name, {})
             )
@@ -72,6 +73,11 @@ def jit(
         return tree.map_leaves(lambda x: _wrap(x, backend), out)
 
     return jitted
+
+
+def _takes_modes(backend: Any) -> bool:
+    """Whether ``backend.jit`` takes ``jit_mode`` (a backend written before modes does not)."""
+    return "jit_mode" in inspect.signature(backend.jit).parameters
 
 
 def _from_framework(exc: Exception, backend: str) -> bool:

@@ -13,6 +13,8 @@ import pytest
 import bridge as br
 import bridge.nn.model as model_module
 from bridge import losses, nn, optim
+from bridge._context import compiled_scope
+from bridge.ops._core import numpy_array, python_scalar
 from bridge.testing.conformance.strategies import QUICK_JIT
 
 pytestmark = pytest.mark.bridge_requires("jit", "autodiff", "variables")
@@ -189,3 +191,60 @@ def test_unknown_modes_are_refused(backend):
         model.compile("sgd", "mse", jit="cuda")
     with pytest.raises(br.InvalidArgumentError, match="jit: mode must be one of 'default', 'graph', 'xla'"):
         br.jit(lambda x: x, mode="fast")
+
+
+@pytest.mark.needs("torch")
+def test_torchs_own_mode_reaches_torch_compile_and_graph_mode_asks_for_cuda_graphs(monkeypatch):
+    import torch
+
+    asked = []
+    monkeypatch.setattr(torch, "compile", lambda fn, **options: asked.append(options) or fn)
+    x = br.ones((2,), backend="torch")
+    br.jit(lambda t: t + 1, torch={"mode": "max-autotune"})(x)
+    br.jit(lambda t: t + 1, mode="graph")(x)
+    br.jit(lambda t: t + 1, mode="graph", torch={"mode": "max-autotune"})(x)
+    assert asked == [{"mode": "max-autotune"}, {"mode": "reduce-overhead"}, {"mode": "max-autotune"}]
+
+
+def test_compiled_code_sees_the_weights_and_layers_as_they_are_now(backend):
+    """What a layer found of its weights is kept for compiled code, and forgotten whenever a
+    weight or sublayer comes or goes."""
+    x = br.ones((1, 3))
+    dense = nn.Dense(2)
+    assert dense.trainable_weights == []  # looked at before it is built
+    dense(x)
+    with compiled_scope():
+        assert len(dense.trainable_weights) == 2
+    model = nn.Sequential([nn.Dense(2)])
+    model(x)
+    assert len(model.trainable_weights) == 2
+    model.add(nn.Dense(3))
+    model(x)
+    with compiled_scope():
+        assert len(model.trainable_weights) == 4
+        model.layers.pop()  # a copy: the layers stay
+        assert len(model.layers) == 2
+
+
+VALUES = [0, 1, -1, True, 0.5, -0.5, 255, 256, -129, 2**31, -(2**31) - 1, 2**63 - 1, 2**63, -(2**63), 2**70]
+VALUES += [65504.0, 65520.0, 3.4028235677973366e38, 1e39, -1e39, 1e300, float("nan"), float("inf")]
+
+
+@pytest.mark.parametrize("dtype", [str(d) for d in br.dtypes.ALL_DTYPES])
+def test_python_scalars_convert_as_numpy_converts_them(dtype):
+    """The plain-Python conversion that compiled code runs gives NumPy's values (once the
+    backend rounds them to the dtype) and refuses what NumPy's conversion refuses."""
+    dtype = br.dtypes.as_dtype(dtype)
+    for value in VALUES:
+        try:
+            expected = numpy_array(value, dtype, "t")
+        except br.BridgeError as error:
+            with pytest.raises(type(error)):
+                python_scalar(value, dtype, "t")
+            continue
+        with np.errstate(over="ignore"):  # NumPy's own rounding of the value, to infinity too
+            got = np.asarray(python_scalar(value, dtype, "t")).astype(dtype.numpy)
+        wide = np.float64 if dtype.kind == "f" else np.int64  # (bfloat16's NaN compares as float64)
+        np.testing.assert_array_equal(
+            got.astype(wide), expected.astype(wide), err_msg=f"{value!r} as {dtype}"
+        )

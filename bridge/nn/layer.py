@@ -323,14 +323,16 @@ class Layer:
         if regularizer is not None:
             self._regularized.append((variable, regularizer))
         self._own_weights.append(variable)
+        self._forget_tracked()
         return variable
 
     def _tracked(self) -> tuple[list[Variable], list[Layer]]:
         """Own Variables (add_weight order first) and direct sublayers, deduplicated: found in the
         attributes in eager code, and kept for compiled code (which would otherwise read, and
         torch.compile guard on, every attribute: a step compiled again when any changes)."""
-        if compiling() and "_tracked_found" in self.__dict__:
-            return self.__dict__["_tracked_found"]
+        found = self.__dict__.get("_tracked_found")
+        if found is not None and compiling():
+            return list(found[0]), list(found[1])
         variables: list[Variable] = []
         layers: list[Layer] = []
         seen: set[int] = set()
@@ -343,8 +345,14 @@ class Layer:
                 layers.append(item)
             else:
                 variables.append(item)
-        self.__dict__["_tracked_found"] = (variables, layers)
+        self.__dict__["_tracked_found"] = (tuple(variables), tuple(layers))
         return variables, layers
+
+    def _forget_tracked(self) -> None:
+        """What ``_tracked`` found is out of date: a weight or sublayer came or went. (Set to None,
+        not deleted: compiled code is guarded on the attributes there are.)"""
+        if "_tracked_found" in self.__dict__:
+            self.__dict__["_tracked_found"] = None
 
     def _frozen(self, frozen: bool = False) -> set[int]:
         """Ids of the Variables of this layer and its sublayers that a frozen layer holds."""

@@ -79,7 +79,12 @@ class Model(Layer):
     or ``Model(inputs, outputs)`` over layers called on ``nn.Input``s (a functional model, see
     ``nn.functional.Functional``)."""
 
-    _untracked_attributes = Layer._untracked_attributes | {"_compiled_steps", "_callbacks", "history"}
+    _untracked_attributes = Layer._untracked_attributes | {
+        "_compiled_steps",
+        "_callbacks",
+        "_resume_at",
+        "history",
+    }
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):

@@ -44,6 +44,7 @@ class Sequential(Model):
             self._input_spec = {"shape": list(shape), "dtype": dtype}
             self.built = True
         self._stack.append(layer)
+        self._forget_tracked()
 
     def pop(self, rebuild: bool = True) -> Layer:
         """Remove the last layer and return it, as Keras. The model forgets its compiled steps;
@@ -52,6 +53,7 @@ class Sequential(Model):
         if not self._stack:
             raise InvalidArgumentError(f"Sequential.pop: {self.name} has no layer to remove")
         layer = self._stack.pop()
+        self._forget_tracked()
         if self._init_arguments is not None:  # its layers list would keep tracking the layer
             self._init_arguments.pop("layers", None)
         self._compiled_steps.clear()

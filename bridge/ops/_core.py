@@ -95,16 +95,26 @@ def numpy_array(data: Any, dtype: DType | None = None, op: str = "tensor") -> np
     return array.astype(dtype.numpy, copy=False)
 
 
+#: The magnitude from which a Python float rounds to infinity in each narrow float dtype.
+_OVERFLOW = {"float16": 65520.0, "bfloat16": 3.3961775292304683e38, "float32": 3.4028235677973366e38}
+
+
 def python_scalar(value: bool | int | float, dtype: DType, op: str) -> bool | int | float:
     """A Python scalar as a Python number of ``dtype``'s kind, checked as ``numpy_array`` checks
     it, in plain Python: traced code (torch.compile) calls it, where NumPy's dtypes are not at hand."""
-    if dtype.kind == "b":
-        return bool(value)
     if dtype.kind == "f":
         try:
-            return float(value)
+            number = float(value)
         except OverflowError as exc:
             raise InvalidArgumentError(f"{op}: cannot make {dtype} of {_summary(value)}: {exc}") from None
+        # beyond the dtype's largest value (past its rounding midpoint): infinity, as NumPy rounds
+        return (
+            math.copysign(math.inf, number) if abs(number) >= _OVERFLOW.get(dtype.name, math.inf) else number
+        )
+    if type(value) is int and not -(2**63) <= value < 2**63:  # NumPy holds it in no integer type
+        raise InvalidArgumentError(f"{op}: value {value} is out of bounds for {dtype}")
+    if dtype.kind == "b":
+        return bool(value)
     if isinstance(value, float) and not math.isfinite(value):
         raise InvalidArgumentError(f"{op}: cannot convert NaN or infinity to {dtype}")
     signed = dtype.kind == "i"

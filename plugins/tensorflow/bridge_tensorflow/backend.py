@@ -540,10 +540,10 @@ class TensorFlowBackend(Backend):
         return differentiated(*xs)
 
     # --- jit -------------------------------------------------------------------------------
-    def jit(self, fn, mode="default", **options):
+    def jit(self, fn, jit_mode="default", **options):
         # AutoGraph rewrites `if`/`while` on tf.Tensors; bridge code branches on bridge Tensors,
         # which it cannot see, so it is off unless asked for. ("graph": tf.function is a graph.)
-        defaults = {"autograph": False, "jit_compile": True} if mode == "xla" else {"autograph": False}
+        defaults = {"autograph": False, "jit_compile": True} if jit_mode == "xla" else {"autograph": False}
         return tf.function(fn, **{**defaults, **options})
 
     def tracing(self):

@@ -84,6 +84,10 @@ class TorchTape(Tape):
         return [t.detach() for t in targets] if torch.compiler.is_compiling() else targets
 
 
+def _copy_unless_parameter(x):
+    return x if isinstance(x, torch.nn.Parameter) else x.clone()  # a Variable stays itself
+
+
 def _copied_out(compiled):
     """``compiled`` whose tensor outputs are copied out of the CUDA graph's memory, which its next
     replay overwrites (a step's logs are read after the next step has run)."""
@@ -91,7 +95,7 @@ def _copied_out(compiled):
     def run(*args):
         torch.compiler.cudagraph_mark_step_begin()
         out = compiled(*args)
-        return torch.utils._pytree.tree_map_only(torch.Tensor, torch.clone, out)
+        return torch.utils._pytree.tree_map_only(torch.Tensor, _copy_unless_parameter, out)
 
     return run
 
@@ -479,11 +483,13 @@ class TorchBackend(Backend):
         return _CustomGradient.apply(forward, *xs)
 
     # --- jit -------------------------------------------------------------------------------
-    def jit(self, fn, mode="default", **options):
+    def jit(self, fn, jit_mode="default", **options):
         # bridge's tapes call torch.autograd.grad: traced into the graph, a step's forward,
-        # backward and optimizer update compile as one graph (torch leaves this off by default)
-        torch._dynamo.config.trace_autograd_ops = True
-        if mode == "graph":  # inductor's CUDA graphs (on a GPU; the same as "default" elsewhere)
+        # backward and optimizer update compile as one graph. torch leaves this off by default;
+        # it is set for the process (torch versions without it split the graph at the gradient).
+        if hasattr(torch._dynamo.config, "trace_autograd_ops"):
+            torch._dynamo.config.trace_autograd_ops = True
+        if jit_mode == "graph":  # inductor's CUDA graphs (on a GPU; the same as "default" elsewhere)
             return _copied_out(torch.compile(fn, **{"mode": "reduce-overhead", **options}))
         return torch.compile(fn, **options)  # fn has a code object of its own (see bridge.jit)
 
