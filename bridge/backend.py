@@ -596,6 +596,26 @@ class Backend(ABC):
         step's h (batch, time, units) and the final states."""
         raise self._unsupported("recurrent")
 
+    @fast_path
+    def adam_update(
+        self,
+        variables: list[Native],
+        grads: list[Native],
+        m: list[Native],
+        v: list[Native],
+        v_max: list[Native] | None,
+        beta_1_rate: Native | float,
+        beta_2_rate: Native | float,
+        alpha: Native,
+        epsilon: float,
+    ) -> None:
+        """Adam's step (Keras' form) in place, for each ``i``: ``m += (g - m) * beta_1_rate``;
+        ``v += (g * g - v) * beta_2_rate``; with ``v_max`` (AMSGrad) ``v_max = max(v_max, v)``;
+        ``var -= m * alpha / (sqrt(v_max or v) + epsilon)``. ``variables``, ``m``, ``v`` and
+        ``v_max`` are framework variables of one float dtype, ``grads`` natives of that dtype; the
+        rates are floats or 0-d natives of that dtype, ``alpha`` a 0-d native of it."""
+        raise self._unsupported("adam_update")
+
     # --- nn kernels ------------------------------------------------------------------------
     #: The layout the conv and pool kernels take, 1-3 spatial axes: True for channels-last
     #: ``(N, *spatial, C)``, False for channels-first ``(N, C, *spatial)``; the core transposes.

@@ -359,21 +359,23 @@ class Optimizer(ABC):
         lr = self._current_learning_rate(iterations)
         self._go, self._per_step = go, {}
         try:
-            rates: dict[DType, Tensor] = {}  # this step's learning rate per dtype
+            # by dtype, each group's variables updated together (one variable's update reads no other)
+            groups: dict[DType, list[tuple[Tensor, Variable]]] = {}
             for gradient, (_, variable) in zip(self._clip(gradients), pairs):
-                if variable.dtype not in rates:
-                    rates[variable.dtype] = self._gated_rate(lr, variable.dtype)
-                rate = rates[variable.dtype]
-                gradient = (
-                    gradient.astype(variable.dtype) if gradient.dtype is not variable.dtype else gradient
-                )
-                if self._decays(variable):
-                    variable.assign_sub(variable * (rate * self.weight_decay))
-                self.update_step(variable, gradient, rate)
-                if self.use_ema:
-                    self._update_average(variable, iterations)
-                if variable.constraint is not None:  # last, as Keras
-                    self.assign(variable, variable.constraint(variable))
+                if gradient.dtype is not variable.dtype:
+                    gradient = gradient.astype(variable.dtype)
+                groups.setdefault(variable.dtype, []).append((gradient, variable))
+            for dtype, group in groups.items():
+                rate = self._gated_rate(lr, dtype)
+                for _, variable in group:
+                    if self._decays(variable):
+                        variable.assign_sub(variable * (rate * self.weight_decay))
+                self._update_steps([v for _, v in group], [g for g, _ in group], rate)
+                for _, variable in group:
+                    if self.use_ema:
+                        self._update_average(variable, iterations)
+                    if variable.constraint is not None:  # last, as Keras
+                        self.assign(variable, variable.constraint(variable))
         finally:
             self._go, self._per_step = None, {}
         step = iterations + 1
@@ -441,6 +443,14 @@ class Optimizer(ABC):
     @abstractmethod
     def update_step(self, variable: Variable, gradient: Tensor, learning_rate: Tensor) -> None:
         """Apply one step of the rule to ``variable`` and its slots, in place."""
+
+    def _update_steps(
+        self, variables: list[Variable], gradients: list[Tensor], learning_rate: Tensor
+    ) -> None:
+        """``update_step`` for each of ``variables`` (all of one dtype); a rule with a fused
+        backend kernel (a fast path) runs it here instead, when the rule is not overridden."""
+        for variable, gradient in zip(variables, gradients):
+            self.update_step(variable, gradient, learning_rate)
 
     # --- configuration -------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
@@ -542,6 +552,31 @@ class Adam(Optimizer):
             second.assign(ops.maximum(second, v))
         alpha = learning_rate * self._once_per_step(self._bias_correction, variable.dtype)
         variable.assign_sub(m * alpha / (ops.sqrt(second) + self.epsilon))
+
+    def _update_steps(
+        self, variables: list[Variable], gradients: list[Tensor], learning_rate: Tensor
+    ) -> None:
+        backend = variables[0]._backend
+        if "adam_update" not in backend.fast_paths or type(self).update_step is not Adam.update_step:
+            return super()._update_steps(variables, gradients, learning_rate)
+        dtype = variables[0].dtype
+        alpha = learning_rate * self._once_per_step(self._bias_correction, dtype)
+        beta_1_rate, beta_2_rate = (
+            rate._native if isinstance(rate, Tensor) else rate
+            for rate in (self.gated(1.0 - self.beta_1, dtype), self.gated(1.0 - self.beta_2, dtype))
+        )
+        slots = {name: [self.slot(v, name)._stored for v in variables] for name in self.slot_names}
+        backend.adam_update(
+            [v._stored for v in variables],
+            [g._native for g in gradients],
+            slots["m"],
+            slots["v"],
+            slots.get("v_max"),
+            beta_1_rate,
+            beta_2_rate,
+            alpha._native,
+            self.epsilon,
+        )
 
     def get_config(self) -> dict[str, Any]:
         return {

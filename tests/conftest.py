@@ -119,8 +119,23 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     return True
 
 
+#: Modules of a minute or more on two cores (``--durations``), run first, longest first: pytest-xdist's
+#: ``--dist loadfile`` hands modules out in collection order, and one of them started last keeps a
+#: worker busy alone at the end of the run.
+LONG_MODULES = (
+    "test_notebook.py",
+    "test_benchmarks.py",
+    "test_jit_whole_step.py",
+    "test_examples.py",
+    "test_ported_architectures.py",
+)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect the tests whose ``needs`` names a framework that is not installed."""
+    """Deselect the tests whose ``needs`` names a framework that is not installed; the long
+    modules first."""
+    first = {name: rank for rank, name in enumerate(LONG_MODULES)}
+    items.sort(key=lambda item: first.get(item.path.name, len(first)))  # stable: the rest in order
     counts: dict[str, int] = {}
     kept: list[pytest.Item] = []
     deselected: list[pytest.Item] = []

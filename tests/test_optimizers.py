@@ -9,8 +9,10 @@ from hypothesis import strategies as st
 
 import bridge as br
 from bridge import optim
+from bridge._plugins import load_backend
 from bridge.testing import assert_parity
 from bridge.testing.conformance.strategies import QUICK_JIT
+from bridge.testing.conformance.test_fused_optimizers import WrittenOnceAdam, adam_run
 
 from .keras_reference import keras_json
 
@@ -667,3 +669,48 @@ def test_a_scheduled_learning_rate_reads_as_a_float_before_and_after_steps(backe
     opt.apply([br.tensor([1.0])], [w])
     assert type(opt.learning_rate) is float and opt.learning_rate == pytest.approx(0.05)
     assert optim.SGD(0.1).learning_rate_schedule is None
+
+
+# --- fused fast paths: the same bits as the rule written once ------------------------------
+@pytest.mark.needs("torch")
+@given(
+    shapes=st.lists(st.sampled_from([(3, 2), (4,), (), (2, 3, 2)]), min_size=1, max_size=3),
+    amsgrad=st.booleans(),
+    check_finite=st.booleans(),
+    weight_decay=st.sampled_from([None, 0.05]),
+    nonfinite_at=st.sampled_from([None, 0, 2]),
+)
+def test_torchs_fused_adam_gives_the_written_once_rules_bits(
+    shapes, amsgrad, check_finite, weight_decay, nonfinite_at
+):
+    assert "adam_update" in load_backend("torch").fast_paths
+    if not check_finite:
+        nonfinite_at = None  # (NaN then flows into the weights on both paths alike)
+    kwargs = {"amsgrad": amsgrad, "check_finite": check_finite, "weight_decay": weight_decay}
+    with br.use_backend("torch"):
+        fused = adam_run(optim.Adam, shapes, 4, nonfinite_at, **kwargs)
+        written_once = adam_run(WrittenOnceAdam, shapes, 4, nonfinite_at, **kwargs)
+    assert len(fused) == len(written_once)
+    for a, b in zip(fused, written_once):
+        np.testing.assert_array_equal(a, b)  # bit for bit
+
+
+@pytest.mark.needs("torch")
+def test_a_subclass_with_its_own_adam_step_is_not_fused_away():
+    class HalfAdam(optim.Adam):
+        def update_step(self, variable, gradient, learning_rate):
+            super().update_step(variable, gradient * 0.5, learning_rate)
+
+    with br.use_backend("torch"):
+        halved = adam_run(HalfAdam, [(3,)], 3, None)
+        plain = adam_run(optim.Adam, [(3,)], 3, None)
+    m = 3  # variable, iterations, learning rate, then the slots m and v
+    np.testing.assert_allclose(halved[m], plain[m] * 0.5, rtol=1e-6)  # the subclass's rule ran
+
+
+@pytest.mark.needs("tensorflow")
+def test_tensorflow_keeps_the_written_once_adam():
+    # TensorFlow's ResourceApplyAdam takes beta_1 and computes 1 - beta_1 in the variables' dtype:
+    # not Keras' coefficient in float32 (a few ulps off), which drifted weights 2e-6 from torch's
+    # over 160 steps of training. bridge keeps its rule there (docs/topics/performance.md).
+    assert "adam_update" not in load_backend("tensorflow").fast_paths

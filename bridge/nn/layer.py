@@ -80,6 +80,8 @@ def _training_parameter(call: Any) -> tuple[bool, bool | None]:
 
 def _walk(value: Any) -> list[Layer | Variable]:
     """Layers and Variables inside an attribute value (lists, tuples, dicts followed)."""
+    if not isinstance(value, (list, tuple, dict)):  # the common case, kept cheap
+        return [value] if isinstance(value, (Layer, Variable)) else []
     return [item for item in leaves(value) if isinstance(item, (Layer, Variable))]
 
 
@@ -107,7 +109,16 @@ class Layer:
     structure with each Tensor replaced by its shape."""
 
     #: Attributes that hold no weights, left out of the search for them.
-    _untracked_attributes: frozenset[str] = frozenset({"_tracked_found"})
+    _untracked_attributes: frozenset[str] = frozenset(
+        {
+            "_tracked_found",
+            "_own_weights",
+            "_regularized",
+            "_init_arguments",
+            "_inbound_nodes",
+            "_output_shape",
+        }
+    )
 
     # whether ``call`` accepts ``training=`` (and ``mask=``), and its default there; read once per
     # subclass, so that jit tracing stays plain
@@ -336,7 +347,8 @@ class Layer:
         variables: list[Variable] = []
         layers: list[Layer] = []
         seen: set[int] = set()
-        found = (_walk(v) for k, v in self.__dict__.items() if k not in self._untracked_attributes)
+        untracked = self._untracked_attributes
+        found = [_walk(v) for k, v in self.__dict__.items() if k not in untracked]
         for item in itertools.chain(self._own_weights, *found):
             if id(item) in seen:
                 continue
@@ -354,23 +366,27 @@ class Layer:
         if "_tracked_found" in self.__dict__:
             self.__dict__["_tracked_found"] = None
 
-    def _frozen(self, frozen: bool = False) -> set[int]:
-        """Ids of the Variables of this layer and its sublayers that a frozen layer holds."""
+    def _held_weights(self, frozen: bool = False) -> list[tuple[Variable, bool]]:
+        """``weights`` (before deduplication), each with whether a frozen layer holds it."""
         frozen = frozen or not self._trainable
         variables, layers = self._tracked()
-        ids = {id(v) for v in variables} if frozen else set()
+        held = [(v, frozen) for v in variables if v.trainable] + [
+            (v, frozen) for v in variables if not v.trainable
+        ]
         for layer in layers:
-            ids |= layer._frozen(frozen)
-        return ids
+            held += layer._held_weights(frozen)
+        return held
 
     def _split(self) -> tuple[list[Variable], list[Variable]]:
         """(trainable, non-trainable) ``weights``, each in ``weights`` order; a frozen layer's
-        are all non-trainable."""
-        frozen = self._frozen()
+        are all non-trainable (wherever else they are held too)."""
+        frozen: dict[int, tuple[Variable, bool]] = {}
+        for v, held_frozen in self._held_weights():
+            frozen[id(v)] = (v, held_frozen or frozen.get(id(v), (v, False))[1])
         trainable: list[Variable] = []
         fixed: list[Variable] = []
-        for v in self.weights:
-            (trainable if v.trainable and id(v) not in frozen else fixed).append(v)
+        for v, held_frozen in frozen.values():
+            (trainable if v.trainable and not held_frozen else fixed).append(v)
         return trainable, fixed
 
     @property
@@ -378,9 +394,7 @@ class Layer:
         """All Variables, as Keras orders them: this layer's own (those created trainable first,
         each group in creation order), then each sublayer's in turn. Freezing a layer does not
         change the order, so ``get_weights``/``set_weights`` lists stay valid."""
-        variables, layers = self._tracked()
-        own = [v for v in variables if v.trainable] + [v for v in variables if not v.trainable]
-        return _unique(own + [w for layer in layers for w in layer.weights])
+        return _unique([v for v, _ in self._held_weights()])
 
     @property
     def trainable_weights(self) -> list[Variable]:

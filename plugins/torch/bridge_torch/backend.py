@@ -412,6 +412,24 @@ class TorchBackend(Backend):
         out, h = run(x, hx[0], weights, *options)
         return out, [h[0]]
 
+    def adam_update(self, variables, grads, m, v, v_max, beta_1_rate, beta_2_rate, alpha, epsilon):
+        # the core's composite, op for op (the same bits), in place on lists: one call per op
+        with torch.no_grad():
+            step = torch._foreach_sub(grads, m)
+            torch._foreach_mul_(step, beta_1_rate)
+            torch._foreach_add_(m, step)
+            step = torch._foreach_mul(grads, grads)
+            torch._foreach_sub_(step, v)
+            torch._foreach_mul_(step, beta_2_rate)
+            torch._foreach_add_(v, step)
+            if v_max is not None:
+                torch._foreach_maximum_(v_max, v)
+            denominator = torch._foreach_sqrt(v if v_max is None else v_max)
+            torch._foreach_add_(denominator, epsilon)
+            step = torch._foreach_mul(m, alpha)
+            torch._foreach_div_(step, denominator)
+            torch._foreach_sub_(variables, step)
+
     channels_last = False  # torch's conv and pool kernels take (N, C, *spatial)
 
     def conv(self, x, kernel, strides, padding, dilation, groups):
