@@ -714,3 +714,31 @@ def test_tensorflow_keeps_the_written_once_adam():
     # not Keras' coefficient in float32 (a few ulps off), which drifted weights 2e-6 from torch's
     # over 160 steps of training. bridge keeps its rule there (docs/topics/performance.md).
     assert "adam_update" not in load_backend("tensorflow").fast_paths
+
+
+@pytest.mark.needs("torch")
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_torchs_multi_tensor_adam_for_gpus_gives_its_per_tensor_adams_bits(amsgrad):
+    import torch
+
+    from bridge_torch.backend import _adam_foreach, _adam_one
+
+    generator = torch.Generator().manual_seed(3)
+    shapes = [(4, 3), (3,), ()]
+
+    def state() -> list[list[torch.Tensor]]:  # variables, m, v, v_max: the same on both sides
+        generator.manual_seed(3)
+        return [[torch.randn(s, generator=generator).abs() for s in shapes] for _ in range(4)]
+
+    grads = [torch.randn(s, generator=torch.Generator().manual_seed(4)) for s in shapes]
+    rates = (torch.tensor(0.1), 0.001, torch.tensor(0.01), 1e-7)
+    per_tensor, multi_tensor = state(), state()
+    for _ in range(3):
+        variables, m, v, v_max = per_tensor
+        for i in range(len(shapes)):
+            _adam_one(variables[i], grads[i], m[i], v[i], v_max[i] if amsgrad else None, *rates)
+        variables, m, v, v_max = multi_tensor
+        _adam_foreach(variables, grads, m, v, v_max if amsgrad else None, *rates)
+    for ours, theirs in zip(per_tensor, multi_tensor):
+        for a, b in zip(ours, theirs):
+            assert torch.equal(a, b)

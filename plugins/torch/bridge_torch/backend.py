@@ -84,6 +84,42 @@ class TorchTape(Tape):
         return [t.detach() for t in targets] if torch.compiler.is_compiling() else targets
 
 
+def _adam_foreach(variables, grads, m, v, v_max, beta_1_rate, beta_2_rate, alpha, epsilon):
+    """``Backend.adam_update`` with one multi-tensor kernel per op."""
+    step = torch._foreach_sub(grads, m)
+    torch._foreach_mul_(step, beta_1_rate)
+    torch._foreach_add_(m, step)
+    step = torch._foreach_mul(grads, grads)
+    torch._foreach_sub_(step, v)
+    torch._foreach_mul_(step, beta_2_rate)
+    torch._foreach_add_(v, step)
+    if v_max is not None:
+        torch._foreach_maximum_(v_max, v)
+    denominator = torch._foreach_sqrt(v if v_max is None else v_max)
+    torch._foreach_add_(denominator, epsilon)
+    step = torch._foreach_mul(m, alpha)
+    torch._foreach_div_(step, denominator)
+    torch._foreach_sub_(variables, step)
+
+
+def _adam_one(var, grad, m, v, v_max, beta_1_rate, beta_2_rate, alpha, epsilon):
+    """``Backend.adam_update`` of one variable, in two scratch tensors."""
+    step = torch.sub(grad, m)
+    step.mul_(beta_1_rate)
+    m.add_(step)
+    torch.mul(grad, grad, out=step)
+    step.sub_(v)
+    step.mul_(beta_2_rate)
+    v.add_(step)
+    if v_max is not None:
+        torch.maximum(v_max, v, out=v_max)
+    denominator = torch.sqrt(v if v_max is None else v_max)
+    denominator.add_(epsilon)
+    torch.mul(m, alpha, out=step)
+    step.div_(denominator)
+    var.sub_(step)
+
+
 def _copy_unless_parameter(x):
     return x if isinstance(x, torch.nn.Parameter) else x.clone()  # a Variable stays itself
 
@@ -413,22 +449,16 @@ class TorchBackend(Backend):
         return out, [h[0]]
 
     def adam_update(self, variables, grads, m, v, v_max, beta_1_rate, beta_2_rate, alpha, epsilon):
-        # the core's composite, op for op (the same bits), in place on lists: one call per op
+        # the core's composite, op for op (the same bits), in place: on a GPU a multi-tensor kernel
+        # per op (launches dominate there); on the CPU tensor by tensor into one scratch buffer
+        # each (allocations dominate there), as torch.optim's own defaults choose
+        rates = (beta_1_rate, beta_2_rate, alpha, epsilon)
         with torch.no_grad():
-            step = torch._foreach_sub(grads, m)
-            torch._foreach_mul_(step, beta_1_rate)
-            torch._foreach_add_(m, step)
-            step = torch._foreach_mul(grads, grads)
-            torch._foreach_sub_(step, v)
-            torch._foreach_mul_(step, beta_2_rate)
-            torch._foreach_add_(v, step)
-            if v_max is not None:
-                torch._foreach_maximum_(v_max, v)
-            denominator = torch._foreach_sqrt(v if v_max is None else v_max)
-            torch._foreach_add_(denominator, epsilon)
-            step = torch._foreach_mul(m, alpha)
-            torch._foreach_div_(step, denominator)
-            torch._foreach_sub_(variables, step)
+            if variables[0].device.type != "cpu":
+                _adam_foreach(variables, grads, m, v, v_max, *rates)
+                return
+            for i, (var, grad) in enumerate(zip(variables, grads)):
+                _adam_one(var, grad, m[i], v[i], None if v_max is None else v_max[i], *rates)
 
     channels_last = False  # torch's conv and pool kernels take (N, C, *spatial)
 
