@@ -380,13 +380,16 @@ class Layer:
     def _split(self) -> tuple[list[Variable], list[Variable]]:
         """(trainable, non-trainable) ``weights``, each in ``weights`` order; a frozen layer's
         are all non-trainable (wherever else they are held too)."""
-        frozen: dict[int, tuple[Variable, bool]] = {}
-        for v, held_frozen in self._held_weights():
-            frozen[id(v)] = (v, held_frozen or frozen.get(id(v), (v, False))[1])
+        weights: dict[int, Variable] = {}
+        frozen: set[int] = set()
+        for v, by_frozen in self._held_weights():
+            weights.setdefault(id(v), v)
+            if by_frozen:
+                frozen.add(id(v))
         trainable: list[Variable] = []
         fixed: list[Variable] = []
-        for v, held_frozen in frozen.values():
-            (trainable if v.trainable and not held_frozen else fixed).append(v)
+        for key, v in weights.items():
+            (trainable if v.trainable and key not in frozen else fixed).append(v)
         return trainable, fixed
 
     @property

@@ -450,11 +450,12 @@ class TorchBackend(Backend):
 
     def adam_update(self, variables, grads, m, v, v_max, beta_1_rate, beta_2_rate, alpha, epsilon):
         # the core's composite, op for op (the same bits), in place: on a GPU a multi-tensor kernel
-        # per op (launches dominate there); on the CPU tensor by tensor into one scratch buffer
-        # each (allocations dominate there), as torch.optim's own defaults choose
+        # per op (launches dominate there), and compiled (inductor fuses them; torch.compile takes
+        # no out= tensor of another layout); eagerly on the CPU tensor by tensor into one scratch
+        # buffer each (allocations dominate there), as torch.optim's own defaults choose
         rates = (beta_1_rate, beta_2_rate, alpha, epsilon)
         with torch.no_grad():
-            if variables[0].device.type != "cpu":
+            if variables[0].device.type != "cpu" or torch.compiler.is_compiling():
                 _adam_foreach(variables, grads, m, v, v_max, *rates)
                 return
             for i, (var, grad) in enumerate(zip(variables, grads)):
