@@ -557,7 +557,12 @@ class Adam(Optimizer):
         self, variables: list[Variable], gradients: list[Tensor], learning_rate: Tensor
     ) -> None:
         backend = variables[0]._backend
-        if "adam_update" not in backend.fast_paths or type(self).update_step is not Adam.update_step:
+        fusable = "adam_update" in backend.fast_paths and type(self).update_step is Adam.update_step
+        # the kernel updates in place: a gradient of another shape or device gets the composite's
+        # broadcasting, or its clear error
+        if not fusable or any(
+            g.shape != v.shape or g.device != v.device for g, v in zip(gradients, variables)
+        ):
             return super()._update_steps(variables, gradients, learning_rate)
         dtype = variables[0].dtype
         alpha = learning_rate * self._once_per_step(self._bias_correction, dtype)

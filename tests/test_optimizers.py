@@ -742,3 +742,15 @@ def test_torchs_multi_tensor_adam_for_gpus_gives_its_per_tensor_adams_bits(amsgr
     for ours, theirs in zip(per_tensor, multi_tensor):
         for a, b in zip(ours, theirs):
             assert torch.equal(a, b)
+
+
+@pytest.mark.needs("torch")
+def test_a_gradient_of_another_shape_gets_the_written_once_rules_broadcasting():
+    results = []
+    with br.use_backend("torch"):
+        for cls in (optim.Adam, WrittenOnceAdam):
+            variable = br.Variable(br.tensor([1.0, 2.0, 3.0]))
+            cls(0.1).apply([br.tensor(0.5)], [variable])  # a scalar gradient for three weights
+            results.append(variable.numpy())
+    np.testing.assert_array_equal(results[0], results[1])
+X
