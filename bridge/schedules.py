@@ -285,7 +285,10 @@ class CosineDecayRestarts(LearningRateSchedule):
             restart = _floor_divide(step, steps)
             fraction = fraction - restart
         else:  # the restart whose span holds the step: a geometric series of spans
-            restart = ops.floor(ops.log(1.0 - fraction * (1.0 - self.t_mul)) / math.log(self.t_mul))
+            # log(t_mul) in the step's float dtype, as Keras: where a restart falls exactly on a
+            # step, the rounding of the two logs decides it (math.log's float64 would differ)
+            log_t_mul = ops.log(ops.tensor(self.t_mul, dtype=fraction.dtype))
+            restart = ops.floor(ops.log(1.0 - fraction * (1.0 - self.t_mul)) / log_t_mul)
             done = (1.0 - ops.power(self.t_mul, restart)) / (1.0 - self.t_mul)
             fraction = (fraction - done) / ops.power(self.t_mul, restart)
         return _cosine(fraction, self.alpha, ops.power(self.m_mul, restart)) * self.initial_learning_rate

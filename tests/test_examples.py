@@ -92,7 +92,9 @@ def test_overfitting_example_plots_and_dropout_narrows_the_gap(tmp_path):
 
 @both
 def test_port_from_pytorch_proves_fine_tunes_saves_and_exports():
-    out = run_example("port_from_pytorch.py", "--epochs", "2")
+    # 1 epoch: after 2, on some CPUs (AMD EPYC) a near tie (a max-pool window or a ReLU at 0)
+    # makes one SGD step of the proof route a gradient differently in torch and TensorFlow
+    out = run_example("port_from_pytorch.py", "--epochs", "1")
     lines = out.strip().splitlines()
     assert lines[-1] == "ported, proven, fine-tuned, saved and exported.", out
     proof = next(line for line in lines if line.startswith("assert_equivalent: torch against bridge"))

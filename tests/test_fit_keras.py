@@ -669,7 +669,8 @@ def test_a_generator_that_runs_out_stops_training(backend):
 def test_evaluate_steps_takes_the_first_batches(backend):
     m = model()
     first_two = m.evaluate(X[:10], Y[:10], batch_size=5, return_dict=True)
-    assert m.evaluate(X, Y, batch_size=5, steps=2, return_dict=True) == first_two
+    # the same batches, cut from other arrays: TensorFlow's kernels may round them an ulp apart
+    assert m.evaluate(X, Y, batch_size=5, steps=2, return_dict=True) == pytest.approx(first_two, rel=1e-6)
     assert m.predict(endless(), steps=2).shape == (12, 3)
 
 

@@ -65,7 +65,9 @@ CASES = [
     ),
     (
         "CosineDecayRestarts",
-        {"initial_learning_rate": 0.1, "first_decay_steps": 4, "t_mul": 1.5, "m_mul": 0.8, "alpha": 0.05},
+        # t_mul 1.7, not 1.5: 1.5's restarts fall on steps (10, 19) where float32 logs decide
+        # them, and Keras on torch and on TensorFlow disagree there on some CPUs (AMD EPYC)
+        {"initial_learning_rate": 0.1, "first_decay_steps": 4, "t_mul": 1.7, "m_mul": 0.8, "alpha": 0.05},
     ),
     (
         "CosineDecayRestarts",
