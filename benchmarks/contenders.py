@@ -65,8 +65,8 @@ def jit_mode_name(jit: Any) -> str:
 
 
 def all_contenders(keras: bool = True, gpu: bool = False) -> list[Contender]:
-    """Every contender, baselines first; the Keras ones only when ``keras``; jit="graph" only on
-    a ``gpu`` (on a CPU it compiles as jit=True does)."""
+    """Every contender, baselines first; the Keras ones only when ``keras``; jit="graph" and the
+    native CUDA graph only on a ``gpu`` (on a CPU jit="graph" compiles as jit=True does)."""
     found = [
         Contender(
             "native torch", "torch", "eager", ("torch",), "models_torch", "native_torch", {"compiled": False}
@@ -93,6 +93,10 @@ def all_contenders(keras: bool = True, gpu: bool = False) -> list[Contender]:
             {"xla": True},
         ),
     ]
+    if gpu:
+        found.append(
+            Contender("native torch", "torch", "cuda graph", ("torch",), "models_torch", "native_torch_graph")
+        )
     if keras:
         for framework, mode in (("torch", "eager"), ("tensorflow", "tf.function")):
             needs = ("keras", framework)
@@ -113,6 +117,20 @@ def all_contenders(keras: bool = True, gpu: bool = False) -> list[Contender]:
                 options = {"backend": backend, "jit": jit}
                 mode = jit_mode_name(jit)
                 found.append(Contender(kind, backend, mode, (backend,), "models_bridge", function, options))
+        # Fed batch by batch from host memory, in the mode of the framework's own baseline.
+        jit = backend == "tensorflow"
+        options = {"backend": backend, "jit": jit, "host_batches": True}
+        found.append(
+            Contender(
+                "bridge fit, host batches",
+                backend,
+                jit_mode_name(jit),
+                (backend,),
+                "models_bridge",
+                "bridge_fit",
+                options,
+            )
+        )
     return found
 
 

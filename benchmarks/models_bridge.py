@@ -35,17 +35,26 @@ def _loss() -> Any:
     return losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
-def bridge_fit(workload: Workload, data: Data, device: str, backend: str, jit: Any) -> Callable[[], None]:
-    """A run of one ``fit`` epoch over ``data`` (the logs read to host at its end)."""
+def bridge_fit(
+    workload: Workload, data: Data, device: str, backend: str, jit: Any, host_batches: bool = False
+) -> Callable[[], None]:
+    """A run of one ``fit`` epoch over ``data`` (the logs read to host at its end): the arrays,
+    which go to the device once per ``fit``, or with ``host_batches`` a list of NumPy batches,
+    each fed to the device as its step comes (as a generator or a data loader feeds them)."""
     where = bridge_device(device)
     with br.use_backend(backend), br.device(where):
         model = _model(workload)
         model.compile(optimizer=optim.Adam(LEARNING_RATE), loss=_loss(), jit=jit)
     x, y = data
+    size = workload.batch
+    batches = [(x[i : i + size], y[i : i + size]) for i in range(0, len(x), size)]
 
     def run() -> None:
         with br.use_backend(backend), br.device(where):
-            model.fit(x, y, batch_size=workload.batch, epochs=1, shuffle=False, verbose=0)
+            if host_batches:
+                model.fit(batches, epochs=1, verbose=0)
+            else:
+                model.fit(x, y, batch_size=size, epochs=1, shuffle=False, verbose=0)
 
     return run
 

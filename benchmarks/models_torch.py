@@ -99,6 +99,15 @@ def build(workload: Workload) -> nn.Module:
     return model
 
 
+def _batches(workload: Workload, data: Data, where: torch.device) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``data``'s batches on ``where``, NCHW for the CNN."""
+    x, y = data
+    if workload.name == "cnn":
+        x = x.transpose(0, 3, 1, 2).copy()  # NHWC -> NCHW, torch's native layout
+    xs, ys = torch.from_numpy(x).to(where), torch.from_numpy(y).to(where)
+    return list(zip(xs.split(workload.batch), ys.split(workload.batch)))
+
+
 def native_torch(workload: Workload, data: Data, device: str, compiled: bool) -> Callable[[], None]:
     """A run of Adam steps over ``data``'s batches; ``compiled`` wraps the model in ``torch.compile``."""
     where = torch_device(device)
@@ -106,17 +115,52 @@ def native_torch(workload: Workload, data: Data, device: str, compiled: bool) ->
     model = build(workload).to(where)
     optimizer = torch.optim.Adam(model.parameters(), LEARNING_RATE)
     forward = torch.compile(model) if compiled else model
-    x, y = data
-    if workload.name == "cnn":
-        x = x.transpose(0, 3, 1, 2).copy()  # NHWC -> NCHW, torch's native layout
-    xs, ys = torch.from_numpy(x).to(where), torch.from_numpy(y).to(where)
-    batches = list(zip(xs.split(workload.batch), ys.split(workload.batch)))
+    batches = _batches(workload, data, where)
 
     def run() -> None:
         for xb, yb in batches:
             optimizer.zero_grad(set_to_none=True)
             nn.functional.cross_entropy(forward(xb), yb).backward()
             optimizer.step()
+        wait(where)
+
+    return run
+
+
+def native_torch_graph(workload: Workload, data: Data, device: str) -> Callable[[], None]:
+    """The whole step (forward, backward, Adam) captured once as a CUDA graph and replayed per
+    batch after copying it into the graph's input tensors: the floor of a native step on a GPU
+    (PyTorch's whole-network capture recipe; ``capturable`` Adam keeps its step count on the GPU)."""
+    where = torch_device(device)
+    if where.type != "cuda":
+        raise RuntimeError("a CUDA graph needs a GPU")
+    torch.manual_seed(0)
+    model = build(workload).to(where)
+    optimizer = torch.optim.Adam(model.parameters(), LEARNING_RATE, capturable=True)
+    batches = _batches(workload, data, where)
+    x, y = (t.clone() for t in batches[0])
+
+    def step() -> None:
+        nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):  # warm-up steps on a side stream, as capture asks
+        for _ in range(3):
+            optimizer.zero_grad(set_to_none=True)
+            step()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    optimizer.zero_grad(set_to_none=True)  # the gradients are allocated from the graph's pool
+    with torch.cuda.graph(graph):
+        step()
+
+    def run() -> None:
+        for xb, yb in batches:
+            x.copy_(xb)
+            y.copy_(yb)
+            graph.replay()
         wait(where)
 
     return run

@@ -225,12 +225,12 @@ def rows(
 def table(results: list[dict[str, Any]]) -> str:
     """The results as a text table, one line per contender."""
     head = (
-        f"{'model':<12}{'contender':<20}{'framework':<11}{'mode':<12}{'ms min':>9}{'ms med':>9}{'spread':>7}"
+        f"{'model':<12}{'contender':<26}{'framework':<11}{'mode':<12}{'ms min':>9}{'ms med':>9}{'spread':>7}"
         f"{'x min':>7}{'x med':>7}{'mem MB':>8}{'x mem':>7}"
     )
     lines = [head, "-" * len(head)]
     for row in results:
-        start = f"{row['model']:<12}{row['contender']:<20}{row['framework']:<11}{row['mode']:<12}"
+        start = f"{row['model']:<12}{row['contender']:<26}{row['framework']:<11}{row['mode']:<12}"
         if row["error"]:
             lines.append(f"{start}error: {row['error'][:80]}")
             continue

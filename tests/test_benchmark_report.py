@@ -153,11 +153,15 @@ def test_replacing_between_the_markers_keeps_the_prose_and_the_other_device():
         report.replace_between(PAGE, "tpu", "x")
 
 
-def test_the_docs_page_has_the_markers_of_both_devices():
+def test_the_docs_page_has_the_markers_of_both_devices_once_and_no_section_twice():
     page = (ROOT / "docs" / "topics" / "performance.md").read_text()
+    lines = page.splitlines()
     for device in ("cpu", "gpu"):
         begin, end = report.markers(device)
-        assert page.index(begin) < page.index(end)
+        assert lines.count(begin) == 1 and lines.count(end) == 1  # alone on their lines, once
+        assert lines.index(begin) < lines.index(end)
+    headings = [line for line in lines if line.startswith("#")]
+    assert len(headings) == len(set(headings)), "a section appears twice"
 
 
 def test_log_scale_only_when_the_ratios_span_more_than_ten_times():

@@ -16,6 +16,18 @@ from bridge.interop import to_torch
 
 pytestmark = pytest.mark.needs("torch")
 
+
+@pytest.fixture(autouse=True)
+def on_the_cpu(request):
+    """bridge works on the CPU too where a GPU is present: these tests compare with torch modules
+    and tensors made there (the ``gpu`` test moves a module to the GPU)."""
+    if request.node.get_closest_marker("gpu"):
+        yield
+        return
+    with br.device("cpu"):
+        yield
+
+
 F32 = 1e-6  # float32 tolerance: the same torch kernels run on both sides, in other orders at most
 
 

@@ -39,8 +39,10 @@ class TorchModule(Layer):
     native tensors, with ``module.train(training)`` for the call (each submodule's mode restored
     after), and returns bridge Tensors in the structure the module returns (tuples kept).
 
-    A whole-model ``save`` refuses (a file cannot hold Python code); ``save_weights`` /
-    ``load_weights`` work."""
+    The module moves (in place, as ``module.to``) to the current device: the one ``with
+    bridge.device(...)`` names, else the first GPU where there is one, as Keras'
+    ``TorchModuleWrapper`` does. A whole-model ``save`` refuses (a file cannot hold Python code);
+    ``save_weights`` / ``load_weights`` work."""
 
     def __init__(self, module: Any, name: str | None = None, trainable: bool = True, **kwargs: Any) -> None:
 
@@ -49,8 +51,9 @@ class TorchModule(Layer):
         if not isinstance(module, torch.nn.Module):
             raise ArgumentTypeError(f"TorchModule: expected a torch.nn.Module, got {type(module).__name__}")
         super().__init__(name=name, trainable=trainable, **kwargs)
-        self.module = module
         backend = load_backend("torch")
+        device = resolve_device(backend, None)  # as Keras' TorchModuleWrapper: the default device
+        self.module = module.to("cpu" if device == "cpu" else f"cuda:{device.partition(':')[2]}")
         named = [*module.named_parameters(), *module.named_buffers()]
         self._own_weights = [
             _ModuleVariable._wrap(tensor, backend, tensor.requires_grad, f"{self.name}/{torch_name}")

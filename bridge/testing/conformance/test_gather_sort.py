@@ -98,6 +98,20 @@ def test_topk(array, data):
     assert_parity(lambda x: br.ops.topk(x, k), array, reference=reference)
 
 
+@SETTINGS
+@given(
+    array=hnp.arrays(np.int32, st.tuples(st.integers(1, 3), st.integers(1, 40)), elements=st.integers(0, 3)),
+    data=st.data(),
+)
+def test_topk_puts_the_lower_index_first_among_equal_values(bridge_backend, array, data):
+    """As TensorFlow's ``top_k`` documents (torch's topk leaves ties in its kernel's order)."""
+    k = data.draw(st.integers(0, array.shape[-1]))
+    order = np.argsort(-array, axis=-1, kind="stable")[:, :k]
+    values, indices = br.ops.topk(br.tensor(array.astype(np.float32)), k)
+    np.testing.assert_array_equal(indices.numpy(), order)
+    np.testing.assert_array_equal(values.numpy(), np.take_along_axis(array, order, -1))
+
+
 def test_gather_errors(bridge_backend):
     with pytest.raises(br.DTypeError, match="integers"):
         br.ops.take(br.ones((3,)), br.tensor([0.5]))

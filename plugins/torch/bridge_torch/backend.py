@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -118,6 +119,26 @@ def _adam_one(var, grad, m, v, v_max, beta_1_rate, beta_2_rate, alpha, epsilon):
     torch.mul(m, alpha, out=step)
     step.div_(denominator)
     var.sub_(step)
+
+
+def _quiet_inductor_hints() -> None:
+    """Silence two performance hints inductor prints as warnings when it compiles for a GPU: bridge
+    keeps float32 products in float32 (torch's default; TF32 is the user's call, made with
+    ``torch.set_float32_matmul_precision``), and the online-softmax note is for torch's developers."""
+    for hint in (
+        "TensorFloat32 tensor cores for float32 matrix multiplication",
+        "\nOnline softmax is disabled",
+    ):
+        warnings.filterwarnings("ignore", message=hint, category=UserWarning, module=r"torch\._inductor\.")
+
+
+def _integer_matmul(a, b):
+    """``torch.matmul`` of integer tensors as products summed in their own dtype (wrapping on
+    overflow, as the CPU kernel and NumPy do)."""
+    rows, columns = a.unsqueeze(-2) if a.dim() == 1 else a, b.unsqueeze(-1) if b.dim() == 1 else b
+    out = (rows.unsqueeze(-1) * columns.unsqueeze(-3)).sum(-2, dtype=a.dtype)
+    out = out.squeeze(-1) if b.dim() == 1 else out
+    return out.squeeze(-2 if b.dim() > 1 else -1) if a.dim() == 1 else out
 
 
 def _copy_unless_parameter(x):
@@ -351,7 +372,11 @@ class TorchBackend(Backend):
         return torch.cumprod(x, dim=axis)
 
     # --- linear algebra --------------------------------------------------------------------
-    matmul = staticmethod(torch.matmul)
+    def matmul(self, a, b):
+        if a.is_cuda and not a.is_floating_point():  # CUDA has no integer matrix product
+            return _integer_matmul(a, b)
+        return torch.matmul(a, b)
+
     inv = staticmethod(torch.linalg.inv)
     solve = staticmethod(torch.linalg.solve)
     det = staticmethod(torch.linalg.det)
@@ -363,6 +388,9 @@ class TorchBackend(Backend):
     svdvals = staticmethod(torch.linalg.svdvals)
 
     def einsum(self, subscripts, *operands):
+        first = operands[0]
+        if first.is_cuda and not first.is_floating_point():  # CUDA has no integer contraction
+            return torch.einsum(subscripts, *(x.cpu() for x in operands)).to(first.device)
         return torch.einsum(subscripts, *operands)
 
     # --- shape -----------------------------------------------------------------------------
@@ -415,11 +443,13 @@ class TorchBackend(Backend):
         return torch.argsort(x, dim=axis, stable=True)
 
     def topk(self, x, k):
-        if x.dtype == torch.bool:  # no bool topk kernel on CPU
-            values, indices = torch.topk(x.to(torch.uint8), k, dim=-1, largest=True, sorted=True)
+        # torch.topk orders equal values (NaNs too) as its kernel happens to, differently on a
+        # GPU; a stable sort puts the lower index first, as TensorFlow's top_k does
+        if x.dtype == torch.bool:  # no bool sort kernel on CPU
+            values, indices = self.topk(x.to(torch.uint8), k)
             return values.to(torch.bool), indices
-        values, indices = torch.topk(x, k, dim=-1, largest=True, sorted=True)
-        return values, indices
+        values, indices = torch.sort(x, dim=-1, descending=True, stable=True)
+        return values[..., :k], indices[..., :k]
 
     # --- nn --------------------------------------------------------------------------------
     def softmax(self, x, axis):
@@ -439,6 +469,15 @@ class TorchBackend(Backend):
 
     def recurrent(self, mode, x, states, weights):
         hx = [h.unsqueeze(0) for h in states]  # (layers * directions, batch, units)
+        if x.is_cuda:  # cuDNN views its operands flat: the transposed kernels must be copied first
+            x, hx, weights = x.contiguous(), [h.contiguous() for h in hx], [w.contiguous() for w in weights]
+            with warnings.catch_warnings():  # and it warns that they are (bridge holds no flat copy)
+                warnings.filterwarnings("ignore", "RNN module weights are not part of single contiguous")
+                return self._recurrent(mode, x, hx, weights)
+        return self._recurrent(mode, x, hx, weights)
+
+    @staticmethod
+    def _recurrent(mode, x, hx, weights):
         # has_biases, num_layers, dropout, train (cuDNN's backward needs it), bidirectional, batch_first
         options = (True, 1, 0.0, True, False, True)
         if mode == "LSTM":
@@ -533,6 +572,7 @@ class TorchBackend(Backend):
 
     # --- jit -------------------------------------------------------------------------------
     def jit(self, fn, jit_mode="default", **options):
+        _quiet_inductor_hints()
         # bridge's tapes call torch.autograd.grad: traced into the graph, a step's forward,
         # backward and optimizer update compile as one graph. torch leaves this off by default;
         # it is set for the process (torch versions without it split the graph at the gradient).
