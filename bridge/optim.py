@@ -354,7 +354,7 @@ class Optimizer(ABC):
         go = self._finite_step(gradients, iterations) if self.check_finite else None
         if allowed is not None:
             go = allowed if go is None else ops.logical_and(go, allowed)
-        if go is not None:  # a skipped step runs with zero gradients and a learning rate of 0
+        if go is not None and not _true_on_host(go):  # a skipped step: zero gradients, rate 0
             gradients = [ops.where(go, g, 0.0) for g in gradients]
         lr = self._current_learning_rate(iterations)
         self._go, self._per_step = go, {}
@@ -1184,6 +1184,13 @@ def serialize(optimizer: Optimizer) -> dict[str, Any]:
 def deserialize(config: Any, custom_objects: dict[str, Any] | None = None) -> Optimizer:
     """The optimizer ``serialize`` described (without state)."""
     return REGISTRY.deserialize(config, custom_objects)
+
+
+def _true_on_host(flag: Tensor) -> bool:
+    """Whether the bool ``flag`` is known True here without waiting for a device: an eager CPU
+    tensor is read (a finite step then skips the pass that zeroes its gradients); under jit or
+    on a GPU it is not known, and the step stays free of host reads."""
+    return not flag._backend.tracing() and flag.device == "cpu" and bool(flag.numpy())
 
 
 __all__ = [

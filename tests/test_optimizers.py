@@ -754,3 +754,24 @@ def test_a_gradient_of_another_shape_gets_the_written_once_rules_broadcasting():
             results.append(variable.numpy())
     np.testing.assert_array_equal(results[0], results[1])
     np.testing.assert_allclose(results[0], [0.9, 1.9, 2.9], rtol=1e-5)  # Adam's first step: lr * sign
+
+
+@pytest.mark.parametrize("finite", [True, False])
+def test_an_eager_cpu_step_zeroes_its_gradients_only_when_it_is_skipped(backend, monkeypatch, finite):
+    """check_finite reads its answer on the host there (a read waits for nothing on a CPU): a
+    finite step leaves out the pass that zeroes the gradients; a skipped one still zeroes them."""
+    gradients = [br.tensor([1.0, 2.0 if finite else float("nan")]), br.tensor([3.0])]
+    zeroed = []
+    where = optim.ops.where
+
+    def counting_where(condition, x, y):
+        zeroed.extend(1 for g in gradients if x is g)
+        return where(condition, x, y)
+
+    monkeypatch.setattr(optim.ops, "where", counting_where)
+    weights = [br.Variable(br.zeros((2,))), br.Variable(br.zeros((1,)))]
+    optim.SGD(0.1).apply(gradients, weights)
+    assert len(zeroed) == (0 if finite else 2)
+    expected = [[-0.1, -0.2], [-0.3]] if finite else [[0.0, 0.0], [0.0]]
+    for weight, values in zip(weights, expected):
+        np.testing.assert_allclose(weight.numpy(), values, rtol=1e-6)
