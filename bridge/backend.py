@@ -64,6 +64,18 @@ def dtype_tables(native: Callable[[DType], Any]) -> tuple[dict[DType, Any], dict
     return to_native, {value: dtype for dtype, value in to_native.items()}
 
 
+def same_padding(
+    sizes: tuple[int, ...], windows: tuple[int, ...], strides: tuple[int, ...], dilation: tuple[int, ...]
+) -> tuple[tuple[int, int], ...]:
+    """Keras' (and TensorFlow's) "same" padding per spatial axis: (before, after) giving outputs
+    of ``ceil(size / stride)``, the odd extra one after."""
+    padding = []
+    for size, window, stride, rate in zip(sizes, windows, strides, dilation):
+        total = max((-(-size // stride) - 1) * stride + (window - 1) * rate + 1 - size, 0)
+        padding.append((total // 2, total - total // 2))
+    return tuple(padding)
+
+
 class Tape(ABC):
     """A backend's gradient recorder, entered as a context manager (see ``Backend.tape``)."""
 
@@ -559,6 +571,19 @@ class Backend(ABC):
         indices int64."""
 
     # --- fast paths (optional: the core has composites) ------------------------------------
+    @fast_path
+    def unstack(self, x: Native, axis: int) -> list[Native]:
+        """``x``'s slices along ``axis`` (of known length), each without that axis, in one op
+        whose gradient stacks them back (slicing each would give one full-size gradient per
+        slice)."""
+        raise self._unsupported("unstack")
+
+    @fast_path
+    def split(self, x: Native, sizes: list[int], axis: int) -> list[Native]:
+        """``x`` cut along ``axis`` into consecutive pieces of ``sizes`` (which sum to its length;
+        a size may be 0), in one op whose gradient joins the pieces' gradients."""
+        raise self._unsupported("split")
+
     @fast_path
     def softmax(self, x: Native, axis: int) -> Native:
         """Softmax of floats along ``axis``; a row holding NaN or ``+inf`` is all NaN."""

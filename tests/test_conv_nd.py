@@ -137,6 +137,26 @@ def test_conv_same_padding_matches_tensorflow(case):
     assert_parity(_conv_op(case), x, kernel, reference=reference, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize(("strides", "dilation"), [((1, 1), (1, 1)), ((2, 1), (1, 1)), ((1, 1), (2, 2))])
+def test_same_convs_on_tensorflow_pad_inside_the_kernel(strides, dilation):
+    """A "same" convolution is TensorFlow's "SAME" (no Pad op forward, nor its Slice backward:
+    a pass over the activations each) where that padding is "SAME"'s."""
+    x, kernel = tf.constant(_normal(2, 9, 8, 3)), tf.constant(_normal(3, 3, 3, 4))
+
+    @tf.function
+    def gradients(x, kernel):
+        with tf.GradientTape() as tape:
+            tape.watch([x, kernel])
+            out = br.ops.conv(br.tensor(x), br.tensor(kernel), strides, "same", dilation).native
+            loss = tf.reduce_sum(out * out)
+        return tape.gradient(loss, [x, kernel])
+
+    with br.use_backend("tensorflow"):
+        graph = gradients.get_concrete_function(x, kernel).graph
+    kinds = {op.type for op in graph.get_operations()}
+    assert not kinds & {"Pad", "PadV2", "Slice"}, sorted(kinds)
+
+
 @st.composite
 def transpose_cases(draw):
     rank = draw(st.integers(1, 3))

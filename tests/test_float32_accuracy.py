@@ -76,6 +76,28 @@ def test_accurate_sums_keep_gradients_eager_and_under_jit(backend):
     np.testing.assert_allclose(total, x.numpy().astype(np.float64).sum(0), rtol=BOUND)
 
 
+@pytest.mark.needs("tensorflow")
+def test_tensorflow_sums_over_outer_axes_stay_in_float32_with_a_broadcast_gradient():
+    """The accurate sum over outer axes (BatchNormalization's) moves them last rather than
+    accumulating in float64 (4x slower), and its gradient is the broadcast TensorFlow's own is."""
+    import tensorflow as tf
+
+    x = tf.constant(np.random.default_rng(0).random((6, 5, 4, 3)).astype(np.float32))
+
+    @tf.function
+    def gradient(x: tf.Tensor) -> tf.Tensor:
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            total = br.ops.sum(br.tensor(x), axis=(0, 1, 2)).native * tf.constant([1.0, 2.0, 3.0])
+        return tape.gradient(total, x)
+
+    with br.use_backend("tensorflow"):
+        graph = gradient.get_concrete_function(x).graph
+        np.testing.assert_array_equal(gradient(x).numpy(), np.broadcast_to([1.0, 2.0, 3.0], x.shape))
+    wide = [op.type for op in graph.get_operations() if any(t.dtype == tf.float64 for t in op.outputs)]
+    assert not wide, wide
+
+
 # --- a small CNN with BatchNormalization and Dropout, trained on both backends ----------------
 STEPS, BATCH = 200, 16
 

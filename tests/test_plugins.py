@@ -205,7 +205,10 @@ def test_features_and_fast_paths_are_derived_from_what_a_backend_overrides():
         backend = load_backend(name)
         assert backend.features == {"variables", "autodiff", "jit"}
         fused = {"dot_product_attention", "recurrent", "adam_update"} if name == "torch" else set()
-        assert backend.fast_paths == {"softmax", "log_softmax", "sparse_cross_entropy", *fused}
+        assert backend.fast_paths == {
+            *("softmax", "log_softmax", "sparse_cross_entropy", "split", "unstack"),
+            *fused,
+        }
 
     class WithFastSoftmax(NumpyBackend):
         def softmax(self, x, axis):
@@ -234,6 +237,25 @@ def test_the_core_uses_a_fast_path_only_where_a_backend_has_one(scratch_registry
         np.testing.assert_allclose(br.ops.log_softmax(br.tensor([0.0, 0.0])).numpy(), np.log([0.5, 0.5]))
     with br.use_backend("numpy"):
         np.testing.assert_allclose(br.ops.softmax(br.tensor([0.0, 0.0])).numpy(), [0.5, 0.5])
+
+
+@pytest.mark.parametrize(
+    ("ours", "reference"),
+    [
+        (lambda t: br.ops.unstack(t, axis=1), lambda a: list(np.moveaxis(a, 1, 0))),
+        (lambda t: br.ops.split(t, [1, 3], axis=2), lambda a: np.split(a, [1, 3], axis=2)),
+        (lambda t: br.ops.split(t, [3, 1], axis=2), lambda a: np.split(a, [3, 1], axis=2)),
+    ],
+)
+def test_split_and_unstack_without_fast_paths_slice(ours, reference):
+    """The reference backend has neither fast path: the core's slices give NumPy's pieces."""
+    a = np.arange(24.0).reshape(2, 3, 4)
+    with br.use_backend("numpy"):
+        got = ours(br.tensor(a))
+    expected = reference(a)
+    assert len(got) == len(expected)
+    for piece, want in zip(got, expected):
+        np.testing.assert_array_equal(piece.numpy(), want)
 
 
 def test_devices_are_found_once_and_the_default_is_the_first_gpu():

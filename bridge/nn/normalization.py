@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from .. import constraints, initializers, ops, regularizers
@@ -17,6 +18,14 @@ def _widened(x: Tensor) -> Tensor:
     """``x`` in float32 at least: statistics of float16 and bfloat16 inputs are computed in
     float32, as Keras does (the result goes back to the input's dtype)."""
     return x.astype(result_type(x.dtype, float32))
+
+
+def _moments(x: Tensor, axes: tuple[int, ...]) -> tuple[Tensor, Tensor, Tensor]:
+    """``x - mean``, the mean and the (biased) variance over ``axes``, kept: the deviations are
+    computed once, for the variance and for the normalization."""
+    mean = ops.mean(x, axis=axes, keepdims=True)
+    centered = x - mean
+    return centered, mean, ops.mean(ops.square(centered), axis=axes, keepdims=True)
 
 
 class _Normalization(Layer):
@@ -76,13 +85,15 @@ class _Normalization(Layer):
                 constraint=self.beta_constraint,
             )
 
-    def _normalize(self, x: Tensor, mean: Tensor, variance: Tensor, shape: tuple[int, ...]) -> Tensor:
-        y = (x - mean) * ops.rsqrt(variance + self.epsilon)
-        if self.scale:
-            y = y * ops.reshape(self.gamma, shape)
-        if self.center:
-            y = y + ops.reshape(self.beta, shape)
-        return y
+    def _normalize(self, centered: Tensor, variance: Tensor, shape: tuple[int, ...]) -> Tensor:
+        """``centered / sqrt(variance + epsilon)``, scaled and shifted. The scale is divided by the
+        deviation before they meet the activations (one product over them, as Keras on torch);
+        ``sqrt`` and a division, both correctly rounded, give every backend the same factor (their
+        ``rsqrt``s differ in the last bit)."""
+        deviation = ops.sqrt(variance + self.epsilon)
+        factor = (ops.reshape(self.gamma, shape) if self.scale else 1.0) / deviation
+        y = centered * factor
+        return y + ops.reshape(self.beta, shape) if self.center else y
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -137,7 +148,7 @@ class BatchNormalization(_Normalization):
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
 
     def build(self, input_shape: tuple[int, ...]) -> None:
-        size = (input_shape[axis_index(f"{self.name} (BatchNormalization)", self.axis, len(input_shape))],)
+        size = (input_shape[axis_index(f"{self.name} ({type(self).__name__})", self.axis, len(input_shape))],)
         self._add_scale_and_shift(size)
         self.moving_mean = self.add_weight(
             "moving_mean", size, self.moving_mean_initializer, trainable=False, autocast=False
@@ -147,23 +158,27 @@ class BatchNormalization(_Normalization):
         )
 
     def call(self, x: Tensor, training: bool = False) -> Tensor:
-        channel = axis_index(f"{self.name} (BatchNormalization)", self.axis, x.ndim)
+        channel = axis_index(f"{self.name} ({type(self).__name__})", self.axis, x.ndim)
         self._check_features(x, (channel,))
         reduced = tuple(a for a in range(x.ndim) if a != channel)
         shape = tuple(n if a == channel else 1 for a, n in enumerate(x.shape))
         wide = _widened(x)
         if training:
-            mean = ops.mean(wide, axis=reduced, keepdims=True)
-            variance = ops.mean(ops.square(wide - mean), axis=reduced, keepdims=True)
+            centered, mean, variance = _moments(wide, reduced)
+            count = math.prod([x.shape[a] for a in reduced])  # a list: torch.compile traces no generator
+            moved = self._moved_variance(variance, count)
             keep = self.momentum
             self.moving_mean.assign(self.moving_mean * keep + ops.reshape(mean, (-1,)) * (1 - keep))
-            self.moving_variance.assign(
-                self.moving_variance * keep + ops.reshape(variance, (-1,)) * (1 - keep)
-            )
+            self.moving_variance.assign(self.moving_variance * keep + ops.reshape(moved, (-1,)) * (1 - keep))
         else:
-            mean = ops.reshape(self.moving_mean, shape)
+            centered = wide - ops.reshape(self.moving_mean, shape)
             variance = ops.reshape(self.moving_variance, shape)
-        return self._normalize(wide, mean, variance, shape).astype(x.dtype)
+        return self._normalize(centered, variance, shape).astype(x.dtype)
+
+    def _moved_variance(self, variance: Tensor, count: int) -> Tensor:
+        """The batch variance the moving average takes in (of ``count`` values per feature): the
+        biased one, as Keras."""
+        return variance
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -210,11 +225,9 @@ class LayerNormalization(_Normalization):
     def call(self, x: Tensor) -> Tensor:
         axes = self._axes(x.ndim)
         self._check_features(x, axes)
-        wide = _widened(x)
-        mean = ops.mean(wide, axis=axes, keepdims=True)
-        variance = ops.mean(ops.square(wide - mean), axis=axes, keepdims=True)
+        centered, _, variance = _moments(_widened(x), axes)
         shape = tuple(n if a in axes else 1 for a, n in enumerate(x.shape))
-        return self._normalize(wide, mean, variance, shape).astype(x.dtype)
+        return self._normalize(centered, variance, shape).astype(x.dtype)
 
 
 class GroupNormalization(_Normalization):
@@ -290,10 +303,9 @@ class GroupNormalization(_Normalization):
         grouped = (*x.shape[:axis], groups, x.shape[axis] // groups, *x.shape[axis + 1 :])
         y = ops.reshape(_widened(x), _with_batch(x, grouped[1:]))  # the batch may be unknown
         reduced = tuple(a for a in range(1, y.ndim) if a != axis)
-        mean = ops.mean(y, axis=reduced, keepdims=True)
-        variance = ops.mean(ops.square(y - mean), axis=reduced, keepdims=True)
+        centered, _, variance = _moments(y, reduced)
         shape = tuple(n if a in (axis, axis + 1) else 1 for a, n in enumerate(grouped))
-        y = self._normalize(y, mean, variance, shape)
+        y = self._normalize(centered, variance, shape)
         return ops.reshape(y, _with_batch(x, x.shape[1:])).astype(x.dtype)
 
     def get_config(self) -> dict[str, Any]:

@@ -197,11 +197,11 @@ class Recurrent(Layer):
     ) -> tuple[list[Tensor], list[Tensor]]:
         """The written-once recurrence: each step's output, in the order processed, and the
         final states."""
-        projected = self._project(x, input_masks)
+        inputs = ops.unstack(self._project(x, input_masks), axis=1)
         output = self._zeros(x)
         outputs = []
         for t in reversed(range(x.shape[1])) if self.go_backwards else range(x.shape[1]):
-            new_output, new_states = self._step(projected[:, t], states, recurrent_masks)
+            new_output, new_states = self._step(inputs[t], states, recurrent_masks)
             if mask is not None:
                 keep = ops.expand_dims(mask[:, t], -1)
                 new_states = [ops.where(keep, new, old) for new, old in zip(new_states, states)]
@@ -345,10 +345,12 @@ class Recurrent(Layer):
     def _recurrent(self, h: Tensor, masks: list[Tensor] | None, gates: range) -> Tensor:
         """``h`` (dropped out per gate where masks are given) times the recurrent kernel's
         blocks ``gates``."""
-        kernel = self.recurrent_kernel
+        kernel: Tensor = self.recurrent_kernel
         if masks is None or len(masks) == 1:
             h = h if masks is None else h * masks[0]
-            return ops.matmul(h, kernel[:, gates.start * self.units : gates.stop * self.units])
+            if gates != range(self._gates):  # a slice of a weight has a weight-sized gradient
+                kernel = kernel[:, gates.start * self.units : gates.stop * self.units]
+            return ops.matmul(h, kernel)
         return ops.concat(
             [ops.matmul(h * masks[g], k) for g, k in zip(gates, _blocks(kernel, self.units, gates))], axis=-1
         )
@@ -470,9 +472,10 @@ class LSTM(Recurrent):
     ) -> tuple[Tensor, list[Tensor]]:
         h, c = states
         z = x + self._recurrent(h, masks, range(4))
-        u, gate = self.units, self.recurrent_activation
-        i, f, o = gate(z[:, :u]), gate(z[:, u : 2 * u]), gate(z[:, 3 * u :])
-        c = f * c + i * self.activation(z[:, 2 * u : 3 * u])
+        gate = self.recurrent_activation
+        zi, zf, zc, zo = ops.split(z, 4, axis=-1)  # one op: slices would each have a z-sized gradient
+        i, f, o = gate(zi), gate(zf), gate(zo)
+        c = f * c + i * self.activation(zc)
         h = o * self.activation(c)
         return h, [h, c]
 
@@ -532,21 +535,22 @@ class GRU(Recurrent):
         self, x: Tensor, states: list[Tensor], masks: list[Tensor] | None
     ) -> tuple[Tensor, list[Tensor]]:
         (h,) = states
-        u, gate = self.units, self.recurrent_activation
+        gate = self.recurrent_activation
+        xz, xr, xh = ops.split(x, 3, axis=-1)  # one op: slices would each have an x-sized gradient
         if self.reset_after:
             inner = self._recurrent(h, masks, range(3))
             if self.use_bias:
                 inner = inner + self.bias[1]
+            hz, hr, hh = ops.split(inner, 3, axis=-1)
         else:
-            inner = self._recurrent(h, masks, range(2))
-        z = gate(x[:, :u] + inner[:, :u])
-        r = gate(x[:, u : 2 * u] + inner[:, u : 2 * u])
+            hz, hr = ops.split(self._recurrent(h, masks, range(2)), 2, axis=-1)
+        z, r = gate(xz + hz), gate(xr + hr)
         if self.reset_after:
-            candidate = r * inner[:, 2 * u :]
+            candidate = r * hh
         else:
             h_masks = None if masks is None else [masks[-1]]
             candidate = self._recurrent(r * h, h_masks, range(2, 3))
-        h = z * h + (1 - z) * self.activation(x[:, 2 * u :] + candidate)
+        h = z * h + (1 - z) * self.activation(xh + candidate)
         return h, [h]
 
     def _fused_mode(self) -> str | None:

@@ -19,12 +19,12 @@ from .. import initializers, ops
 from .._registry import register_serializable
 from ..autodiff import stop_gradient
 from ..errors import DTypeError, InvalidArgumentError, ShapeError
-from ..ops._core import as_tensor, axis_index, integer_arg
+from ..ops._core import as_tensor, integer_arg
 from ..tensor import Tensor
 from .attention import MultiHeadAttention
 from .core import Dense, Dropout, Embedding
 from .layer import Layer
-from .normalization import BatchNormalization, LayerNormalization, _widened
+from .normalization import BatchNormalization, LayerNormalization
 from .recurrent import GRU, LSTM, Recurrent
 
 _PACKAGE = "bridge.torch"
@@ -492,22 +492,8 @@ class TorchBatchNormalization(BatchNormalization):
     with the biased batch variance (as Keras) but updates ``moving_variance`` with the unbiased
     one (``n / (n - 1)`` times it), as ``torch.nn.BatchNorm*d`` does."""
 
-    def call(self, x: Tensor, training: bool = False) -> Tensor:
-        if not training:
-            return super().call(x, training=False)
-        channel = axis_index(f"{self.name} (TorchBatchNormalization)", self.axis, x.ndim)
-        self._check_features(x, (channel,))
-        reduced = tuple(a for a in range(x.ndim) if a != channel)
-        shape = tuple(n if a == channel else 1 for a, n in enumerate(x.shape))
-        count = math.prod(x.shape[a] for a in reduced)
-        wide = _widened(x)
-        mean = ops.mean(wide, axis=reduced, keepdims=True)
-        variance = ops.mean(ops.square(wide - mean), axis=reduced, keepdims=True)
-        unbiased = variance * (count / max(count - 1, 1))
-        keep = self.momentum
-        self.moving_mean.assign(self.moving_mean * keep + ops.reshape(mean, (-1,)) * (1 - keep))
-        self.moving_variance.assign(self.moving_variance * keep + ops.reshape(unbiased, (-1,)) * (1 - keep))
-        return self._normalize(wide, mean, variance, shape).astype(x.dtype)
+    def _moved_variance(self, variance: Tensor, count: int) -> Tensor:
+        return variance * (count / max(count - 1, 1))
 
 
 @register_serializable(_PACKAGE)

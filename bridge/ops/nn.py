@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..backend import same_padding
 from ..errors import InvalidArgumentError, ShapeError
 from ..tensor import Tensor
 from ._core import (
@@ -138,14 +139,6 @@ def _spatial(x: Tensor, channels_last: bool) -> tuple[int, ...]:
     return x.shape[1:-1] if channels_last else x.shape[2:]
 
 
-def _same_padding(size: int, window: int, stride: int, dilation: int = 1) -> tuple[int, int]:
-    """Keras' "same" padding: output size ceil(size / stride), the odd extra padding after."""
-    out = -(-size // stride)
-    total = (out - 1) * stride + (window - 1) * dilation + 1 - size
-    total = total if total > 0 else 0
-    return total // 2, total - total // 2
-
-
 def _padding(
     name: str,
     padding: str,
@@ -170,7 +163,7 @@ def _padding(
         return (((windows[0] - 1) * dilation[0], 0),)
     if padding == "valid":
         return ((0, 0),) * len(spatial)
-    return tuple(_same_padding(n, k, s, d) for n, k, s, d in zip(spatial, windows, strides, dilation))
+    return same_padding(spatial, windows, strides, dilation)
 
 
 def _require_window_fits(

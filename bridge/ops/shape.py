@@ -202,8 +202,33 @@ def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
             ),
             n,
         ]
+    backend = x._backend
+    if "split" in backend.fast_paths and bounds == sorted(bounds):  # consecutive pieces: one op
+        pieces = backend.split(x._native, [stop - start for start, stop in zip(bounds, bounds[1:])], axis)
+        return [Tensor(piece, backend) for piece in pieces]
     prefix = (slice(None),) * axis
     return [x[(*prefix, slice(start, builtins.max(start, stop)))] for start, stop in zip(bounds, bounds[1:])]
+
+
+@op()
+def unstack(x: Any, num: int | None = None, axis: int = 0) -> list[Tensor]:
+    """``x``'s slices along ``axis``, each without that axis (``x[:, i]`` for ``axis=1``), as
+    ``keras.ops.unstack``; ``num``, when given, must be that axis' length."""
+    x = as_tensor("unstack", x)
+    require(x.ndim > 0, ShapeError, "unstack: a 0-d tensor has no axis to unstack")
+    axis = axis_index("unstack", axis, x.ndim)
+    n = x.shape[axis]
+    require(n is not None, ShapeError, f"unstack: axis {axis} of shape {x.shape} has no known length")
+    require(
+        num is None or num == n,
+        ShapeError,
+        f"unstack: num={num} but axis {axis} of shape {x.shape} has length {n}",
+    )
+    backend = x._backend
+    if "unstack" in backend.fast_paths:
+        return [Tensor(piece, backend) for piece in backend.unstack(x._native, axis)]
+    prefix = (slice(None),) * axis
+    return [x[(*prefix, i)] for i in range(n)]
 
 
 @op()
@@ -362,6 +387,7 @@ __all__ = [
     "concat",
     "stack",
     "split",
+    "unstack",
     "tile",
     "repeat",
     "broadcast_to",

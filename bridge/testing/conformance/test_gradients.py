@@ -242,6 +242,11 @@ OTHERS = {
         lambda a: np.concatenate(np.split(a, [1, 3], axis=1)[::-1], axis=1),
         [_x(2, 5)],
     ),
+    "unstack": (
+        lambda t: br.ops.stack([u * (i + 1) for i, u in enumerate(br.ops.unstack(t, axis=1))], axis=1),
+        lambda a: np.stack([u * (i + 1) for i, u in enumerate(np.moveaxis(a, 1, 0))], axis=1),
+        [_x(2, 3, 2)],
+    ),
     "tile": (lambda t: br.ops.tile(t, (2, 3)), lambda a: np.tile(a, (2, 3)), [_x(2, 3)]),
     "repeat": (lambda t: br.ops.repeat(t, 3, axis=0), lambda a: np.repeat(a, 3, axis=0), [_x(2, 3)]),
     "broadcast_to": (

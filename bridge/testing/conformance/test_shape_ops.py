@@ -30,6 +30,10 @@ CASES = {
         lambda x: br.ops.split(x, [1, 3, 10], axis=2),
         lambda x: np.split(x, [1, 3, 10], axis=2),
     ),
+    "unstack": (lambda x: br.ops.unstack(x, axis=1), lambda x: list(np.moveaxis(x, 1, 0))),
+    "unstack_first": (br.ops.unstack, lambda x: list(x)),
+    "unstack_last_num": (lambda x: br.ops.unstack(x, num=4, axis=-1), lambda x: list(np.moveaxis(x, -1, 0))),
+    "split_overlapping": (lambda x: br.ops.split(x, [3, 1], axis=2), lambda x: np.split(x, [3, 1], axis=2)),
     "tile": (lambda x: br.ops.tile(x, (2, 1, 1, 2)), lambda x: np.tile(x, (2, 1, 1, 2))),
     "tile_short": (lambda x: br.ops.tile(x, 2), lambda x: np.tile(x, 2)),
     "repeat": (lambda x: br.ops.repeat(x, 2, axis=1), lambda x: np.repeat(x, 2, axis=1)),
@@ -91,6 +95,10 @@ def test_shape_errors_name_the_op_and_shapes(bridge_backend):
         br.ops.concat([x, br.zeros((3, 3))], axis=1)
     with pytest.raises(br.ShapeError, match="split"):
         br.ops.split(x, 2, axis=1)
+    with pytest.raises(br.ShapeError, match=r"unstack: num=2 .*\(2, 3\).*length 3"):
+        br.ops.unstack(x, num=2, axis=1)
+    with pytest.raises(br.ShapeError, match="unstack: a 0-d tensor"):
+        br.ops.unstack(br.tensor(1.0))
     with pytest.raises(br.ShapeError, match=r"broadcast_to.*\(2, 3\).*\(3,\)"):
         br.ops.broadcast_to(x, (3,))
     with pytest.raises(br.ShapeError, match="squeeze"):

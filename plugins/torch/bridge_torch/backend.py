@@ -409,6 +409,12 @@ class TorchBackend(Backend):
     def stack(self, xs, axis):
         return torch.stack(xs, dim=axis)
 
+    def unstack(self, x, axis):
+        return list(torch.unbind(x, dim=axis))
+
+    def split(self, x, sizes, axis):
+        return list(torch.split(x, sizes, dim=axis))
+
     def tile(self, x, reps):
         return torch.tile(x, reps)
 
