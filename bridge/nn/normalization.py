@@ -86,13 +86,18 @@ class _Normalization(Layer):
             )
 
     def _normalize(self, centered: Tensor, variance: Tensor, shape: tuple[int, ...]) -> Tensor:
-        """``centered / sqrt(variance + epsilon)``, scaled and shifted. The scale is divided by the
-        deviation before they meet the activations (one product over them, as Keras on torch);
-        ``sqrt`` and a division, both correctly rounded, give every backend the same factor (their
-        ``rsqrt``s differ in the last bit)."""
-        deviation = ops.sqrt(variance + self.epsilon)
-        factor = (ops.reshape(self.gamma, shape) if self.scale else 1.0) / deviation
+        """``centered / sqrt(variance + epsilon)``, scaled and shifted. ``1 / sqrt`` (each
+        correctly rounded) gives every backend the same factor, where their ``rsqrt``s differ in
+        the last bit. Where the statistics have one value per feature (BatchNormalization), the
+        scale joins that factor before it meets the activations (one product over them, as
+        Keras on torch)."""
+        factor = 1.0 / ops.sqrt(variance + self.epsilon)
+        gamma = ops.reshape(self.gamma, shape) if self.scale else None
+        if gamma is not None and tuple(variance.shape) == shape:
+            factor, gamma = factor * gamma, None
         y = centered * factor
+        if gamma is not None:
+            y = y * gamma
         return y + ops.reshape(self.beta, shape) if self.center else y
 
     def get_config(self) -> dict[str, Any]:
