@@ -132,3 +132,28 @@ def test_a_layer_traced_with_an_unknown_batch_gives_its_eager_outputs(name):
             inputs = [_data(batch, *s, seed=i) for i, s in enumerate(shapes)]
             expected = call(*(ops.tensor(x) for x in inputs)).numpy()
             np.testing.assert_allclose(traced(*inputs).numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_dense_layer_on_sequences_is_one_matmul_on_tensorflow():
+    """(batch, time, k) @ (k, n) runs as one MatMul of the rows, its gradient too (BatchMatMulV2
+    broadcast the kernel and summed a product per batch: 1.6x native on a Transformer block)."""
+    import tensorflow as tf
+
+    x = _data(3, 5, 4)
+    with br.use_backend("tensorflow"):
+        layer = nn.Dense(6)
+        layer.build((None, 5, 4))
+        kernel, bias = (w.numpy().astype(np.float64) for w in layer.weights)
+        traced = _traced(lambda t: layer(t), (5, 4))
+        np.testing.assert_allclose(traced(x).numpy(), x @ kernel + bias, rtol=1e-5, atol=1e-6)
+
+        @tf.function
+        def gradient(x: tf.Tensor) -> tf.Tensor:
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                loss = tf.reduce_sum(layer(br.tensor(x)).native ** 2)
+            return tape.gradient(loss, x)
+
+        graph = gradient.get_concrete_function(tf.constant(x)).graph
+    kinds = {op.type for op in graph.get_operations()}
+    assert "MatMul" in kinds and "BatchMatMulV2" not in kinds, sorted(kinds)

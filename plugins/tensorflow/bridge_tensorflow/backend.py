@@ -398,6 +398,8 @@ class TensorFlowBackend(Backend):
     def matmul(self, a, b):
         if a.shape.rank == 2 and b.shape.rank == 2:  # MatMul's kernel beats BatchMatMul's on 2-D
             return _raw.MatMul(a=a, b=b)
+        if b.shape.rank == 2:  # (..., k) @ (k, n), a Dense layer's: one MatMul of the rows, whose
+            return tf.tensordot(a, b, 1)  # gradient is one too (BatchMatMul's sums a product a batch)
         return _raw.BatchMatMulV2(x=a, y=b)
 
     inv = staticmethod(tf.linalg.inv)
