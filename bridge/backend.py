@@ -622,6 +622,12 @@ class Backend(ABC):
         raise self._unsupported("recurrent")
 
     @fast_path
+    def all_finite(self, xs: list[Native]) -> Native:
+        """Whether every element of ``xs`` (natives of any dtypes and shapes) is finite, as a 0-d
+        bool, without a host read: the optimizers' check of each step's gradients."""
+        raise self._unsupported("all_finite")
+
+    @fast_path
     def adam_update(
         self,
         variables: list[Native],

@@ -713,10 +713,9 @@ def check_class_ids(owner: Any, labels: Tensor, classes: int) -> None:
 
 
 def _look_at_labels(op: str, labels: Tensor, classes: int) -> None:
-    """The eager check of the values themselves: one host sync."""
-    if bool(ops.any((labels < 0) | (labels >= classes))):
-        values = labels.numpy().ravel()
-        raise _range_error(op, values[(values < 0) | (values >= classes)][0], classes)
+    """The eager check of the values themselves, read to the host (a CPU tensor's are shared)."""
+    values = labels.numpy()
+    _check_range(op, (values.min(), values.max()), classes)
 
 
 def _label_span(labels: Any) -> tuple[float, float] | None:

@@ -354,7 +354,9 @@ class Optimizer(ABC):
         go = self._finite_step(gradients, iterations) if self.check_finite else None
         if allowed is not None:
             go = allowed if go is None else ops.logical_and(go, allowed)
-        if go is not None and not _true_on_host(go):  # a skipped step: zero gradients, rate 0
+        if go is not None and _true_on_host(go):
+            go = None  # seen here to be a step that goes: nothing to gate
+        if go is not None:  # perhaps a skipped step: zero gradients, rate 0
             gradients = [ops.where(go, g, 0.0) for g in gradients]
         lr = self._current_learning_rate(iterations)
         self._go, self._per_step = go, {}
@@ -418,16 +420,20 @@ class Optimizer(ABC):
         rate = lr.astype(dtype)
         return rate if self._go is None else rate * self._go.astype(dtype)
 
-    def _finite_step(self, grads: list[Tensor], iterations: Variable) -> Tensor:
+    def _finite_step(self, grads: list[Tensor], iterations: Variable) -> Tensor | None:
         """Whether this step may change anything: its gradients are all finite and no earlier
-        step was not. Records the first non-finite step in ``_nonfinite``; all as tensors."""
+        step was not; None where that is seen here to be so (``_true_on_host``). Records the
+        first non-finite step in ``_nonfinite``; all as tensors."""
         assert self._nonfinite is not None
         finite = all_finite(grads)
         clean = self._nonfinite == 0
+        go = ops.logical_and(finite, clean)
+        if _true_on_host(go):
+            return None
         self._nonfinite.assign(
             ops.where(ops.logical_and(clean, ops.logical_not(finite)), iterations + 1, self._nonfinite)
         )
-        return ops.logical_and(finite, clean)
+        return go
 
     def _clip(self, grads: list[Tensor]) -> list[Tensor]:
         if self.clipvalue is not None:
@@ -687,6 +693,9 @@ class Adagrad(Optimizer):
 
 def all_finite(tensors: Sequence[Tensor]) -> Tensor:
     """Whether every element of ``tensors`` is finite, as a bool tensor (no host sync)."""
+    backend = tensors[0]._backend
+    if "all_finite" in backend.fast_paths:
+        return Tensor(backend.all_finite([t._native for t in tensors]), backend)
     # g * 0 is 0 where g is finite and NaN elsewhere: exact, and cheaper than isfinite + all
     return ops.isfinite(ops.sum(ops.stack([ops.sum(g * 0.0).astype(float32) for g in tensors])))
 

@@ -204,7 +204,8 @@ def test_features_and_fast_paths_are_derived_from_what_a_backend_overrides():
     for name in ("torch", "tensorflow"):
         backend = load_backend(name)
         assert backend.features == {"variables", "autodiff", "jit"}
-        fused = {"dot_product_attention", "recurrent", "adam_update"} if name == "torch" else set()
+        fused = {"dot_product_attention", "recurrent", "adam_update", "all_finite"}
+        fused = fused if name == "torch" else set()
         assert backend.fast_paths == {
             *("softmax", "log_softmax", "sparse_cross_entropy", "split", "unstack"),
             *fused,

@@ -78,13 +78,6 @@ def _training_parameter(call: Any) -> tuple[bool, bool | None]:
     return any(p.kind is p.VAR_KEYWORD for p in parameters.values()), None
 
 
-def _walk(value: Any) -> list[Layer | Variable]:
-    """Layers and Variables inside an attribute value (lists, tuples, dicts followed)."""
-    if not isinstance(value, (list, tuple, dict)):  # the common case, kept cheap
-        return [value] if isinstance(value, (Layer, Variable)) else []
-    return [item for item in leaves(value) if isinstance(item, (Layer, Variable))]
-
-
 def _marks_built(build: Any) -> Any:
     """``build`` that leaves the layer built once it succeeds, so that a layer built by hand
     (``layer.build((None, 4))``, then ``set_weights``) is not built again, with new weights, by its
@@ -341,15 +334,22 @@ class Layer:
         """Own Variables (add_weight order first) and direct sublayers, deduplicated: found in the
         attributes in eager code, and kept for compiled code (which would otherwise read, and
         torch.compile guard on, every attribute: a step compiled again when any changes)."""
-        found = self.__dict__.get("_tracked_found")
-        if found is not None and compiling():
-            return list(found[0]), list(found[1])
+        kept = self.__dict__.get("_tracked_found")
+        if kept is not None and compiling():
+            return list(kept[0]), list(kept[1])
         variables: list[Variable] = []
         layers: list[Layer] = []
         seen: set[int] = set()
         untracked = self._untracked_attributes
-        found = [_walk(v) for k, v in self.__dict__.items() if k not in untracked]
-        for item in itertools.chain(self._own_weights, *found):
+        found: list[Any] = list(self._own_weights)
+        for key, value in self.__dict__.items():  # one loop, no call per attribute: runs every step
+            if key in untracked:
+                continue
+            if isinstance(value, (Layer, Variable)):
+                found.append(value)
+            elif isinstance(value, (list, tuple, dict)):
+                found += [item for item in leaves(value) if isinstance(item, (Layer, Variable))]
+        for item in found:
             if id(item) in seen:
                 continue
             seen.add(id(item))

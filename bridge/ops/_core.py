@@ -138,22 +138,27 @@ def _check_python_ints(op: str, array: np.ndarray, dtype: DType) -> None:
         raise InvalidArgumentError(f"{op}: value {bad} is out of bounds for {dtype}")
 
 
+@functools.cache
+def integer_bounds(dtype: DType) -> tuple[int, int]:
+    """The smallest and largest value of the integer ``dtype`` (``np.iinfo`` costs microseconds)."""
+    info = np.iinfo(dtype.numpy)
+    return int(info.min), int(info.max)
+
+
 def _check_integer_range(op: str, array: np.ndarray, dtype: DType) -> None:
     """Raise if ``array`` holds NaN, infinities or values outside the integer ``dtype``."""
-    info = np.iinfo(dtype.numpy)
+    lowest, highest = integer_bounds(dtype)
     floating = array.dtype.kind not in "iu"  # float16/32/64 and ml_dtypes' bfloat16
     if floating and not np.isfinite(array.astype(np.float64)).all():
         raise InvalidArgumentError(f"{op}: cannot convert NaN or infinity to {dtype}")
     low, high = array.min().item(), array.max().item()  # Python numbers compare exactly
     if floating:  # truncated toward zero: -0.5 becomes 0
-        inside = info.min - 1 < low and high < info.max + 1
+        inside = lowest - 1 < low and high < highest + 1
     else:
-        inside = info.min <= low and high <= info.max
+        inside = lowest <= low and high <= highest
     if not inside:
-        bad = low if low < info.min else high
-        raise InvalidArgumentError(
-            f"{op}: value {bad} is out of bounds for {dtype} ([{info.min}, {info.max}])"
-        )
+        bad = low if low < lowest else high
+        raise InvalidArgumentError(f"{op}: value {bad} is out of bounds for {dtype} ([{lowest}, {highest}])")
 
 
 def to_native(

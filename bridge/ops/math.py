@@ -9,8 +9,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
 from ..dtypes import DType, as_dtype, bool_, default_float, result_type, uint8, weak_result_type
 from ..errors import DTypeError, InvalidArgumentError
 from ..tensor import Tensor
@@ -22,6 +20,7 @@ from ._core import (
     describe,
     diagnose,
     floating,
+    integer_bounds,
     mismatch,
     op,
     to_native,
@@ -65,10 +64,10 @@ def _scalar_native(backend, value, dtype: DType, like) -> Any:
 
 def _check_weak_int(name: str, value: int, dtype: DType) -> None:
     """A Python int taking an integer tensor's dtype must fit it (NumPy 2 raises too)."""
-    info = np.iinfo(dtype.numpy)
-    if not info.min <= value <= info.max:
+    lowest, highest = integer_bounds(dtype)
+    if not lowest <= value <= highest:
         raise InvalidArgumentError(
-            f"{name}: Python integer {value} is out of bounds for {dtype} ([{info.min}, {info.max}])"
+            f"{name}: Python integer {value} is out of bounds for {dtype} ([{lowest}, {highest}])"
         )
 
 

@@ -493,6 +493,19 @@ class TorchBackend(Backend):
         out, h = run(x, hx[0], weights, *options)
         return out, [h[0]]
 
+    def all_finite(self, xs):
+        # all finite iff each tensor's smallest and largest elements are (aminmax: one pass, NaN
+        # propagates), compared per dtype (a float64 extreme may not fit float32)
+        extrema: dict[torch.dtype, list[torch.Tensor]] = {}
+        for x in xs:
+            x = torch.view_as_real(x) if x.is_complex() else x
+            if x.is_floating_point() and x.numel():
+                extrema.setdefault(x.dtype, []).extend(torch.aminmax(x.detach()))
+        flags = [torch.isfinite(torch.stack(found)).all() for found in extrema.values()]
+        if not flags:
+            return torch.tensor(True, device=xs[0].device if xs else None)
+        return flags[0] if len(flags) == 1 else torch.stack(flags).all()
+
     def adam_update(self, variables, grads, m, v, v_max, beta_1_rate, beta_2_rate, alpha, epsilon):
         # the core's composite, op for op (the same bits), in place: on a GPU a multi-tensor kernel
         # per op (launches dominate there), and compiled (inductor fuses them; torch.compile takes
