@@ -22,12 +22,13 @@ from typing import Any
 import numpy as np
 
 from .. import ops, random
-from .._dispatch import get_backend
+from .._dispatch import current_backend, get_backend, resolve_device
 from .._plugins import pipeline_backend
 from ..errors import InvalidArgumentError
 from ..tensor import Tensor
 from ..tree import leaves, leaves_with_paths, map_leaves, replace_leaves
 from .arrays import sample_order
+from .prefetch import prefetched
 from .py_dataset import PyDataset
 
 
@@ -44,10 +45,22 @@ class DataAdapter(ABC):
     them when that is known ahead."""
 
     num_batches: int | None = None
+    #: whether each batch is read and converted as it comes (not sliced from Tensors made once)
+    converts_batches = False
 
     @abstractmethod
     def epoch(self, index: int) -> Iterator[Any]:
         """The batches of epoch ``index`` (which seeds that epoch's shuffle, where there is one)."""
+
+    def batches(self, index: int) -> Iterator[Any]:
+        """``epoch(index)`` as ``fit``, ``evaluate`` and ``predict`` read it: batches converted as
+        they come and bound for an accelerator are made ahead on a thread (``prefetched``), so
+        that their copy overlaps the step before; on the CPU there is nothing to overlap (NumPy
+        arrays become torch tensors without a copy), and no thread."""
+        batches = self.epoch(index)
+        if not self.converts_batches or resolve_device(current_backend(), None) == "cpu":
+            return batches
+        return prefetched(batches)
 
     def on_epoch_begin(self) -> None:  # noqa: B027 (a hook: most adapters need none)
         """Called by ``fit`` and ``evaluate`` as an epoch begins."""
@@ -107,6 +120,8 @@ class IterableAdapter(DataAdapter):
     first epoch goes and, with ``keep``, its batches kept, so that every epoch sees the same
     batches; without ``keep`` (``fit`` with ``steps_per_epoch``) it is read on, never kept."""
 
+    converts_batches = True
+
     def __init__(self, batches: Iterable[Any], keep: bool = True) -> None:
         self.source = batches
         self.one_shot = iter(batches) is batches
@@ -115,7 +130,8 @@ class IterableAdapter(DataAdapter):
         self.num_batches = length(batches)
 
     def epoch(self, index: int) -> Iterator[Any]:
-        return (_on_current_backend(batch) for batch in (self._read() if self.one_shot else self.source))
+        read = self._read() if self.one_shot else iter(self.source)
+        return (_on_current_backend(batch) for batch in read)
 
     def _read(self) -> Iterator[Any]:
         yield from self.kept
@@ -148,6 +164,8 @@ class PyDatasetAdapter(DataAdapter):
     """A ``PyDataset``: its batches by index, in order or (``shuffle``) in an order drawn from
     ``seed`` plus the epoch's index; read by ``workers`` threads when it has several (or asks for
     ``use_multiprocessing``), at most ``max_queue_size`` batches ahead."""
+
+    converts_batches = True
 
     def __init__(
         self, dataset: PyDataset, shuffle: bool, seed: int | None, class_weight: dict[int, float] | None
@@ -199,6 +217,7 @@ class StepsAdapter(DataAdapter):
 
     def __init__(self, adapter: DataAdapter, steps: int, resume: bool) -> None:
         self.adapter, self.steps, self.resume = adapter, steps, resume
+        self.converts_batches = adapter.converts_batches
         self.num_batches = steps
         self._batches: Iterator[Any] | None = None
         self._seen = 0  # batches read from ``_batches``

@@ -549,7 +549,7 @@ class Model(Layer):
         restored backup); the last batch's logs, as numbers; None where data read on across
         epochs (``steps_per_epoch``) gave this epoch no batch."""
         logs: dict[str, Any] = {}
-        for index, batch in enumerate(train.epoch(epoch)):
+        for index, batch in enumerate(train.batches(epoch)):
             if index < skip:
                 continue
             callbacks.on_train_batch_begin(index)
@@ -596,7 +596,7 @@ class Model(Layer):
         logs: dict[str, Any] = {}
         callbacks.on_test_begin()
         data.on_epoch_begin()
-        for index, batch in enumerate(data.epoch(0)):
+        for index, batch in enumerate(data.batches(0)):
             callbacks.on_test_batch_begin(index)
             logs = self._step("test", batch)
             callbacks.on_test_batch_end(index, logs)
@@ -708,7 +708,7 @@ class Model(Layer):
                 hooks.on_predict_begin()
                 data.on_epoch_begin()
                 outputs = []
-                for index, batch in enumerate(data.epoch(0)):
+                for index, batch in enumerate(data.batches(0)):
                     hooks.on_predict_batch_begin(index)
                     outputs.append(_numpy(self.predict_step(batch)))
                     hooks.on_predict_batch_end(index, {"outputs": outputs[-1]})
