@@ -120,6 +120,7 @@ def _assert_same(got, expected, rtol: float, atol: float) -> None:
 
 @pytest.mark.gpu
 def test_host_batches_train_as_the_arrays_do(cuda):
+    # on a GPU host batches are read ahead on a thread (bridge.data.prefetch), copied as they come
     arrays = _fit("gpu:0", dropout=True)
     _assert_same(_fit("gpu:0", host_batches=True, dropout=True), arrays, rtol=0, atol=0)
 
