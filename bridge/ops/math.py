@@ -116,7 +116,24 @@ def _operands(name: str, x1: Any, x2: Any):
 def _binary(name: str, kind: str, doc: str):
     """An elementwise binary op. ``kind``: arith, divide, compare, logical, bitwise."""
 
+    plain = kind in ("arith", "compare", "divide")  # on floats: the primitive itself, no casts
+
     def binary_op(x1: Any, x2: Any) -> Tensor:
+        if plain and type(x1) is Tensor:  # the common cases, kept cheap: floats of one dtype, and a
+            backend, a = x1._backend, x1._native  # float tensor with a Python number on the right
+            dtype = backend.dtype_of(a)
+            if dtype.kind == "f":
+                if type(x2) is Tensor and x2._backend is backend and backend.dtype_of(x2._native) is dtype:
+                    b = x2._native
+                elif type(x2) is float or type(x2) is int:
+                    b = float(x2)
+                else:
+                    b = None
+                if b is not None:
+                    try:
+                        return Tensor(getattr(backend, name)(a, b), backend)
+                    except Exception as exc:
+                        raise diagnose(name, (x1, x2), exc, broadcast_check) from exc
         if kind == "compare" or kind == "arith":
             # Commutative ops and comparisons keep a Python scalar on the right (torch needs it).
             if type(x1) in SCALARS and isinstance(x2, Tensor):
