@@ -14,7 +14,7 @@ import numpy as np
 from .._dispatch import current_backend, resolve_device
 from .._plugins import load_backend, native_backend_name
 from ..backend import Backend
-from ..dtypes import DType, as_dtype, default_float, default_int, python_scalar_dtype, result_type
+from ..dtypes import ALL_DTYPES, DType, as_dtype, default_float, default_int, python_scalar_dtype, result_type
 from ..errors import (
     ArgumentTypeError,
     AxisError,
@@ -138,11 +138,16 @@ def _check_python_ints(op: str, array: np.ndarray, dtype: DType) -> None:
         raise InvalidArgumentError(f"{op}: value {bad} is out of bounds for {dtype}")
 
 
-@functools.cache
+# each integer dtype's smallest and largest value, found once (``np.iinfo`` costs microseconds; a
+# plain dict, since torch.compile warns of a call to a cached function)
+_INTEGER_BOUNDS = {
+    d: (int(np.iinfo(d.numpy).min), int(np.iinfo(d.numpy).max)) for d in ALL_DTYPES if d.kind in "iu"
+}
+
+
 def integer_bounds(dtype: DType) -> tuple[int, int]:
-    """The smallest and largest value of the integer ``dtype`` (``np.iinfo`` costs microseconds)."""
-    info = np.iinfo(dtype.numpy)
-    return int(info.min), int(info.max)
+    """The smallest and largest value of the integer ``dtype``."""
+    return _INTEGER_BOUNDS[dtype]
 
 
 def _check_integer_range(op: str, array: np.ndarray, dtype: DType) -> None:
