@@ -9,6 +9,7 @@ from . import (  # noqa: E402
     activations,
     constraints,
     data,
+    distribute,
     initializers,
     linalg,
     losses,
@@ -63,6 +64,7 @@ from .errors import (
     UnsupportedConversionError,
     UnsupportedFeatureError,
     WeightsMismatchError,
+    WorkersError,
 )
 from .jit import jit
 from .ops.creation import (
@@ -99,6 +101,7 @@ __all__ = [
     "losses",
     "metrics",
     "data",
+    "distribute",
     "initializers",
     "regularizers",
     "activations",
@@ -112,6 +115,7 @@ __all__ = [
     "custom_gradient",
     "jit",
     "UnsupportedFeatureError",
+    "WorkersError",
     "NonFiniteError",
     "Backend",
     "BackendInfo",

@@ -14,7 +14,8 @@ may raise anything: the core turns the error into a ShapeError.
 Optional methods come in two kinds, declared one way: a ``@fast_path`` is a primitive the core
 also writes as a composite (it uses the backend's where the backend overrides it; the parity suite
 checks both agree), and a ``@feature(name)`` method belongs to an optional feature ("variables",
-"autodiff", "jit") that a backend has when it overrides all of the feature's methods. The base
+"autodiff", "jit", "distribute") that a backend has when it overrides all of the feature's
+methods. The base
 methods raise UnsupportedFeatureError; ``Backend.features`` and ``Backend.fast_paths`` are derived
 from what a subclass overrides.
 """
@@ -738,6 +739,26 @@ class Backend(ABC):
         """``forward(*xs)`` returns ``(y, grad_fn)``; the result is ``y``, differentiated with
         ``grad_fn(dy) -> list of input gradients`` (twice too, for higher derivatives)."""
         raise self._unsupported("custom_gradient")
+
+    # --- data-parallel workers (feature "distribute") ---------------------------------------
+    @feature("distribute")
+    def join_workers(self, timeout: float) -> tuple[int, int]:
+        """Join the group of worker processes the environment describes (torchrun's ``RANK``,
+        ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``; TensorFlow's ``TF_CONFIG``; neither: a
+        group of one) with the framework's own engine, whose collectives give up after
+        ``timeout`` seconds; returns this worker's rank and the number of workers."""
+        raise self._unsupported("join_workers")
+
+    @feature("distribute")
+    def all_reduce(self, xs: list[Native]) -> list[Native]:
+        """Each of ``xs`` summed over the workers, who all call this with natives of the same
+        shapes and dtypes in the same order; eagerly or in a traced function."""
+        raise self._unsupported("all_reduce")
+
+    @feature("distribute")
+    def leave_workers(self) -> None:
+        """Leave the group ``join_workers`` joined (what the framework allows of it)."""
+        raise self._unsupported("leave_workers")
 
     # --- jit (feature "jit") ---------------------------------------------------------------
     @feature("jit")

@@ -116,6 +116,11 @@ class UnsupportedConversionError(BridgeError, NotImplementedError):
     import: the message names it, where it sits in the model, and what is supported."""
 
 
+class WorkersError(BridgeError, RuntimeError):
+    """Data-parallel workers that cannot work together: a group that cannot be joined, or workers
+    that disagree (on the batches they read, the tensors they reduce); the message says which."""
+
+
 class EquivalenceError(BridgeError, AssertionError):
     """``bridge.testing.assert_equivalent`` found a native model and its port disagreeing: the
     message names the first layer (and output, gradient or step) that differs, and by how much;

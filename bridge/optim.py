@@ -27,7 +27,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from . import ops
+from . import distribute, ops
 from ._registry import Registry
 from .dtypes import DType, float32, float64, int64
 from .errors import InvalidArgumentError, NonFiniteError
@@ -187,6 +187,9 @@ class Optimizer(ABC):
         """Create the step counter and per-variable state (done on the first ``apply``)."""
         first = variables[0]
         if self.iterations is None:
+            workers = distribute.current()
+            if workers is not None:  # before a compiled step, which cannot check
+                workers.check_agreement(list(variables))
             self.iterations = Variable(
                 tensor_like(0, first, int64), trainable=False, name=f"{self.name}/iterations"
             )
@@ -345,6 +348,9 @@ class Optimizer(ABC):
             if not isinstance(v, Variable):
                 raise InvalidArgumentError(f"{self.name}.apply: expected Variables, got {type(v).__name__}")
         gradients = [g if isinstance(g, Tensor) else ops.tensor(g) for g, _ in pairs]
+        workers = distribute.current()
+        if workers is not None and workers.num_workers > 1:  # every worker steps with the mean
+            gradients = workers.all_reduce(gradients, "mean")
         self.build([v for _, v in pairs])
         iterations = self.iterations
         assert iterations is not None

@@ -203,7 +203,7 @@ def test_features_and_fast_paths_are_derived_from_what_a_backend_overrides():
     assert NumpyBackend.features == {"variables"} and NumpyBackend.fast_paths == frozenset()
     for name in ("torch", "tensorflow"):
         backend = load_backend(name)
-        assert backend.features == {"variables", "autodiff", "jit"}
+        assert backend.features == {"variables", "autodiff", "jit", "distribute"}
         fused = {"dot_product_attention", "recurrent", "adam_update", "all_finite"}
         fused = fused if name == "torch" else set()
         assert backend.fast_paths == {

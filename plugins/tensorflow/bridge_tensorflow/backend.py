@@ -574,6 +574,20 @@ class TensorFlowBackend(Backend):
         return differentiated(*xs)
 
     # --- jit -------------------------------------------------------------------------------
+    # data-parallel workers: tf.distribute (see workers.py)
+    def join_workers(self, timeout):
+        from .workers import Workers
+
+        return Workers.join(timeout)
+
+    def all_reduce(self, xs):
+        from .workers import Workers
+
+        return Workers.all_reduce(xs)
+
+    def leave_workers(self):  # TensorFlow has no way to leave a collective group: the process ends
+        pass
+
     def jit(self, fn, jit_mode="default", **options):
         # AutoGraph rewrites `if`/`while` on tf.Tensors; bridge code branches on bridge Tensors,
         # which it cannot see, so it is off unless asked for. ("graph": tf.function is a graph.)

@@ -590,6 +590,22 @@ class TorchBackend(Backend):
         return _CustomGradient.apply(forward, *xs)
 
     # --- jit -------------------------------------------------------------------------------
+    # data-parallel workers: torch.distributed, imported when first asked for (see workers.py)
+    def join_workers(self, timeout):
+        from . import workers
+
+        return workers.join(timeout)
+
+    def all_reduce(self, xs):
+        from . import workers
+
+        return workers.all_reduce(xs)
+
+    def leave_workers(self):
+        from . import workers
+
+        workers.leave()
+
     def jit(self, fn, jit_mode="default", **options):
         _quiet_inductor_hints()
         # bridge's tapes call torch.autograd.grad: traced into the graph, a step's forward,

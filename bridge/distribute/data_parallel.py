@@ -1,0 +1,162 @@
+"""``DataParallel``: the worker processes of one training run, each on a shard of every batch,
+whose gradients the optimizer averages over the workers before each update (one all-reduce)."""
+
+from __future__ import annotations
+
+import contextlib
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from .. import ops
+from .._context import ContextValue
+from .._dispatch import current_backend, use_backend
+from .._plugins import load_backend
+from ..dtypes import float64
+from ..errors import BridgeError, InvalidArgumentError, WorkersError
+from ..tensor import Tensor
+from ..tree import leaves, map_leaves
+
+_CURRENT: ContextValue[DataParallel | None] = ContextValue("bridge_data_parallel", None)
+_REDUCTIONS = ("sum", "mean")
+
+
+def _shapes(tensors: list[Tensor]) -> str:
+    return ", ".join(f"{t.dtype}{list(t.shape)}" for t in tensors)
+
+
+def current() -> DataParallel | None:
+    """The ``DataParallel`` whose ``scope`` (or ``run``) is active, if any."""
+    return _CURRENT.get()
+
+
+class DataParallel:
+    """Join the workers the environment describes (``bridge.distribute.launch``, torchrun's
+    variables, TensorFlow's ``TF_CONFIG``; none: one worker) on ``backend`` (the current one by
+    default), with the framework's engine; a collective gives up after ``timeout`` seconds, so
+    that workers that disagree fail rather than hang. On TensorFlow, make it before any tensor
+    (TensorFlow configures its collectives at startup).
+
+    In ``scope()`` (or ``run``), optimizers average each step's gradients over the workers before
+    they update: every worker takes the same steps from the same weights, and, each training on
+    its shard of a global batch (``distribute``), they reach the weights of one process training
+    on the whole batch."""
+
+    def __init__(self, backend: str | None = None, timeout: float = 300.0) -> None:
+        self._backend = load_backend(backend) if backend is not None else current_backend()
+        if not timeout > 0:
+            raise InvalidArgumentError(f"DataParallel: timeout must be > 0 seconds, got {timeout!r}")
+        try:
+            self.rank, self.num_workers = self._backend.join_workers(float(timeout))
+            self._agreed: set[tuple[tuple[str, tuple[int, ...]], ...]] = set()
+        except BridgeError:
+            raise
+        except Exception as exc:
+            raise WorkersError(
+                f"DataParallel: backend {self._backend.name!r} could not join its workers: {exc}"
+            ) from exc
+
+    @property
+    def backend(self) -> str:
+        return self._backend.name
+
+    @property
+    def num_replicas_in_sync(self) -> int:
+        """The number of workers (TensorFlow's and Keras' name)."""
+        return self.num_workers
+
+    def __repr__(self) -> str:
+        return f"DataParallel(backend={self.backend!r}, rank={self.rank}, num_workers={self.num_workers})"
+
+    @contextlib.contextmanager
+    def scope(self) -> Iterator[DataParallel]:
+        """Optimizers average gradients over the workers inside (on this backend)."""
+        token = _CURRENT.set(self)
+        try:
+            with use_backend(self.backend):
+                yield self
+        finally:
+            _CURRENT.reset(token)
+
+    def run(
+        self, fn: Callable[..., Any], args: Iterable[Any] = (), kwargs: dict[str, Any] | None = None
+    ) -> Any:
+        """``fn(*args, **kwargs)`` inside ``scope()``: a custom loop's step, on this worker's shard."""
+        with self.scope():
+            return fn(*args, **(kwargs or {}))
+
+    def all_reduce(self, tensors: list[Tensor], op: str = "sum") -> list[Tensor]:
+        """Each of ``tensors`` summed (``op="mean"``: averaged) over the workers, in one collective
+        per dtype; every worker must pass tensors of the same shapes and dtypes."""
+        if op not in _REDUCTIONS:
+            raise InvalidArgumentError(
+                f"DataParallel.all_reduce: op must be one of {_REDUCTIONS}, got {op!r}"
+            )
+        tensors = [t if isinstance(t, Tensor) else ops.tensor(t, backend=self.backend) for t in tensors]
+        if self.num_workers == 1 or not tensors:
+            return tensors
+        for t in tensors:
+            if t._backend is not self._backend:
+                raise InvalidArgumentError(
+                    f"DataParallel.all_reduce: a {t.backend} tensor, for workers on backend {self.backend!r}"
+                )
+        self.check_agreement(tensors)
+        try:
+            summed = self._backend.all_reduce([t._native for t in tensors])
+        except Exception as exc:
+            raise WorkersError(
+                f"DataParallel.all_reduce: the workers could not reduce [{_shapes(tensors)}] (rank "
+                f"{self.rank} of {self.num_workers}; do all workers run the same model?): {exc}"
+            ) from exc
+        out = [Tensor(s, self._backend) for s in summed]
+        return out if op == "sum" else [t / self.num_workers for t in out]
+
+    def check_agreement(self, tensors: list[Tensor]) -> None:
+        """Raise WorkersError, on every worker, unless all hold tensors of these dtypes and shapes
+        (as the same model gives): one small collective, eagerly, once per list of shapes; an
+        all-reduce of lists that differ would fail inside the engine (gloo ends the process). Under
+        jit it cannot look: ``Optimizer.build`` in ``scope()`` checks the weights before."""
+        signature = tuple((str(t.dtype), tuple(t.shape)) for t in tensors)
+        if self.num_workers == 1 or signature in self._agreed or self._backend.tracing():
+            return
+        # two numbers of this worker's: all workers agree iff the sums of them and of their
+        # squares are num_workers times this worker's own (a variance of zero); exact in float64
+        mine = [float(len(signature) & 0xFFFFF), float(zlib.crc32(repr(signature).encode()) & 0xFFFFF)]
+        values = ops.tensor(mine + [v * v for v in mine], dtype=float64, device=tensors[0].device)
+        (summed,) = self._backend.all_reduce([values._native])
+        if not np.array_equal(Tensor(summed, self._backend).numpy(), self.num_workers * values.numpy()):
+            raise WorkersError(
+                f"DataParallel: the workers hold different tensors (rank {self.rank} of {self.num_workers} "
+                f"holds [{_shapes(tensors)}]): do all workers build the same model?"
+            )
+        self._agreed.add(signature)
+
+    def reduce(self, op: str, value: Any) -> Tensor:
+        """This worker's ``value`` (a loss, a count) summed or averaged over the workers."""
+        return self.all_reduce([value], op)[0]
+
+    def distribute(self, batches: Iterable[Any]) -> Iterator[Any]:
+        """This worker's shard of each global batch (a tensor, an array, or a structure of them:
+        ``(x, y)``, a dict): its ``1 / num_workers`` of the rows, the ``rank``-th. A global batch
+        must split evenly (the shards' gradients are averaged with equal weights)."""
+        for index, batch in enumerate(batches):
+            sizes = {len(leaf) for leaf in leaves(batch)}
+            if len(sizes) != 1:
+                raise InvalidArgumentError(
+                    f"DataParallel.distribute: batch {index} has parts of sizes {sorted(sizes)}"
+                )
+            (size,) = sizes
+            if size % self.num_workers:
+                raise InvalidArgumentError(
+                    f"DataParallel.distribute: batch {index} of {size} rows does not split evenly over "
+                    f"{self.num_workers} workers; use a global batch size divisible by {self.num_workers}"
+                )
+            rows = size // self.num_workers
+            start = self.rank * rows
+            yield map_leaves(lambda leaf, start=start, rows=rows: leaf[start : start + rows], batch)
+
+    def close(self) -> None:
+        """Leave the group (torch destroys its process group; TensorFlow keeps it to the end)."""
+        self._backend.leave_workers()
