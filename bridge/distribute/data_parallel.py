@@ -124,7 +124,9 @@ class DataParallel:
         # two numbers of this worker's: all workers agree iff the sums of them and of their
         # squares are num_workers times this worker's own (a variance of zero); exact in float64
         mine = [float(len(signature) & 0xFFFFF), float(zlib.crc32(repr(signature).encode()) & 0xFFFFF)]
-        values = ops.tensor(mine + [v * v for v in mine], dtype=float64, device=tensors[0].device)
+        values = ops.tensor(
+            mine + [v * v for v in mine], dtype=float64, backend=self.backend, device=tensors[0].device
+        )
         (summed,) = self._backend.all_reduce([values._native])
         if not np.array_equal(Tensor(summed, self._backend).numpy(), self.num_workers * values.numpy()):
             raise WorkersError(
