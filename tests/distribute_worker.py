@@ -47,13 +47,17 @@ def train(batches, workers=None, jit: bool = False, units: int = 8) -> tuple[lis
 
 
 def main(out: str, mode: str) -> None:
-    """``mode``: "eager", "jit", or "mismatch" (the second worker's model is wider: an error), or
-    "mismatch-jit" (the same, its step compiled)."""
+    """``mode``: "eager", "jit" or "eager+jit" (one training after the other, each saved to
+    ``<out>-<rank>-<eager|jit>.npz``), or "mismatch" (the second worker's model is wider, its step
+    compiled: an error)."""
     workers = br.distribute.DataParallel(timeout=20)
-    units = 9 if mode.startswith("mismatch") and workers.rank == 1 else 8
-    weights, seen = train(list(workers.distribute(global_batches())), workers, mode.endswith("jit"), units)
-    arrays = {f"weight{i}": w for i, w in enumerate(weights)}
-    np.savez(f"{out}-{workers.rank}.npz", losses=np.array(seen), workers=workers.num_workers, **arrays)
+    units = 9 if mode == "mismatch" and workers.rank == 1 else 8
+    for jit in ("eager", "jit") if mode == "eager+jit" else ("jit",) if mode == "mismatch" else (mode,):
+        weights, seen = train(list(workers.distribute(global_batches())), workers, jit == "jit", units)
+        arrays = {f"weight{i}": w for i, w in enumerate(weights)}
+        np.savez(
+            f"{out}-{workers.rank}-{jit}.npz", losses=np.array(seen), workers=workers.num_workers, **arrays
+        )
     workers.close()
 
 
