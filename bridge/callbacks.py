@@ -5,6 +5,7 @@ one; ``numeric_logs`` is the one place logs become numbers."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
@@ -67,6 +68,13 @@ def format_logs(logs: Logs | None, lead: str | None = None) -> list[str]:
         else:
             lines.append(item)
     return lines
+
+
+def _first_worker(model: Any) -> bool:
+    """Whether this process writes the fit's files: the only one, or rank 0 of a data-parallel
+    fit (the other workers train the same weights and hold the same logs)."""
+    workers = getattr(model, "_workers", None)
+    return workers is None or workers.rank == 0
 
 
 class Callback:
@@ -614,6 +622,8 @@ class CSVLogger(Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         values = {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in numeric_logs(logs).items()}
         self.rows.append({"epoch": epoch, **values})
+        if not _first_worker(self.model):
+            return
         columns = list(dict.fromkeys(key for row in self.rows for key in row))
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, columns, delimiter=self.separator)
@@ -685,7 +695,7 @@ class ModelCheckpoint(_Monitor):
         process killed while writing this checkpoint left."""
         if not self.save_weights_only:
             check_savable(self.model)
-        if "{" not in self.filepath:
+        if "{" not in self.filepath and _first_worker(self.model):
             for leftover in temporary_files(self.filepath):
                 os.remove(leftover)
 
@@ -713,6 +723,8 @@ class ModelCheckpoint(_Monitor):
     def _save(self, epoch: int, batch: int | None, logs: dict[str, Any]) -> None:
         path = self._path(epoch, batch, logs)
         if self.save_best_only and not self._improved(epoch, logs, path):
+            return
+        if not _first_worker(self.model):
             return
         if self.verbose > 0 and not self.save_best_only:
             print(f"\nEpoch {epoch + 1}: saving model to {path}", flush=True)
@@ -790,8 +802,9 @@ class BackupAndRestore(Callback):
         return os.path.join(self.backup_dir, self.FILENAME)
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
-        for leftover in temporary_files(self.path):  # of a process killed as it wrote
-            os.remove(leftover)
+        if _first_worker(self.model):
+            for leftover in temporary_files(self.path):  # of a process killed as it wrote
+                os.remove(leftover)
         if not self.model.built:
             raise InvalidArgumentError(
                 "BackupAndRestore: the model must be built before fit, so that its state can be backed "
@@ -799,7 +812,13 @@ class BackupAndRestore(Callback):
                 "model.build(input_shape), or the model on a batch, first"
             )
         self._batches = _EveryBatches(self.save_freq)
-        if os.path.exists(self.path):
+        found = os.path.exists(self.path)
+        if self.model._workers is not None:  # before rank 0 writes the first backup
+            self.model._workers.agree(
+                f"backups (backup_dir must be a folder every worker sees, {self.backup_dir!r})",
+                {"found a backup": found},
+            )
+        if found:
             backup = read_backup(self.path)
             try:
                 restore_state(self.model, self.path, backup.tensors)
@@ -821,7 +840,8 @@ class BackupAndRestore(Callback):
         self._epoch = epoch
         if self._restoring is not None:
             self._restore_callbacks(self._restoring.callbacks)
-            if self._restoring.batch:  # within an epoch: its metrics' running state
+            if self._restoring.batch and _first_worker(self.model):
+                # within an epoch: its metrics' running state (summed over the workers: rank 0's)
                 restore_metrics(self.model, self._restoring.tensors)
             self._restoring = None
 
@@ -854,12 +874,17 @@ class BackupAndRestore(Callback):
             self._save(epoch + 1, 0)
 
     def _save(self, epoch: int, batch: int) -> None:
-        os.makedirs(self.backup_dir, exist_ok=True)
-        rate = self.model._epoch_learning_rate if batch else None  # as the epoch began
-        save_state(self.model, self.path, epoch, batch, self._stateful(), learning_rate=rate)
+        # within an epoch, the metrics' running state is kept: in a data-parallel fit, over all
+        # the workers (a collective, so every worker comes here), written by rank 0
+        with self.model._metrics_summed() if batch else contextlib.nullcontext():
+            if not _first_worker(self.model):
+                return
+            os.makedirs(self.backup_dir, exist_ok=True)
+            rate = self.model._epoch_learning_rate if batch else None  # as the epoch began
+            save_state(self.model, self.path, epoch, batch, self._stateful(), learning_rate=rate)
 
     def on_train_end(self, logs: Logs | None = None) -> None:
-        if self.delete_checkpoint and os.path.exists(self.path):
+        if self.delete_checkpoint and _first_worker(self.model) and os.path.exists(self.path):
             os.remove(self.path)
             if not os.listdir(self.backup_dir):
                 os.rmdir(self.backup_dir)
@@ -944,6 +969,15 @@ def _weight_image(weight: np.ndarray) -> np.ndarray | None:
     return image if image.ndim == 4 and image.shape[-1] in (1, 3, 4) else None
 
 
+class _NoEvents:
+    """The event writer of a data-parallel fit's workers but rank 0 (which writes): none."""
+
+    def scalar(self, *args: Any) -> None:
+        """Write nothing (as ``histogram``, ``image``, ``flush`` and ``close``)."""
+
+    histogram = image = flush = close = scalar
+
+
 class TensorBoard(Callback):
     """Write what training logs as TensorBoard event files, as Keras' TensorBoard: view them with
     ``tensorboard --logdir logs``. Written with the ``tensorboard`` package's own writer (``pip
@@ -1011,7 +1045,8 @@ class TensorBoard(Callback):
     def _writer(self, run: str) -> Any:
         """The event writer of ``log_dir/run`` (``train`` or ``validation``), made on first use."""
         if run not in self._writers:
-            self._writers[run] = EventWriter(os.path.join(self.log_dir, run))
+            folder = os.path.join(self.log_dir, run)
+            self._writers[run] = EventWriter(folder) if _first_worker(self.model) else _NoEvents()
         return self._writers[run]
 
     def _iterations(self) -> int:

@@ -188,8 +188,8 @@ class Optimizer(ABC):
         first = variables[0]
         if self.iterations is None:
             workers = distribute.current()
-            if workers is not None:  # before a compiled step, which cannot check
-                workers.check_agreement(list(variables))
+            if workers is not None:  # before a compiled step, which cannot: the same model, rank 0's weights
+                workers.share_variables(list(variables))
             self.iterations = Variable(
                 tensor_like(0, first, int64), trainable=False, name=f"{self.name}/iterations"
             )
@@ -348,10 +348,10 @@ class Optimizer(ABC):
             if not isinstance(v, Variable):
                 raise InvalidArgumentError(f"{self.name}.apply: expected Variables, got {type(v).__name__}")
         gradients = [g if isinstance(g, Tensor) else ops.tensor(g) for g, _ in pairs]
-        workers = distribute.current()
-        if workers is not None and workers.num_workers > 1:  # every worker steps with the mean
-            gradients = workers.all_reduce(gradients, "mean")
         self.build([v for _, v in pairs])
+        workers = distribute.current()
+        if workers is not None:  # every worker steps with the mean
+            gradients = workers.average_gradients(gradients)
         iterations = self.iterations
         assert iterations is not None
         if self.gradient_accumulation_steps:

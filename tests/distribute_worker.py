@@ -1,19 +1,25 @@
-"""A data-parallel worker for tests/test_distribute.py, started by ``bridge.distribute.launch``:
-trains a small model with a custom loop on its shard of each global batch, and saves its final
-weights and the workers' mean losses to ``<out>-<rank>.npz``. ``train`` without workers is the
-single-process reference on the global batches."""
+"""A data-parallel worker for tests/test_distribute.py, started by ``bridge.distribute.launch``.
+
+``train`` and ``fit_model`` without workers are the single-process references on the global
+batches. Modes (``main``): ``train`` runs the custom loop (eagerly and/or compiled), a ``fit``
+whose last batch leaves the second worker without rows, then a ``fit`` with ``BackupAndRestore``
+in which the second worker dies mid-epoch; ``resume`` runs that fit again (it resumes from the
+backup), then gives the workers different batch sizes (caught), then different models (not
+caught: the process ends with the error). Each result is saved to ``<out>-<rank>-<name>.npz``."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 
 import numpy as np
 
 import bridge as br
-from bridge import losses, nn, optim
+from bridge import callbacks, losses, nn, optim
 
 GLOBAL_BATCH, STEPS = 8, 5
+KILLED_AT = (1, 2)  # (epoch, batch) at which the second worker dies in mode "train"
 
 
 def global_batches() -> list[tuple[np.ndarray, np.ndarray]]:
@@ -24,13 +30,23 @@ def global_batches() -> list[tuple[np.ndarray, np.ndarray]]:
     ]
 
 
+def samples(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((count, 4)).astype(np.float32), rng.integers(0, 3, count)
+
+
+def model_and_optimizer(units: int = 8) -> tuple[nn.Sequential, optim.Adam]:
+    model = nn.Sequential([nn.Dense(units, activation="relu"), nn.Dense(3)])
+    return model, optim.Adam(0.05)
+
+
 def train(batches, workers=None, jit: bool = False, units: int = 8) -> tuple[list[np.ndarray], list[float]]:
     """Final weights and per-step losses (averaged over the workers) of Adam on ``batches``."""
     br.random.seed(0)
     with workers.scope() if workers is not None else contextlib.nullcontext():
-        model = nn.Sequential([nn.Dense(units, activation="relu"), nn.Dense(3)])
+        model, optimizer = model_and_optimizer(units)
         model(np.zeros((1, 4), np.float32))
-        optimizer, loss_fn = optim.Adam(0.05), losses.SparseCategoricalCrossentropy(from_logits=True)
+        loss_fn = losses.SparseCategoricalCrossentropy(from_logits=True)
         optimizer.build(model.trainable_weights)  # in the scope: checks that the workers agree
 
     def step(x, y):
@@ -46,18 +62,59 @@ def train(batches, workers=None, jit: bool = False, units: int = 8) -> tuple[lis
     return [w.numpy() for w in model.weights], seen
 
 
-def main(out: str, mode: str) -> None:
-    """``mode``: "eager", "jit" or "eager+jit" (one training after the other, each saved to
-    ``<out>-<rank>-<eager|jit>.npz``), or "mismatch" (the second worker's model is wider, its step
-    compiled: an error)."""
+def fit_model(
+    count: int, workers=None, backup: str | None = None, epochs: int = 2, batch_size: int = 10, units: int = 8
+) -> tuple[list[np.ndarray], dict[str, list[float]]]:
+    """Final weights and history of ``fit`` on ``count`` samples (shuffled, validated on 7),
+    compiled in the workers' scope; ``backup``: with BackupAndRestore every 2 batches, the
+    second worker dying at ``KILLED_AT`` unless ``<backup>/resumed`` exists."""
+    br.random.seed(0)
+    with workers.scope() if workers is not None else contextlib.nullcontext():
+        model, optimizer = model_and_optimizer(units)
+        model(np.zeros((1, 4), np.float32))
+        model.compile(optimizer, losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    hooks = []
+    if backup is not None:
+        hooks.append(callbacks.BackupAndRestore(backup, save_freq=2))
+        if workers is not None and workers.rank == 1 and not os.path.exists(f"{backup}/resumed"):
+            epoch = [0]
+            hooks.append(
+                callbacks.LambdaCallback(
+                    on_epoch_begin=lambda e, logs: epoch.__setitem__(0, e),
+                    on_train_batch_begin=lambda b, logs: os._exit(7) if (epoch[0], b) == KILLED_AT else None,
+                )
+            )
+    x, y = samples(count, 1)
+    history = model.fit(
+        x, y, batch_size=batch_size, epochs=epochs, validation_data=samples(7, 2), callbacks=hooks, verbose=0
+    )
+    return [w.numpy() for w in model.weights], history.history
+
+
+def save(out: str, name: str, workers, weights: list[np.ndarray], **values) -> None:
+    arrays = {f"weight{i}": w for i, w in enumerate(weights)}
+    np.savez(f"{out}-{workers.rank}-{name}.npz", workers=workers.num_workers, **arrays, **values)
+
+
+def main(out: str, mode: str, loops: str = "") -> None:
+    """``loops``: the custom loops of mode "train", "eager", "jit" or "eager+jit"."""
     workers = br.distribute.DataParallel(timeout=20)
-    units = 9 if mode == "mismatch" and workers.rank == 1 else 8
-    for jit in ("eager", "jit") if mode == "eager+jit" else ("jit",) if mode == "mismatch" else (mode,):
-        weights, seen = train(list(workers.distribute(global_batches())), workers, jit == "jit", units)
-        arrays = {f"weight{i}": w for i, w in enumerate(weights)}
-        np.savez(
-            f"{out}-{workers.rank}-{jit}.npz", losses=np.array(seen), workers=workers.num_workers, **arrays
-        )
+    if mode == "train":
+        for jit in loops.split("+"):
+            weights, seen = train(list(workers.distribute(global_batches())), workers, jit == "jit")
+            save(out, jit, workers, weights, losses=np.array(seen))
+        weights, history = fit_model(21, workers)  # the last batch of 1 row: the second worker has none
+        save(out, "fit", workers, weights, **history)
+        fit_model(25, workers, backup=f"{out}-backup", epochs=3)  # the second worker dies in it
+        raise AssertionError("the second worker was to die in the fit")
+    open(f"{out}-backup/resumed", "w").close()
+    weights, history = fit_model(25, workers, backup=f"{out}-backup", epochs=3)
+    save(out, "resumed", workers, weights, **history)
+    try:
+        fit_model(21, workers, batch_size=10 + workers.rank)
+    except br.WorkersError as error:
+        save(out, "batch-sizes", workers, [], error=str(error))
+    fit_model(21, workers, units=8 + workers.rank)  # a WorkersError ends the process
     workers.close()
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import bridge as br
 from bridge.distribute import launch
@@ -40,48 +42,66 @@ def test_a_failing_worker_stops_the_others_and_gives_its_exit_code(tmp_path):
     assert launch.run_workers([sys.executable, str(script)], environments, timeout=30) == 3
 
 
-def launch_two(backend: str, out: Path, mode: str) -> subprocess.CompletedProcess:
+def launch_two(backend: str, out: Path, *arguments: str) -> subprocess.CompletedProcess:
     """``distribute_worker.py`` as two workers (under the launcher's timeout, and the test's)."""
     command = [sys.executable, "-m", "bridge.distribute.launch", "--nproc", "2", "--backend", backend]
-    command += ["--timeout", "240", str(WORKER), str(out), mode]
+    command += ["--timeout", "240", str(WORKER), str(out), *arguments]
     return subprocess.run(command, capture_output=True, text=True, timeout=300)
 
 
-# Two worker processes each (slow: left out of CI's one-plugin legs, run in its full suite)
+def saved(out: Path, name: str, agree: bool = True) -> list[dict[str, np.ndarray]]:
+    """What each of the two workers saved as ``name``; with ``agree``, they must agree exactly."""
+    workers = [dict(np.load(f"{out}-{rank}-{name}.npz", allow_pickle=False)) for rank in range(2)]
+    assert workers[0].keys() == workers[1].keys()
+    for key in workers[0] if agree else ():
+        np.testing.assert_array_equal(workers[0][key], workers[1][key], err_msg=f"{name}: {key}")
+    assert int(workers[0]["workers"]) == 2
+    return workers
+
+
+def assert_close(found: dict[str, np.ndarray], weights: list[np.ndarray], history: dict[str, list[float]]):
+    for i, expected in enumerate(weights):
+        np.testing.assert_allclose(found[f"weight{i}"], expected, rtol=1e-5, atol=1e-6)
+    for name, values in history.items():  # a resumed fit's history has the epochs it ran
+        np.testing.assert_allclose(found[name], values[-len(found[name]) :], rtol=1e-5, atol=1e-6)
+
+
+# Two launches of two worker processes each (slow: left out of CI's one-plugin legs, run in its
+# full suite): everything the workers do, checked against one process on the global batches
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("backend", "mode"),
+    ("backend", "loops"),
     [
         pytest.param("torch", "eager+jit", marks=pytest.mark.needs("torch")),
         pytest.param("tensorflow", "jit", marks=pytest.mark.needs("tensorflow")),
     ],
 )
-def test_two_workers_reach_the_weights_of_one_process_on_the_global_batch(backend, mode, tmp_path):
-    done = launch_two(backend, tmp_path / "worker", mode)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    for jit in mode.split("+"):
-        workers = [
-            dict(np.load(f"{tmp_path}/worker-{rank}-{jit}.npz", allow_pickle=False)) for rank in range(2)
-        ]
-        with br.use_backend(backend):
-            weights, losses = distribute_worker.train(distribute_worker.global_batches())
-        for found in workers:
-            assert int(found["workers"]) == 2
-            np.testing.assert_allclose(found["losses"], losses, rtol=1e-5, atol=1e-6, err_msg=jit)
-            for i, expected in enumerate(weights):
-                np.testing.assert_allclose(found[f"weight{i}"], expected, rtol=1e-5, atol=1e-6, err_msg=jit)
-        for key in workers[0]:
-            np.testing.assert_array_equal(workers[0][key], workers[1][key])  # the workers agree exactly
-
-
-@pytest.mark.slow
-@pytest.mark.needs("torch")
-def test_workers_with_different_models_fail_with_a_clear_error_not_a_crash_or_a_hang(tmp_path):
-    done = launch_two("torch", tmp_path / "worker", "mismatch")  # gloo alone would end the process
-    output = done.stdout + done.stderr
-    assert done.returncode == 1, output[-3000:]  # a Python exception, not gloo's abort
+def test_two_workers_train_as_one_process_on_the_global_batch_resume_and_refuse_mismatches(
+    backend, loops, tmp_path
+):
+    out = tmp_path / "worker"
+    killed = launch_two(backend, out, "train", loops)
+    assert killed.returncode == 7, killed.stdout[-3000:] + killed.stderr[-3000:]  # the second worker died
+    resumed = launch_two(backend, out, "resume")
+    output = resumed.stdout + resumed.stderr
+    assert resumed.returncode == 1, output[-3000:]  # a Python exception, not gloo's abort or a hang
+    with br.use_backend(backend):
+        weights, losses = distribute_worker.train(distribute_worker.global_batches())
+        for loop in loops.split("+"):  # the custom loop, on even shards
+            found = saved(out, loop)[0]
+            assert_close(found, weights, {"losses": losses})
+        # fit, the last batch of one row (the second worker steps without rows), validated on 7
+        assert_close(saved(out, "fit")[0], *distribute_worker.fit_model(21))
+        # killed mid-epoch, resumed from the backup: as an uninterrupted fit (last batch 3 + 2 rows)
+        resumed_fit = saved(out, "resumed")[0]
+        assert len(resumed_fit["loss"]) == 2  # the epochs from the one it was killed in
+        assert_close(resumed_fit, *distribute_worker.fit_model(25, epochs=3))
+    for rank, found in enumerate(saved(out, "batch-sizes", agree=False)):
+        error = str(found["error"])
+        assert f"the workers were given different data to fit (rank {rank} of 2" in error
+        assert f"batch_size={10 + rank}" in error
     assert "WorkersError: DataParallel: the workers hold different tensors" in output
-    assert "float32[4, 9]" in output or "float32[4, 8]" in output
+    assert "float32[4, 9]" in output and "float32[4, 8]" in output
 
 
 @pytest.mark.parametrize(
@@ -115,3 +135,21 @@ def test_a_global_batch_must_split_evenly_and_reductions_are_sum_or_mean(monkeyp
         list(workers.distribute([np.arange(7)]))
     with pytest.raises(br.InvalidArgumentError, match="op must be one of"):
         workers.all_reduce([br.tensor([1.0])], "max")
+
+
+@given(rows=st.integers(1, 40), workers=st.integers(1, 6))
+def test_the_shards_of_a_global_batch_cover_it_in_order_as_evenly_as_rows_allow(rows, workers, monkeypatch):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    group = br.distribute.DataParallel()
+    batch = (np.arange(rows), np.arange(rows) * 10)
+    shards, shares = [], []
+    for rank in range(workers):  # as each worker of ``workers`` sees its shard
+        group.num_workers, group.rank = workers, rank
+        (x, y), count = group.shard(batch)
+        assert len(x) == count and np.array_equal(y, x * 10)
+        shards.append(x)
+        shares.append(group._share)
+    np.testing.assert_array_equal(np.concatenate(shards), np.arange(rows))
+    assert max(map(len, shards)) - min(map(len, shards)) <= 1
+    np.testing.assert_allclose(shares, [len(x) / rows for x in shards])  # the gradients' weights

@@ -18,6 +18,7 @@ from ..dtypes import float64
 from ..errors import BridgeError, InvalidArgumentError, WorkersError
 from ..tensor import Tensor
 from ..tree import leaves, map_leaves
+from ..variable import Variable
 
 _CURRENT: ContextValue[DataParallel | None] = ContextValue("bridge_data_parallel", None)
 _REDUCTIONS = ("sum", "mean")
@@ -25,6 +26,10 @@ _REDUCTIONS = ("sum", "mean")
 
 def _shapes(tensors: list[Tensor]) -> str:
     return ", ".join(f"{t.dtype}{list(t.shape)}" for t in tensors)
+
+
+def _signature(tensors: list[Tensor]) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    return tuple((str(t.dtype), tuple(t.shape)) for t in tensors)
 
 
 def current() -> DataParallel | None:
@@ -51,6 +56,9 @@ class DataParallel:
         try:
             self.rank, self.num_workers = self._backend.join_workers(float(timeout))
             self._agreed: set[tuple[tuple[str, tuple[int, ...]], ...]] = set()
+            # each worker's weight in the gradients' average: its share of the global batch
+            self._weight: Variable | None = None
+            self._share = 1.0 / self.num_workers
         except BridgeError:
             raise
         except Exception as exc:
@@ -102,7 +110,8 @@ class DataParallel:
                 raise InvalidArgumentError(
                     f"DataParallel.all_reduce: a {t.backend} tensor, for workers on backend {self.backend!r}"
                 )
-        self.check_agreement(tensors)
+        if _signature(tensors) not in self._agreed:
+            self.check_agreement(tensors)
         try:
             summed = self._backend.all_reduce([t._native for t in tensors])
         except Exception as exc:
@@ -115,25 +124,120 @@ class DataParallel:
 
     def check_agreement(self, tensors: list[Tensor]) -> None:
         """Raise WorkersError, on every worker, unless all hold tensors of these dtypes and shapes
-        (as the same model gives): one small collective, eagerly, once per list of shapes; an
-        all-reduce of lists that differ would fail inside the engine (gloo ends the process). Under
-        jit it cannot look: ``Optimizer.build`` in ``scope()`` checks the weights before."""
-        signature = tuple((str(t.dtype), tuple(t.shape)) for t in tensors)
-        if self.num_workers == 1 or signature in self._agreed or self._backend.tracing():
+        (as the same model gives): one small collective, eagerly (under jit it cannot look). An
+        all-reduce of lists that differ would fail inside the engine (gloo ends the process):
+        ``all_reduce`` checks each list of shapes the first time it sees it, and
+        ``share_variables`` (``Optimizer.build`` in ``scope()``, ``fit``) every time."""
+        signature = _signature(tensors)
+        if self.num_workers == 1 or self._backend.tracing():
             return
-        # two numbers of this worker's: all workers agree iff the sums of them and of their
-        # squares are num_workers times this worker's own (a variance of zero); exact in float64
-        mine = [float(len(signature) & 0xFFFFF), float(zlib.crc32(repr(signature).encode()) & 0xFFFFF)]
-        values = ops.tensor(
-            mine + [v * v for v in mine], dtype=float64, backend=self.backend, device=tensors[0].device
-        )
-        (summed,) = self._backend.all_reduce([values._native])
-        if not np.array_equal(Tensor(summed, self._backend).numpy(), self.num_workers * values.numpy()):
+        if not self._same_everywhere(signature, tensors[0].device):
             raise WorkersError(
                 f"DataParallel: the workers hold different tensors (rank {self.rank} of {self.num_workers} "
                 f"holds [{_shapes(tensors)}]): do all workers build the same model?"
             )
         self._agreed.add(signature)
+
+    def agree(self, what: str, values: dict[str, Any]) -> None:
+        """Raise WorkersError, on every worker, unless all were given the same ``values`` (numbers
+        or strings by name: ``fit``'s batch size and batches per epoch); one small collective."""
+        if self.num_workers > 1 and not self._same_everywhere(tuple(values.items()), "cpu"):
+            given = ", ".join(f"{name}={value!r}" for name, value in values.items())
+            raise WorkersError(
+                f"DataParallel: the workers were given different {what} (rank {self.rank} of "
+                f"{self.num_workers} has {given}): every worker must run the same call"
+            )
+
+    def _same_everywhere(self, signature: tuple[Any, ...], device: str) -> bool:
+        """Whether every worker passed an equal ``signature``. Two numbers of this worker's: all
+        workers agree iff the sums of them and of their squares are num_workers times this
+        worker's own (a variance of zero); exact in float64."""
+        mine = [float(len(signature) & 0xFFFFF), float(zlib.crc32(repr(signature).encode()) & 0xFFFFF)]
+        values = ops.tensor(mine + [v * v for v in mine], dtype=float64, backend=self.backend, device=device)
+        (summed,) = self._backend.all_reduce([values._native])
+        return bool(np.array_equal(Tensor(summed, self._backend).numpy(), self.num_workers * values.numpy()))
+
+    def broadcast(self, tensors: list[Tensor]) -> list[Tensor]:
+        """Rank 0's values of ``tensors`` (of the same shapes on every worker), on every worker."""
+        if self.num_workers == 1:
+            return tensors
+        return self.all_reduce(tensors if self.rank == 0 else [ops.zeros_like(t) for t in tensors])
+
+    def share_variables(self, variables: list[Variable]) -> None:
+        """Check that every worker holds variables of these shapes (the same model), then give
+        them rank 0's values, as torch's DDP does as it wraps a model: workers that initialized
+        their weights from different seeds start from the same ones. Eagerly; ``Optimizer.build``
+        in ``scope()`` does it for the variables it trains, and ``fit`` for all the model's."""
+        if self.num_workers == 1 or not variables or self._backend.tracing():
+            return
+        self.check_agreement(list(variables))
+        for variable, value in zip(variables, self.broadcast([v.value for v in variables])):
+            variable.assign(value)
+        if self._weight is None:  # made eagerly, before a compiled step reads it
+            self._weight = Variable(
+                ops.tensor(self._share, backend=self.backend, device=variables[0].device), trainable=False
+            )
+
+    def same_seed(self, seed: int) -> int:
+        """Rank 0's ``seed`` on every worker, for one data order: ``seed`` itself where it is
+        rank 0's (workers seeded alike), else rank 0's below 2**52."""
+        if self.num_workers == 1:
+            return seed
+        mine = ops.tensor([float(seed % 2**52)], dtype=float64, backend=self.backend)
+        first = int(self.broadcast([mine])[0].numpy()[0])
+        return seed if first == seed % 2**52 else first
+
+    def average_gradients(self, gradients: list[Tensor]) -> list[Tensor]:
+        """The gradients averaged over the workers (what optimizers apply in ``scope()``), each
+        worker's weighed by its share of the global batch: ``1 / num_workers``, or in ``fit``
+        its rows over the batch's (``shard``), so that an uneven last batch averages as one
+        process would."""
+        if self.num_workers == 1 or not gradients:
+            return gradients
+        if self._weight is None:
+            return self.all_reduce(gradients, "mean")
+        weights = {g.dtype: self._weight.astype(g.dtype) for g in gradients}
+        return self.all_reduce([g * weights[g.dtype] for g in gradients])
+
+    def shard(self, batch: Any) -> tuple[Any, int]:
+        """This worker's rows of a global ``batch`` (a structure of tensors or arrays), as even
+        shares as the rows allow (the first workers one more), and how many rows that is; the
+        gradients of the next step weigh it by its share (``average_gradients``)."""
+        (size,) = self._sizes("shard", 0, batch)
+        rows, extra = divmod(size, self.num_workers)
+        start = self.rank * rows + min(self.rank, extra)
+        rows += self.rank < extra
+        self.weigh(rows / size)
+        return map_leaves(lambda leaf: leaf[start : start + rows], batch), rows
+
+    def weigh(self, share: float) -> None:
+        """Weigh this worker's gradients by ``share`` in the average of the steps to come (its
+        rows over the global batch's; ``1 / num_workers``, the default, for even shards)."""
+        if share != self._share and self._weight is not None:
+            self._weight.assign(share)
+        self._share = share
+
+    def _sizes(self, op: str, index: int, batch: Any) -> set[int]:
+        sizes = {len(leaf) for leaf in leaves(batch)}
+        if len(sizes) != 1:
+            raise InvalidArgumentError(f"DataParallel.{op}: batch {index} has parts of sizes {sorted(sizes)}")
+        return sizes
+
+    @contextlib.contextmanager
+    def summed(self, variables: list[Variable]) -> Iterator[None]:
+        """Inside, ``variables`` (metrics' state: totals, counts) hold their sums over the workers;
+        after, each worker's own again (an epoch goes on counting its own)."""
+        if self.num_workers == 1 or not variables:
+            yield
+            return
+        own = [v.value for v in variables]
+        for variable, total in zip(variables, self.all_reduce(own)):
+            variable.assign(total)
+        try:
+            yield
+        finally:
+            for variable, value in zip(variables, own):
+                variable.assign(value)
 
     def reduce(self, op: str, value: Any) -> Tensor:
         """This worker's ``value`` (a loss, a count) summed or averaged over the workers."""
@@ -144,12 +248,7 @@ class DataParallel:
         ``(x, y)``, a dict): its ``1 / num_workers`` of the rows, the ``rank``-th. A global batch
         must split evenly (the shards' gradients are averaged with equal weights)."""
         for index, batch in enumerate(batches):
-            sizes = {len(leaf) for leaf in leaves(batch)}
-            if len(sizes) != 1:
-                raise InvalidArgumentError(
-                    f"DataParallel.distribute: batch {index} has parts of sizes {sorted(sizes)}"
-                )
-            (size,) = sizes
+            (size,) = self._sizes("distribute", index, batch)
             if size % self.num_workers:
                 raise InvalidArgumentError(
                     f"DataParallel.distribute: batch {index} of {size} rows does not split evenly over "
@@ -157,6 +256,7 @@ class DataParallel:
                 )
             rows = size // self.num_workers
             start = self.rank * rows
+            self.weigh(1 / self.num_workers)
             yield map_leaves(lambda leaf, start=start, rows=rows: leaf[start : start + rows], batch)
 
     def close(self) -> None:

@@ -11,19 +11,20 @@ everywhere, for debugging. The data goes through ``bridge.data.adapters``, the c
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
 import textwrap
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
+from .. import distribute, ops, optim, saving
 from .. import losses as losses_module
 from .. import metrics as metrics_module
-from .. import ops, optim, saving
 from .._dispatch import get_backend, use_backend
 from .._plugins import load_backend
 from ..autodiff import GradientTape
@@ -51,6 +52,7 @@ from ..dtypes import int32
 from ..errors import BridgeError, InvalidArgumentError, NonFiniteError, ShapeError
 from ..jit import jit as compile_function
 from ..ops._core import op
+from ..ops.random import data_seed_from_stream
 from ..saving import loading
 from ..tensor import Tensor
 from ..tree import leaves, map_leaves, replace_leaves
@@ -117,6 +119,7 @@ class Model(Layer):
         self._callbacks: list[Callback] = []  # those of the fit in progress (or the last one)
         self._epoch_learning_rate: float | None = None  # as the epoch in progress began
         self._building_on_data = False  # inside the first call, which builds from the data itself
+        self._workers: distribute.DataParallel | None = None  # compiled in its scope: trains on shards
         self._compiled_steps: dict[str, Callable[[Any], Any]] = {}
         self._compiled_moves = Layer._moves
         self._ran_eagerly: set[str] = set()  # the step kinds run once eagerly (weights, slots built)
@@ -219,6 +222,7 @@ class Model(Layer):
     # --- compile ---------------------------------------------------------------------------
     _compile_loss: compile_utils.CompileLoss | None = None  # per output, made by compile
     _compile_metrics: compile_utils.CompileMetrics | None = None
+    _workers: distribute.DataParallel | None = None
 
     def compile(
         self,
@@ -264,6 +268,7 @@ class Model(Layer):
         self.compiled_metrics = self._compile_metrics.metrics
         self.loss_tracker = metrics_module.Mean(name="loss")
         self.jit = jit
+        self._workers = distribute.current()
         self._compiled_steps = {}
         self._compiled_moves = Layer._moves
         self.compiled = True
@@ -406,11 +411,19 @@ class Model(Layer):
         """Run ``{kind}_step`` on a batch: eagerly on the first batch (which builds the weights,
         optimizer slots and metric state), compiled afterwards where ``jit`` asks for it."""
         step = getattr(self, f"{kind}_step")
-        backend = next(t for t in leaves(batch) if isinstance(t, Tensor)).backend
-        if not self._should_compile(backend) or kind not in self._ran_eagerly or self._builds_on(batch):
+        backend = _backend_of(batch)
+        if not self._compiles(kind, batch, backend):
             out = step(batch)
             self._ran_eagerly.add(kind)
             return out
+        return self._compiled(kind, step, backend)(batch)
+
+    def _compiles(self, kind: str, batch: Any, backend: str) -> bool:
+        """Whether ``_step`` runs ``{kind}_step`` on ``batch`` compiled (else eagerly)."""
+        return self._should_compile(backend) and kind in self._ran_eagerly and not self._builds_on(batch)
+
+    def _compiled(self, kind: str, step: Callable[[Any], Any], backend: str) -> Callable[[Any], Any]:
+        """``step`` compiled, once per kind and backend (again after a layer moved)."""
         if self._compiled_moves != Layer._moves:  # a layer moved: the steps hold its old variables
             self._compiled_steps.clear()
             self._compiled_moves = Layer._moves
@@ -418,7 +431,7 @@ class Model(Layer):
         if key not in self._compiled_steps:
             mode = self.jit if self.jit in ("graph", "xla") else "default"
             self._compiled_steps[key] = compile_function(step, mode=mode)
-        return self._compiled_steps[key](batch)
+        return self._compiled_steps[key]
 
     def _builds_on(self, batch: Any) -> bool:
         """Whether a step on ``batch`` (of several targets) would make the per-output losses and
@@ -488,6 +501,9 @@ class Model(Layer):
             (x, y, sample_weight), validation_data = _split_off_validation(
                 x, y, sample_weight, validation_split, validation_data
             )
+        workers = self._workers
+        if workers is not None and shuffle and seed is None:
+            seed = workers.same_seed(data_seed_from_stream())  # one data order for all workers
         with use_backend(self._backend_name()):
             train = adapter_for(
                 "fit",
@@ -507,6 +523,19 @@ class Model(Layer):
                 else _validation_adapter(validation_data, validation_batch_size, validation_steps)
             )
         verbose = (1 if sys.stdout.isatty() else 2) if verbose == "auto" else int(verbose)
+        if workers is not None:
+            workers.agree(
+                "data to fit",
+                {
+                    "samples": _samples(x),
+                    "batch_size": batch_size,
+                    "batches": train.num_batches,
+                    "epochs": epochs,
+                    "initial_epoch": initial_epoch,
+                    "validation": None if validation is None else validation.num_batches,
+                },
+            )
+            verbose = verbose if workers.rank == 0 else 0  # rank 0 shows the progress
         progress = ProgressBar(verbose, epochs, train.num_batches) if verbose else None
         # the user's callbacks first: they may add to the logs (learning_rate) that History records
         every = CallbackList(callbacks or [], progress, model=self)
@@ -514,7 +543,9 @@ class Model(Layer):
         self.history = every.history
         self._callbacks = every.callbacks  # this fit's, whose state BackupAndRestore keeps
         self.stop_training = False
-        with use_backend(self._backend_name()), self._checked_labels(y, validation_data):
+        with use_backend(self._backend_name()), self._checked_labels(y, validation_data), self._scope():
+            if workers is not None and self.built:
+                workers.share_variables(self.weights)  # every worker starts from rank 0's weights
             optimizer.reset_nonfinite()
             self._resume_at = None
             every.on_train_begin()
@@ -542,6 +573,62 @@ class Model(Layer):
             every.on_train_end()
         return every.history
 
+    @contextlib.contextmanager
+    def _scope(self) -> Iterator[None]:
+        """The scope of the ``DataParallel`` the model was compiled in, if any; after it, the
+        workers' gradients weigh alike again (an uneven last batch weighed them by their rows)."""
+        if self._workers is None:
+            yield
+            return
+        with self._workers.scope():
+            try:
+                yield
+            finally:
+                self._workers.weigh(1 / self._workers.num_workers)
+
+    def _step_on_shard(self, kind: str, batch: Any) -> Any:
+        """``_step`` on this worker's shard of a global ``batch`` in a data-parallel ``fit`` or
+        ``evaluate`` (on the whole batch otherwise). An unbuilt model is built on one row first and
+        takes rank 0's weights. A worker left without rows (a last batch smaller than the
+        workers) steps with zero gradients, as the other workers' all-reduce needs it to."""
+        workers = self._workers
+        if workers is None or workers.num_workers == 1:
+            return self._step(kind, batch)
+        shard, rows = workers.shard(batch)
+        if not self.built:
+            self(map_leaves(lambda part: part[:1], _unpack(batch)[0]), training=False)
+            workers.share_variables(self.weights)
+        if rows:
+            return self._step(kind, shard)
+        backend = _backend_of(batch)
+        if kind == "train" and self._compiles(kind, batch, backend):  # as the others' train step is:
+            self._compiled("idle", self._idle_step, backend)(batch)  # TensorFlow pairs collectives so
+        elif kind == "train":
+            self._idle_step(batch)
+        return self.get_metrics_result()
+
+    def _idle_step(self, batch: Any) -> None:
+        """A train step on no rows: the optimizer applies zero gradients, all-reduced with the
+        other workers' (whose batch is unused here)."""
+        del batch
+        weights = self.trainable_weights
+        self._require_compiled("fit").apply([ops.zeros_like(w) for w in weights], weights)
+
+    def _summed_logs(self, logs: dict[str, Any]) -> Numbers:
+        """``logs`` as numbers; in a data-parallel fit or evaluate, the metrics' over every
+        worker's shards (their states summed, as Keras aggregates metric variables)."""
+        if self._workers is None or self._workers.num_workers == 1:
+            return numeric_logs(logs)
+        with self._metrics_summed():
+            overall = self.get_metrics_result()
+            return numeric_logs({name: overall.get(name, value) for name, value in logs.items()})
+
+    def _metrics_summed(self) -> Any:
+        """Inside, the metrics hold their states summed over the workers (``DataParallel.summed``)."""
+        if self._workers is None:
+            return contextlib.nullcontext()
+        return self._workers.summed([v for metric in self.metrics for v in metric._state.values()])
+
     def _train_epoch(
         self, train: DataAdapter, epoch: int, callbacks: CallbackList, skip: int = 0
     ) -> Numbers | None:
@@ -553,7 +640,7 @@ class Model(Layer):
             if index < skip:
                 continue
             callbacks.on_train_batch_begin(index)
-            logs = self._step("train", batch)  # batch logs stay tensors: no host sync unless asked
+            logs = self._step_on_shard("train", batch)  # batch logs stay tensors: no host sync unless asked
             callbacks.on_train_batch_end(index, logs)
             if self.stop_training:
                 break
@@ -564,7 +651,7 @@ class Model(Layer):
             raise InvalidArgumentError("fit: the training data holds no batch")
         if not logs:  # resumed after the epoch's last batch: its logs are the restored metrics'
             logs = {metric.name: metric.result() for metric in self.metrics}
-        return numeric_logs(logs)
+        return self._summed_logs(logs)
 
     def _check_finite_steps(self, epoch: int, callbacks: CallbackList) -> None:
         """Once per epoch (one host read): if a step had non-finite gradients, the optimizer
@@ -598,12 +685,12 @@ class Model(Layer):
         data.on_epoch_begin()
         for index, batch in enumerate(data.batches(0)):
             callbacks.on_test_batch_begin(index)
-            logs = self._step("test", batch)
+            logs = self._step_on_shard("test", batch)
             callbacks.on_test_batch_end(index, logs)
         data.on_epoch_end()
         if not logs:
             raise InvalidArgumentError("evaluate: the data holds no batch")
-        numbers = numeric_logs(logs)
+        numbers = self._summed_logs(logs)
         callbacks.on_test_end(numbers)
         return numbers
 
@@ -631,7 +718,7 @@ class Model(Layer):
         with use_backend(self._backend_name()), self._checked_labels(y):
             data = adapter_for("evaluate", x, y, sample_weight, batch_size=batch_size, steps=steps)
             logs = self._evaluate(data, self._callback_list("evaluate", callbacks, verbose, data.num_batches))
-        if verbose:
+        if verbose and (self._workers is None or self._workers.rank == 0):
             print(*format_logs(logs), sep="\n")
         return logs if return_dict else self._in_order(logs)
 
@@ -793,6 +880,11 @@ class Model(Layer):
         trainable = sum(w.size for w in self.trainable_weights)
         total = sum(w.size for w in self.weights)
         print_fn(f"Total params: {total:,} (trainable: {trainable:,}, non-trainable: {total - trainable:,})")
+
+
+def _backend_of(batch: Any) -> str:
+    """The backend of a batch's Tensors."""
+    return next(t for t in leaves(batch) if isinstance(t, Tensor)).backend
 
 
 def _spec(x: Tensor) -> dict[str, Any]:
