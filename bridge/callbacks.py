@@ -875,7 +875,9 @@ class BackupAndRestore(Callback):
 
     def _save(self, epoch: int, batch: int) -> None:
         # within an epoch, the metrics' running state is kept: in a data-parallel fit, over all
-        # the workers (a collective, so every worker comes here), written by rank 0
+        # the workers (collectives, so every worker comes here), written by rank 0
+        if batch:
+            self.model._share_states()
         with self.model._metrics_summed() if batch else contextlib.nullcontext():
             if not _first_worker(self.model):
                 return

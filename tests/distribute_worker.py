@@ -35,9 +35,9 @@ def samples(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return rng.standard_normal((count, 4)).astype(np.float32), rng.integers(0, 3, count)
 
 
-def model_and_optimizer(units: int = 8) -> tuple[nn.Sequential, optim.Adam]:
-    model = nn.Sequential([nn.Dense(units, activation="relu"), nn.Dense(3)])
-    return model, optim.Adam(0.05)
+def model_and_optimizer(units: int = 8, normalized: bool = False) -> tuple[nn.Sequential, optim.Adam]:
+    middle = [nn.BatchNormalization(), nn.Activation("relu")] if normalized else [nn.Activation("relu")]
+    return nn.Sequential([nn.Dense(units), *middle, nn.Dense(3)]), optim.Adam(0.05)
 
 
 def train(batches, workers=None, jit: bool = False, units: int = 8) -> tuple[list[np.ndarray], list[float]]:
@@ -63,14 +63,21 @@ def train(batches, workers=None, jit: bool = False, units: int = 8) -> tuple[lis
 
 
 def fit_model(
-    count: int, workers=None, backup: str | None = None, epochs: int = 2, batch_size: int = 10, units: int = 8
+    count: int,
+    workers=None,
+    backup: str | None = None,
+    epochs: int = 2,
+    batch_size: int = 10,
+    units: int = 8,
+    normalized: bool = False,
 ) -> tuple[list[np.ndarray], dict[str, list[float]]]:
     """Final weights and history of ``fit`` on ``count`` samples (shuffled, validated on 7),
     compiled in the workers' scope; ``backup``: with BackupAndRestore every 2 batches, the
-    second worker dying at ``KILLED_AT`` unless ``<backup>/resumed`` exists."""
+    second worker dying at ``KILLED_AT`` unless ``<backup>/resumed`` exists; ``normalized``:
+    with BatchNormalization (whose moving statistics each worker gathers on its shards)."""
     br.random.seed(0)
     with workers.scope() if workers is not None else contextlib.nullcontext():
-        model, optimizer = model_and_optimizer(units)
+        model, optimizer = model_and_optimizer(units, normalized)
         model(np.zeros((1, 4), np.float32))
         model.compile(optimizer, losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     hooks = []
@@ -105,6 +112,8 @@ def main(out: str, mode: str, loops: str = "") -> None:
             save(out, jit, workers, weights, losses=np.array(seen))
         weights, history = fit_model(21, workers)  # the last batch of 1 row: the second worker has none
         save(out, "fit", workers, weights, **history)
+        weights, history = fit_model(20, workers, normalized=True)
+        save(out, "fit-bn", workers, weights, **history)
         fit_model(25, workers, backup=f"{out}-backup", epochs=3)  # the second worker dies in it
         raise AssertionError("the second worker was to die in the fit")
     open(f"{out}-backup/resumed", "w").close()
@@ -114,7 +123,11 @@ def main(out: str, mode: str, loops: str = "") -> None:
         fit_model(21, workers, batch_size=10 + workers.rank)
     except br.WorkersError as error:
         save(out, "batch-sizes", workers, [], error=str(error))
-    fit_model(21, workers, units=8 + workers.rank)  # a WorkersError ends the process
+    try:
+        fit_model(21, workers, units=8 + workers.rank)
+    except br.WorkersError as error:
+        save(out, "models", workers, [], error=str(error))
+        raise  # ends the process, as it would a user's
     workers.close()
 
 

@@ -562,6 +562,7 @@ class Model(Layer):
                 train.on_epoch_end()
                 if logs is None:  # a generator read on by steps_per_epoch ran out
                     break
+                self._share_states()
                 self._check_finite_steps(epoch, every)
                 if validation is not None and not self.stop_training and _validates(epoch, validation_freq):
                     logs.update({f"val_{k}": v for k, v in self._evaluate(validation, every).items()})
@@ -622,6 +623,13 @@ class Model(Layer):
         with self._metrics_summed():
             overall = self.get_metrics_result()
             return numeric_logs({name: overall.get(name, value) for name, value in logs.items()})
+
+    def _share_states(self) -> None:
+        """In a data-parallel fit, give every worker rank 0's non-trainable weights (the moving
+        statistics of BatchNormalization, which each worker gathers on its shards), as torch's DDP
+        broadcasts its buffers: as an epoch ends (before validation) and at each backup."""
+        if self._workers is not None:
+            self._workers.share_variables(self.non_trainable_weights)
 
     def _metrics_summed(self) -> Any:
         """Inside, the metrics hold their states summed over the workers (``DataParallel.summed``)."""
