@@ -185,9 +185,12 @@ class Backend(ABC):
             self._devices: list[str] = list(self.find_devices())
             return self._devices
 
+    #: the GPU of this data-parallel worker (``DataParallel``: by ``LOCAL_RANK``), if it has one
+    worker_device: str | None = None
+
     def default_device(self) -> str:
-        """Where new tensors go unless told: the first GPU, else the CPU."""
-        return next((d for d in self.devices() if d != "cpu"), "cpu")
+        """Where new tensors go unless told: the worker's GPU, else the first GPU, else the CPU."""
+        return self.worker_device or next((d for d in self.devices() if d != "cpu"), "cpu")
 
     @abstractmethod
     def device(self, x: Native) -> str:

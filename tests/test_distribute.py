@@ -14,6 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import bridge as br
+from bridge._dispatch import resolve_device
+from bridge._plugins import load_backend
 from bridge.distribute import launch
 
 WORKER = Path(__file__).with_name("distribute_worker.py")
@@ -158,3 +160,13 @@ def test_the_shards_of_a_global_batch_cover_it_in_order_as_evenly_as_rows_allow(
     np.testing.assert_array_equal(np.concatenate(shards), np.arange(rows))
     assert max(map(len, shards)) - min(map(len, shards)) <= 1
     np.testing.assert_allclose(shares, [len(x) / rows for x in shards])  # the gradients' weights
+
+
+def test_each_worker_on_a_machine_of_gpus_takes_the_gpu_of_its_local_rank(monkeypatch):
+    backend = load_backend(br.get_backend())
+    monkeypatch.setattr(backend, "join_workers", lambda timeout: (3, 4), raising=False)
+    monkeypatch.setattr(backend, "_devices", ["cpu", "gpu:0", "gpu:1"], raising=False)
+    monkeypatch.setattr(backend, "worker_device", None)
+    monkeypatch.setenv("LOCAL_RANK", "3")  # the fourth worker of a machine with two GPUs
+    br.distribute.DataParallel()
+    assert resolve_device(backend, None) == "gpu:1"  # where its tensors go

@@ -4,6 +4,7 @@ whose gradients the optimizer averages over the workers before each update (one 
 from __future__ import annotations
 
 import contextlib
+import os
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -55,6 +56,9 @@ class DataParallel:
             raise InvalidArgumentError(f"DataParallel: timeout must be > 0 seconds, got {timeout!r}")
         try:
             self.rank, self.num_workers = self._backend.join_workers(float(timeout))
+            gpus = [d for d in self._backend.devices() if d != "cpu"]
+            if gpus and self.num_workers > 1:  # one GPU a worker on a machine: its local rank's
+                self._backend.worker_device = gpus[int(os.environ.get("LOCAL_RANK", 0)) % len(gpus)]
             self._agreed: set[tuple[tuple[str, tuple[int, ...]], ...]] = set()
             # each worker's weight in the gradients' average: its share of the global batch
             self._weight: Variable | None = None
@@ -110,7 +114,8 @@ class DataParallel:
                 raise InvalidArgumentError(
                     f"DataParallel.all_reduce: a {t.backend} tensor, for workers on backend {self.backend!r}"
                 )
-        if _signature(tensors) not in self._agreed:
+        # looked at eagerly only: a compiled step would guard on the set (and compile again)
+        if not self._backend.tracing() and _signature(tensors) not in self._agreed:
             self.check_agreement(tensors)
         try:
             summed = self._backend.all_reduce([t._native for t in tensors])
@@ -196,7 +201,7 @@ class DataParallel:
             return gradients
         if self._weight is None:
             return self.all_reduce(gradients, "mean")
-        weights = {g.dtype: self._weight.astype(g.dtype) for g in gradients}
+        weights = {dtype: self._weight.astype(dtype) for dtype in {g.dtype for g in gradients}}
         return self.all_reduce([g * weights[g.dtype] for g in gradients])
 
     def shard(self, batch: Any) -> tuple[Any, int]:

@@ -1,6 +1,7 @@
 """Data-parallel workers on ``tf.distribute``: a ``MultiWorkerMirroredStrategy`` from
-``TF_CONFIG`` (one replica a worker), whose replica context sums a list of tensors over the
-workers in one collective, eagerly or inside a ``tf.function``."""
+``TF_CONFIG`` (one replica a worker, on the GPU of its ``LOCAL_RANK`` where there are GPUs),
+whose replica context sums a list of tensors over the workers in one collective, eagerly or
+inside a ``tf.function``."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ class Workers:
         if cls.strategy is None:
             if "TF_CONFIG" not in os.environ:
                 return 0, 1
+            gpus = tf.config.list_physical_devices("GPU")
+            if gpus:  # one replica a worker: its local rank's GPU (all would be replicas of it)
+                tf.config.set_visible_devices(gpus[int(os.environ.get("LOCAL_RANK", 0)) % len(gpus)], "GPU")
             options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=timeout)
             cls.strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
         return cls.strategy.cluster_resolver.task_id or 0, cls.strategy.num_replicas_in_sync

@@ -1,6 +1,6 @@
 """Data-parallel workers on ``torch.distributed``: the process group from torchrun's environment
 (gloo for CPU tensors, NCCL for CUDA ones), and one all-reduce per dtype and device of a list of
-tensors, with functional collectives (which torch.compile traces, and which run eagerly too)."""
+tensors: a functional collective under torch.compile (which traces it), ``dist.all_reduce`` eagerly."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ def join(timeout: float) -> tuple[int, int]:
         if "WORLD_SIZE" not in os.environ:
             return 0, 1
         engines = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
+        if torch.cuda.is_available():  # NCCL talks from the current GPU: this worker's (bridge's too)
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count())
         dist.init_process_group(engines, timeout=datetime.timedelta(seconds=timeout))
     return dist.get_rank(), dist.get_world_size()
 
@@ -30,9 +32,14 @@ def all_reduce(xs: list[torch.Tensor]) -> list[torch.Tensor]:
     groups: dict[tuple[torch.dtype, torch.device], list[int]] = {}
     for i, x in enumerate(xs):
         groups.setdefault((x.dtype, x.device), []).append(i)
+    compiling = torch.compiler.is_compiling()
     for indices in groups.values():
         flat = torch.cat([xs[i].reshape(-1) for i in indices])
-        summed = funcol.all_reduce(flat, "sum", dist.group.WORLD)
+        if compiling:  # a functional collective, which the compiler traces
+            summed = funcol.all_reduce(flat, "sum", dist.group.WORLD)
+        else:  # eagerly, in place on the new buffer: ~1.3 ms less a 1 MB reduce over gloo than funcol
+            dist.all_reduce(flat)
+            summed = flat
         for i, piece in zip(indices, torch.split(summed, [xs[i].numel() for i in indices])):
             out[i] = piece.view(xs[i].shape)
     return out
