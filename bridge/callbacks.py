@@ -95,6 +95,11 @@ class Callback:
     def set_params(self, params: dict[str, Any]) -> None:
         self.params = params
 
+    def _print(self, *args: Any, **kwargs: Any) -> None:
+        """``print``, in the process that shows the fit's progress (of data-parallel workers: rank 0)."""
+        if _first_worker(self.model):
+            print(*args, **kwargs)
+
     def get_state(self) -> dict[str, Any]:
         """What the callback has gathered during the fit that resuming it needs (numbers, strings,
         lists and dicts of them, or lists of NumPy arrays), which ``BackupAndRestore`` keeps in
@@ -337,7 +342,7 @@ class _Monitor(Callback):
         value = (logs or {}).get(self.monitor)
         if value is None:
             known = ", ".join(sorted(logs or {})) or "none"
-            print(
+            self._print(
                 f"{type(self).__name__}: the metric {self.monitor!r} is not in the logs (available: {known})",
                 file=sys.stderr,
             )
@@ -405,10 +410,10 @@ class EarlyStopping(_Monitor):
 
     def on_train_end(self, logs: dict | None = None) -> None:
         if self.stopped_epoch > 0 and self.verbose > 0:
-            print(f"Epoch {self.stopped_epoch + 1}: early stopping", flush=True)
+            self._print(f"Epoch {self.stopped_epoch + 1}: early stopping", flush=True)
         if self.restore_best_weights and self.best_weights is not None:
             if self.verbose > 0:
-                print(
+                self._print(
                     f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.",
                     flush=True,
                 )
@@ -507,7 +512,9 @@ class ReduceLROnPlateau(_Monitor):
         new = max(old * self.factor, self.min_lr)
         optimizer.learning_rate = new
         if self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new}.", flush=True)
+            self._print(
+                f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new}.", flush=True
+            )
         return True
 
 
@@ -753,10 +760,10 @@ class ModelCheckpoint(_Monitor):
         best = "None" if self.best is None else f"{self.best:.5f}"
         if not self._is_improvement(float(current), self.best):
             if self.verbose > 0:
-                print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {best}", flush=True)
+                self._print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {best}", flush=True)
             return False
         if self.verbose > 0:
-            print(
+            self._print(
                 f"\nEpoch {epoch + 1}: {self.monitor} improved from {best} to {float(current):.5f}, "
                 f"saving model to {path}",
                 flush=True,
@@ -813,8 +820,9 @@ class BackupAndRestore(Callback):
             )
         self._batches = _EveryBatches(self.save_freq)
         found = os.path.exists(self.path)
-        if self.model._workers is not None:  # before rank 0 writes the first backup
-            self.model._workers.agree(
+        workers = getattr(self.model, "_workers", None)
+        if workers is not None:  # before rank 0 writes the first backup
+            workers.agree(
                 f"backups (backup_dir must be a folder every worker sees, {self.backup_dir!r})",
                 {"found a backup": found},
             )
@@ -890,6 +898,21 @@ class BackupAndRestore(Callback):
             os.remove(self.path)
             if not os.listdir(self.backup_dir):
                 os.rmdir(self.backup_dir)
+
+
+def may_stop_in_batches(callbacks: CallbackList) -> bool:
+    """Whether one of ``callbacks`` may set ``stop_training`` within an epoch: one with batch hooks
+    of its own (a user's, TerminateOnNaN), but not bridge's writers and displays, which never stop."""
+    quiet = (ProgbarLogger, ModelCheckpoint, BackupAndRestore, TensorBoard, CSVLogger, History)
+    hooks = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
+    return any(
+        not isinstance(callback, quiet)  # a hook of its class, or of itself (LambdaCallback's)
+        and any(
+            getattr(getattr(callback, hook), "__func__", None) is not getattr(Callback, hook)
+            for hook in hooks
+        )
+        for callback in callbacks.callbacks
+    )
 
 
 class ProgbarLogger(Callback):

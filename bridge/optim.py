@@ -333,8 +333,16 @@ class Optimizer(ABC):
         """Update ``variables`` in place with ``grads`` (one per variable, None to skip)."""
         self._apply(grads, variables, None)
 
-    def _apply(self, grads: Sequence[Any], variables: Sequence[Variable], allowed: Tensor | None) -> None:
-        """``apply``, as a step that changes nothing where the bool tensor ``allowed`` is False."""
+    def _apply(
+        self,
+        grads: Sequence[Any],
+        variables: Sequence[Variable],
+        allowed: Tensor | None,
+        averaged: bool = False,
+    ) -> None:
+        """``apply``, as a step that changes nothing where the bool tensor ``allowed`` is False.
+        In a ``DataParallel`` scope the gradients are first averaged over the workers, unless
+        ``averaged`` (a LossScaleOptimizer averages them before it checks them)."""
         grads, variables = list(grads), list(variables)
         if len(grads) != len(variables):
             raise InvalidArgumentError(
@@ -350,7 +358,7 @@ class Optimizer(ABC):
         gradients = [g if isinstance(g, Tensor) else ops.tensor(g) for g, _ in pairs]
         self.build([v for _, v in pairs])
         workers = distribute.current()
-        if workers is not None:  # every worker steps with the mean
+        if workers is not None and not averaged:  # every worker steps with the workers' average
             gradients = workers.average_gradients(gradients)
         iterations = self.iterations
         assert iterations is not None
@@ -820,21 +828,30 @@ class LossScaleOptimizer(Optimizer):
         scale = self.dynamic_scale if self.dynamic_scale is not None else self.initial_scale
         return loss * (scale.astype(loss.dtype) if isinstance(scale, Tensor) else scale)
 
-    def _apply(self, grads: Sequence[Any], variables: Sequence[Variable], allowed: Tensor | None) -> None:
+    def _apply(
+        self,
+        grads: Sequence[Any],
+        variables: Sequence[Variable],
+        allowed: Tensor | None,
+        averaged: bool = False,
+    ) -> None:
         grads, variables = list(grads), list(variables)
         pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
         if len(grads) != len(variables) or not pairs:
-            self.inner_optimizer._apply(grads, variables, allowed)  # its errors, or nothing to do
+            self.inner_optimizer._apply(grads, variables, allowed, averaged)  # its errors, or nothing to do
             return
         self.build([v for _, v in pairs])
         scale, counter = self.dynamic_scale, self.step_counter
         assert scale is not None and counter is not None
         gradients = [g if isinstance(g, Tensor) else ops.tensor(g) for g, _ in pairs]
+        workers = distribute.current()
+        if workers is not None and not averaged:  # checked once averaged: every worker decides alike
+            gradients = workers.average_gradients(gradients)
         finite = all_finite(gradients)
         if allowed is not None:
             finite = ops.logical_and(finite, allowed)
         unscaled = [ops.where(finite, g / scale.astype(g.dtype), 0.0) for g in gradients]
-        self.inner_optimizer._apply(unscaled, [v for _, v in pairs], finite)
+        self.inner_optimizer._apply(unscaled, [v for _, v in pairs], finite, averaged=True)
         grow = ops.logical_and(finite, counter == self.dynamic_growth_steps - 1)
         scale.assign(ops.where(finite, ops.where(grow, scale * 2.0, scale), scale * 0.5))
         counter.assign(ops.where(ops.logical_and(finite, ops.logical_not(grow)), counter + 1, 0))

@@ -35,6 +35,12 @@ def samples(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return rng.standard_normal((count, 4)).astype(np.float32), rng.integers(0, 3, count)
 
 
+def seed_apart(workers) -> None:
+    """Seed each worker apart (rank 0 as one process): the workers take rank 0's weights and data
+    order."""
+    br.random.seed(0 if workers is None else workers.rank)
+
+
 def model_and_optimizer(units: int = 8, normalized: bool = False) -> tuple[nn.Sequential, optim.Adam]:
     middle = [nn.BatchNormalization(), nn.Activation("relu")] if normalized else [nn.Activation("relu")]
     return nn.Sequential([nn.Dense(units), *middle, nn.Dense(3)]), optim.Adam(0.05)
@@ -42,7 +48,7 @@ def model_and_optimizer(units: int = 8, normalized: bool = False) -> tuple[nn.Se
 
 def train(batches, workers=None, jit: bool = False, units: int = 8) -> tuple[list[np.ndarray], list[float]]:
     """Final weights and per-step losses (averaged over the workers) of Adam on ``batches``."""
-    br.random.seed(0)
+    seed_apart(workers)
     with workers.scope() if workers is not None else contextlib.nullcontext():
         model, optimizer = model_and_optimizer(units)
         model(np.zeros((1, 4), np.float32))
@@ -70,25 +76,34 @@ def fit_model(
     batch_size: int = 10,
     units: int = 8,
     normalized: bool = False,
+    stop_at: int | None = None,
 ) -> tuple[list[np.ndarray], dict[str, list[float]]]:
     """Final weights and history of ``fit`` on ``count`` samples (shuffled, validated on 7),
     compiled in the workers' scope; ``backup``: with BackupAndRestore every 2 batches, the
     second worker dying at ``KILLED_AT`` unless ``<backup>/resumed`` exists; ``normalized``:
-    with BatchNormalization (whose moving statistics each worker gathers on its shards)."""
-    br.random.seed(0)
+    with BatchNormalization (whose moving statistics each worker gathers on its shards);
+    ``stop_at``: a callback of the last worker stops training after that batch of the first
+    epoch."""
+    seed_apart(workers)
     with workers.scope() if workers is not None else contextlib.nullcontext():
         model, optimizer = model_and_optimizer(units, normalized)
         model(np.zeros((1, 4), np.float32))
         model.compile(optimizer, losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     hooks = []
+    if stop_at is not None:  # on every worker (they must be given the same callbacks)
+        stops = workers is None or workers.rank == workers.num_workers - 1
+        stop = lambda b, logs: setattr(model, "stop_training", stops and b == stop_at)  # noqa: E731
+        hooks.append(callbacks.LambdaCallback(on_train_batch_end=stop))
     if backup is not None:
         hooks.append(callbacks.BackupAndRestore(backup, save_freq=2))
-        if workers is not None and workers.rank == 1 and not os.path.exists(f"{backup}/resumed"):
-            epoch = [0]
+        if workers is not None and not os.path.exists(f"{backup}/resumed"):  # on every worker
+            epoch, dies = [0], workers.rank == 1
             hooks.append(
                 callbacks.LambdaCallback(
                     on_epoch_begin=lambda e, logs: epoch.__setitem__(0, e),
-                    on_train_batch_begin=lambda b, logs: os._exit(7) if (epoch[0], b) == KILLED_AT else None,
+                    on_train_batch_begin=lambda b, logs: (
+                        os._exit(7) if dies and (epoch[0], b) == KILLED_AT else None
+                    ),
                 )
             )
     x, y = samples(count, 1)
@@ -114,6 +129,10 @@ def main(out: str, mode: str, loops: str = "") -> None:
         save(out, "fit", workers, weights, **history)
         weights, history = fit_model(20, workers, normalized=True)
         save(out, "fit-bn", workers, weights, **history)
+        weights, history = fit_model(5, workers, batch_size=1, epochs=1)  # the second worker: no rows
+        save(out, "fit-rows1", workers, weights, **history)
+        weights, history = fit_model(21, workers, stop_at=1)  # the second worker alone would stop
+        save(out, "fit-stop", workers, weights, **history)
         fit_model(25, workers, backup=f"{out}-backup", epochs=3)  # the second worker dies in it
         raise AssertionError("the second worker was to die in the fit")
     open(f"{out}-backup/resumed", "w").close()

@@ -94,6 +94,10 @@ def test_two_workers_train_as_one_process_on_the_global_batch_resume_and_refuse_
             assert_close(found, weights, {"losses": losses})
         # fit, the last batch of one row (the second worker steps without rows), validated on 7
         assert_close(saved(out, "fit")[0], *distribute_worker.fit_model(21))
+        # batches of 1 row: the second worker never has rows
+        assert_close(saved(out, "fit-rows1")[0], *distribute_worker.fit_model(5, batch_size=1, epochs=1))
+        # a callback of the second worker stops training in the first epoch: both stop there
+        assert_close(saved(out, "fit-stop")[0], *distribute_worker.fit_model(21, stop_at=1))
         # BatchNormalization: the workers' moving statistics are rank 0's as an epoch ends (DDP's)
         normalized = saved(out, "fit-bn")[0]
         assert not np.array_equal(normalized["weight4"], np.zeros(8))  # the moving mean moved
@@ -103,7 +107,7 @@ def test_two_workers_train_as_one_process_on_the_global_batch_resume_and_refuse_
         assert_close(resumed_fit, *distribute_worker.fit_model(25, epochs=3))
     for rank, found in enumerate(saved(out, "batch-sizes", agree=False)):
         error = str(found["error"])
-        assert f"the workers were given different data to fit (rank {rank} of 2" in error
+        assert f"the workers were given different fit calls (rank {rank} of 2" in error
         assert f"batch_size={10 + rank}" in error
     assert "WorkersError" in output  # what ended the processes
     for rank, found in enumerate(saved(out, "models", agree=False)):
@@ -153,20 +157,24 @@ def test_the_shards_of_a_global_batch_cover_it_in_order_as_evenly_as_rows_allow(
     shards, shares = [], []
     for rank in range(workers):  # as each worker of ``workers`` sees its shard
         group.num_workers, group.rank = workers, rank
-        (x, y), count = group.shard(batch)
-        assert len(x) == count and np.array_equal(y, x * 10)
+        (x, y), share = group.shard(batch)
+        assert np.array_equal(y, x * 10)
         shards.append(x)
-        shares.append(group._share)
+        shares.append(share)
     np.testing.assert_array_equal(np.concatenate(shards), np.arange(rows))
     assert max(map(len, shards)) - min(map(len, shards)) <= 1
     np.testing.assert_allclose(shares, [len(x) / rows for x in shards])  # the gradients' weights
 
 
 def test_each_worker_on_a_machine_of_gpus_takes_the_gpu_of_its_local_rank(monkeypatch):
+    from bridge.distribute.data_parallel import worker_gpu
+
+    devices = ["cpu", "gpu:0", "gpu:1"]
+    for local_rank, gpu in [(0, "gpu:0"), (1, "gpu:1"), (3, "gpu:1")]:  # two GPUs, four workers
+        monkeypatch.setenv("LOCAL_RANK", str(local_rank))
+        assert worker_gpu(devices) == gpu
+    assert worker_gpu(["cpu"]) is None
     backend = load_backend(br.get_backend())
-    monkeypatch.setattr(backend, "join_workers", lambda timeout: (3, 4), raising=False)
-    monkeypatch.setattr(backend, "_devices", ["cpu", "gpu:0", "gpu:1"], raising=False)
-    monkeypatch.setattr(backend, "worker_device", None)
-    monkeypatch.setenv("LOCAL_RANK", "3")  # the fourth worker of a machine with two GPUs
-    br.distribute.DataParallel()
-    assert resolve_device(backend, None) == "gpu:1"  # where its tensors go
+    monkeypatch.setattr(backend, "_devices", devices, raising=False)
+    monkeypatch.setattr(backend, "worker_device", "gpu:1")  # as DataParallel sets it
+    assert resolve_device(backend, None) == "gpu:1"  # where the worker's tensors go

@@ -25,12 +25,24 @@ _CURRENT: ContextValue[DataParallel | None] = ContextValue("bridge_data_parallel
 _REDUCTIONS = ("sum", "mean")
 
 
-def _shapes(tensors: list[Tensor]) -> str:
-    return ", ".join(f"{t.dtype}{list(t.shape)}" for t in tensors)
+Signature = tuple[tuple[str, tuple[int, ...]], ...]
 
 
-def _signature(tensors: list[Tensor]) -> tuple[tuple[str, tuple[int, ...]], ...]:
+def _signature(tensors: list[Tensor]) -> Signature:
+    """The dtypes and shapes of ``tensors``."""
     return tuple((str(t.dtype), tuple(t.shape)) for t in tensors)
+
+
+def _shapes(signature: Signature) -> str:
+    """A signature as errors show it: ``float32[4, 8], float32[8]``."""
+    return ", ".join(f"{dtype}{list(shape)}" for dtype, shape in signature)
+
+
+def worker_gpu(devices: list[str]) -> str | None:
+    """The GPU of this worker among a machine's ``devices``: its ``LOCAL_RANK``'s (modulo the
+    GPUs there are; none without GPUs)."""
+    gpus = [d for d in devices if d != "cpu"]
+    return gpus[int(os.environ.get("LOCAL_RANK", 0)) % len(gpus)] if gpus else None
 
 
 def current() -> DataParallel | None:
@@ -56,13 +68,12 @@ class DataParallel:
             raise InvalidArgumentError(f"DataParallel: timeout must be > 0 seconds, got {timeout!r}")
         try:
             self.rank, self.num_workers = self._backend.join_workers(float(timeout))
-            gpus = [d for d in self._backend.devices() if d != "cpu"]
-            if gpus and self.num_workers > 1:  # one GPU a worker on a machine: its local rank's
-                self._backend.worker_device = gpus[int(os.environ.get("LOCAL_RANK", 0)) % len(gpus)]
-            self._agreed: set[tuple[tuple[str, tuple[int, ...]], ...]] = set()
+            if self.num_workers > 1:
+                self._backend.worker_device = worker_gpu(self._backend.devices())
+            self._agreed: set[Signature] = set()
             # each worker's weight in the gradients' average: its share of the global batch
-            self._weight: Variable | None = None
             self._share = 1.0 / self.num_workers
+            self._weight = Variable(ops.tensor(self._share, backend=self.backend), trainable=False)
         except BridgeError:
             raise
         except Exception as exc:
@@ -115,13 +126,14 @@ class DataParallel:
                     f"DataParallel.all_reduce: a {t.backend} tensor, for workers on backend {self.backend!r}"
                 )
         # looked at eagerly only: a compiled step would guard on the set (and compile again)
-        if not self._backend.tracing() and _signature(tensors) not in self._agreed:
+        signature = _signature(tensors)
+        if not self._backend.tracing() and signature not in self._agreed:
             self.check_agreement(tensors)
         try:
             summed = self._backend.all_reduce([t._native for t in tensors])
         except Exception as exc:
             raise WorkersError(
-                f"DataParallel.all_reduce: the workers could not reduce [{_shapes(tensors)}] (rank "
+                f"DataParallel.all_reduce: the workers could not reduce [{_shapes(signature)}] (rank "
                 f"{self.rank} of {self.num_workers}; do all workers run the same model?): {exc}"
             ) from exc
         out = [Tensor(s, self._backend) for s in summed]
@@ -139,7 +151,7 @@ class DataParallel:
         if not self._same_everywhere(signature, tensors[0].device):
             raise WorkersError(
                 f"DataParallel: the workers hold different tensors (rank {self.rank} of {self.num_workers} "
-                f"holds [{_shapes(tensors)}]): do all workers build the same model?"
+                f"holds [{_shapes(signature)}]): do all workers build the same model?"
             )
         self._agreed.add(signature)
 
@@ -178,19 +190,23 @@ class DataParallel:
         self.check_agreement(list(variables))
         for variable, value in zip(variables, self.broadcast([v.value for v in variables])):
             variable.assign(value)
-        if self._weight is None:  # made eagerly, before a compiled step reads it
-            self._weight = Variable(
-                ops.tensor(self._share, backend=self.backend, device=variables[0].device), trainable=False
-            )
 
     def same_seed(self, seed: int) -> int:
-        """Rank 0's ``seed`` on every worker, for one data order: ``seed`` itself where it is
-        rank 0's (workers seeded alike), else rank 0's below 2**52."""
+        """Rank 0's ``seed`` (modulo 2**64, as data orders take it) on every worker: one data
+        order for all, the one rank 0 alone would draw."""
         if self.num_workers == 1:
             return seed
-        mine = ops.tensor([float(seed % 2**52)], dtype=float64, backend=self.backend)
-        first = int(self.broadcast([mine])[0].numpy()[0])
-        return seed if first == seed % 2**52 else first
+        halves = divmod(seed % 2**64, 2**32)  # each exact in float64
+        mine = ops.tensor([float(h) for h in halves], dtype=float64, backend=self.backend)
+        high, low = (int(h) for h in self.broadcast([mine])[0].numpy())
+        return high * 2**32 + low
+
+    def anyone(self, flag: bool) -> bool:
+        """Whether ``flag`` is true on any worker (one small collective): for a decision every
+        worker must take together, such as stopping."""
+        if self.num_workers == 1:
+            return flag
+        return bool(self.reduce("sum", ops.tensor([float(flag)], backend=self.backend)).numpy()[0] > 0)
 
     def average_gradients(self, gradients: list[Tensor]) -> list[Tensor]:
         """The gradients averaged over the workers (what optimizers apply in ``scope()``), each
@@ -199,28 +215,30 @@ class DataParallel:
         process would."""
         if self.num_workers == 1 or not gradients:
             return gradients
-        if self._weight is None:
-            return self.all_reduce(gradients, "mean")
-        weights = {dtype: self._weight.astype(dtype) for dtype in {g.dtype for g in gradients}}
-        return self.all_reduce([g * weights[g.dtype] for g in gradients])
+        weights: dict[tuple[Any, str], Tensor] = {}
+        for g in gradients:
+            if (g.dtype, g.device) not in weights:
+                weight = self._weight.astype(g.dtype)
+                weights[g.dtype, g.device] = weight if weight.device == g.device else weight.to(g.device)
+        return self.all_reduce([g * weights[g.dtype, g.device] for g in gradients])
 
-    def shard(self, batch: Any) -> tuple[Any, int]:
+    def shard(self, batch: Any) -> tuple[Any, float]:
         """This worker's rows of a global ``batch`` (a structure of tensors or arrays), as even
-        shares as the rows allow (the first workers one more), and how many rows that is; the
-        gradients of the next step weigh it by its share (``average_gradients``)."""
+        shares as the rows allow (the first workers one more; none where there are fewer rows
+        than workers), and its share of the rows: what ``weigh`` takes for a step on it."""
         (size,) = self._sizes("shard", 0, batch)
         rows, extra = divmod(size, self.num_workers)
         start = self.rank * rows + min(self.rank, extra)
         rows += self.rank < extra
-        self.weigh(rows / size)
-        return map_leaves(lambda leaf: leaf[start : start + rows], batch), rows
+        return map_leaves(lambda leaf: leaf[start : start + rows], batch), rows / size
 
     def weigh(self, share: float) -> None:
-        """Weigh this worker's gradients by ``share`` in the average of the steps to come (its
-        rows over the global batch's; ``1 / num_workers``, the default, for even shards)."""
-        if share != self._share and self._weight is not None:
+        """Weigh this worker's gradients by ``share`` in the averages of the steps to come (its
+        rows over the global batch's, as ``fit`` does; ``1 / num_workers``, the default, for
+        even shards): the shares of all workers add up to 1."""
+        if share != self._share:
             self._weight.assign(share)
-        self._share = share
+            self._share = share
 
     def _sizes(self, op: str, index: int, batch: Any) -> set[int]:
         sizes = {len(leaf) for leaf in leaves(batch)}
@@ -259,10 +277,7 @@ class DataParallel:
                     f"DataParallel.distribute: batch {index} of {size} rows does not split evenly over "
                     f"{self.num_workers} workers; use a global batch size divisible by {self.num_workers}"
                 )
-            rows = size // self.num_workers
-            start = self.rank * rows
-            self.weigh(1 / self.num_workers)
-            yield map_leaves(lambda leaf, start=start, rows=rows: leaf[start : start + rows], batch)
+            yield self.shard(batch)[0]
 
     def close(self) -> None:
         """Leave the group (torch destroys its process group; TensorFlow keeps it to the end)."""

@@ -35,6 +35,7 @@ from ..callbacks import (
     ProgressBar,
     TerminateOnNaN,
     format_logs,
+    may_stop_in_batches,
     numeric_logs,
 )
 from ..data.adapters import (
@@ -119,7 +120,6 @@ class Model(Layer):
         self._callbacks: list[Callback] = []  # those of the fit in progress (or the last one)
         self._epoch_learning_rate: float | None = None  # as the epoch in progress began
         self._building_on_data = False  # inside the first call, which builds from the data itself
-        self._workers: distribute.DataParallel | None = None  # compiled in its scope: trains on shards
         self._compiled_steps: dict[str, Callable[[Any], Any]] = {}
         self._compiled_moves = Layer._moves
         self._ran_eagerly: set[str] = set()  # the step kinds run once eagerly (weights, slots built)
@@ -222,7 +222,7 @@ class Model(Layer):
     # --- compile ---------------------------------------------------------------------------
     _compile_loss: compile_utils.CompileLoss | None = None  # per output, made by compile
     _compile_metrics: compile_utils.CompileMetrics | None = None
-    _workers: distribute.DataParallel | None = None
+    _workers: distribute.DataParallel | None = None  # compiled in its scope: fit trains on shards
 
     def compile(
         self,
@@ -411,19 +411,11 @@ class Model(Layer):
         """Run ``{kind}_step`` on a batch: eagerly on the first batch (which builds the weights,
         optimizer slots and metric state), compiled afterwards where ``jit`` asks for it."""
         step = getattr(self, f"{kind}_step")
-        backend = _backend_of(batch)
-        if not self._compiles(kind, batch, backend):
+        backend = next(t for t in leaves(batch) if isinstance(t, Tensor)).backend
+        if not self._should_compile(backend) or kind not in self._ran_eagerly or self._builds_on(batch):
             out = step(batch)
             self._ran_eagerly.add(kind)
             return out
-        return self._compiled(kind, step, backend)(batch)
-
-    def _compiles(self, kind: str, batch: Any, backend: str) -> bool:
-        """Whether ``_step`` runs ``{kind}_step`` on ``batch`` compiled (else eagerly)."""
-        return self._should_compile(backend) and kind in self._ran_eagerly and not self._builds_on(batch)
-
-    def _compiled(self, kind: str, step: Callable[[Any], Any], backend: str) -> Callable[[Any], Any]:
-        """``step`` compiled, once per kind and backend (again after a layer moved)."""
         if self._compiled_moves != Layer._moves:  # a layer moved: the steps hold its old variables
             self._compiled_steps.clear()
             self._compiled_moves = Layer._moves
@@ -431,7 +423,7 @@ class Model(Layer):
         if key not in self._compiled_steps:
             mode = self.jit if self.jit in ("graph", "xla") else "default"
             self._compiled_steps[key] = compile_function(step, mode=mode)
-        return self._compiled_steps[key]
+        return self._compiled_steps[key](batch)
 
     def _builds_on(self, batch: Any) -> bool:
         """Whether a step on ``batch`` (of several targets) would make the per-output losses and
@@ -502,8 +494,28 @@ class Model(Layer):
                 x, y, sample_weight, validation_split, validation_data
             )
         workers = self._workers
-        if workers is not None and shuffle and seed is None:
-            seed = workers.same_seed(data_seed_from_stream())  # one data order for all workers
+        if workers is not None:  # every worker must make this call, for the same collectives
+            workers.agree(
+                "fit calls",
+                {
+                    "samples": _samples(x),
+                    "batch_size": batch_size,
+                    "epochs": epochs,
+                    "initial_epoch": initial_epoch,
+                    "steps_per_epoch": steps_per_epoch,
+                    "shuffle": shuffle,
+                    "seed": seed,
+                    "class_weight": None if class_weight is None else sorted(class_weight.items()),
+                    "validation samples": _samples(validation_data),
+                    "validation_batch_size": validation_batch_size,
+                    "validation_steps": validation_steps,
+                    "validation_freq": validation_freq,
+                    "built": self.built,
+                    "callbacks": [(type(c).__name__, getattr(c, "save_freq", None)) for c in callbacks or []],
+                },
+            )
+            if shuffle and seed is None:
+                seed = workers.same_seed(data_seed_from_stream())  # one data order for all workers
         with use_backend(self._backend_name()):
             train = adapter_for(
                 "fit",
@@ -523,19 +535,8 @@ class Model(Layer):
                 else _validation_adapter(validation_data, validation_batch_size, validation_steps)
             )
         verbose = (1 if sys.stdout.isatty() else 2) if verbose == "auto" else int(verbose)
-        if workers is not None:
-            workers.agree(
-                "data to fit",
-                {
-                    "samples": _samples(x),
-                    "batch_size": batch_size,
-                    "batches": train.num_batches,
-                    "epochs": epochs,
-                    "initial_epoch": initial_epoch,
-                    "validation": None if validation is None else validation.num_batches,
-                },
-            )
-            verbose = verbose if workers.rank == 0 else 0  # rank 0 shows the progress
+        if workers is not None and workers.rank != 0:
+            verbose = 0  # rank 0 shows the progress
         progress = ProgressBar(verbose, epochs, train.num_batches) if verbose else None
         # the user's callbacks first: they may add to the logs (learning_rate) that History records
         every = CallbackList(callbacks or [], progress, model=self)
@@ -589,31 +590,35 @@ class Model(Layer):
 
     def _step_on_shard(self, kind: str, batch: Any) -> Any:
         """``_step`` on this worker's shard of a global ``batch`` in a data-parallel ``fit`` or
-        ``evaluate`` (on the whole batch otherwise). An unbuilt model is built on one row first and
-        takes rank 0's weights. A worker left without rows (a last batch smaller than the
-        workers) steps with zero gradients, as the other workers' all-reduce needs it to."""
+        ``evaluate`` (on the whole batch otherwise), its gradients weighed by its share of the
+        rows. An unbuilt model is built on one row first and takes rank 0's weights. A worker
+        left without rows (fewer rows than workers) steps on the batch's first row weighed zero,
+        its metrics kept as they were: every worker runs the same step and the same collectives.
+        """
         workers = self._workers
         if workers is None or workers.num_workers == 1:
             return self._step(kind, batch)
-        shard, rows = workers.shard(batch)
         if not self.built:
             self(map_leaves(lambda part: part[:1], _unpack(batch)[0]), training=False)
             workers.share_variables(self.weights)
-        if rows:
+        shard, share = workers.shard(batch)
+        if kind == "train":
+            workers.weigh(share)
+        if share:
             return self._step(kind, shard)
-        backend = _backend_of(batch)
-        if kind == "train" and self._compiles(kind, batch, backend):  # as the others' train step is:
-            self._compiled("idle", self._idle_step, backend)(batch)  # TensorFlow pairs collectives so
-        elif kind == "train":
-            self._idle_step(batch)
-        return self.get_metrics_result()
+        with self._metrics_kept():
+            return self._step(kind, map_leaves(lambda part: part[:1], batch))
 
-    def _idle_step(self, batch: Any) -> None:
-        """A train step on no rows: the optimizer applies zero gradients, all-reduced with the
-        other workers' (whose batch is unused here)."""
-        del batch
-        weights = self.trainable_weights
-        self._require_compiled("fit").apply([ops.zeros_like(w) for w in weights], weights)
+    @contextlib.contextmanager
+    def _metrics_kept(self) -> Iterator[None]:
+        """The metrics' states as they were before the block (zero for a state made in it)."""
+        before = {id(v): v.value for metric in self.metrics for v in metric._state.values()}
+        try:
+            yield
+        finally:
+            for metric in self.metrics:
+                for variable in metric._state.values():
+                    variable.assign(before.get(id(variable), 0.0))
 
     def _summed_logs(self, logs: dict[str, Any]) -> Numbers:
         """``logs`` as numbers; in a data-parallel fit or evaluate, the metrics' over every
@@ -631,7 +636,7 @@ class Model(Layer):
         if self._workers is not None:
             self._workers.share_variables(self.non_trainable_weights)
 
-    def _metrics_summed(self) -> Any:
+    def _metrics_summed(self) -> contextlib.AbstractContextManager[None]:
         """Inside, the metrics hold their states summed over the workers (``DataParallel.summed``)."""
         if self._workers is None:
             return contextlib.nullcontext()
@@ -644,12 +649,18 @@ class Model(Layer):
         restored backup); the last batch's logs, as numbers; None where data read on across
         epochs (``steps_per_epoch``) gave this epoch no batch."""
         logs: dict[str, Any] = {}
+        workers = self._workers
+        # a callback that may stop within an epoch (on its worker's logs) stops every worker
+        stops_together = workers is not None and workers.num_workers > 1 and may_stop_in_batches(callbacks)
         for index, batch in enumerate(train.batches(epoch)):
             if index < skip:
                 continue
             callbacks.on_train_batch_begin(index)
             logs = self._step_on_shard("train", batch)  # batch logs stay tensors: no host sync unless asked
             callbacks.on_train_batch_end(index, logs)
+            if stops_together:
+                assert workers is not None
+                self.stop_training = workers.anyone(self.stop_training)
             if self.stop_training:
                 break
         if not logs and not skip:
@@ -723,6 +734,9 @@ class Model(Layer):
         _check_count("evaluate", "batch_size", batch_size, 1)
         if steps is not None:
             _check_count("evaluate", "steps", steps, 1)
+        if self._workers is not None:  # every worker must make this call: the metrics are summed
+            values = {"samples": _samples(x), "batch_size": batch_size, "steps": steps, "built": self.built}
+            self._workers.agree("evaluate calls", values)
         with use_backend(self._backend_name()), self._checked_labels(y):
             data = adapter_for("evaluate", x, y, sample_weight, batch_size=batch_size, steps=steps)
             logs = self._evaluate(data, self._callback_list("evaluate", callbacks, verbose, data.num_batches))
@@ -771,7 +785,8 @@ class Model(Layer):
             return _numpy(self.predict_step(_on_backend(x)))
 
     def _on_batch(self, kind: str, x: Any, y: Any, sample_weight: Any, return_dict: bool) -> Any:
-        with use_backend(self._backend_name()), self._checked_labels(y):
+        # in a data-parallel model's scope, the batch is this worker's own: gradients averaged alike
+        with use_backend(self._backend_name()), self._checked_labels(y), self._scope():
             batch = tuple(_on_backend(part) for part in (x, y, sample_weight) if part is not None)
             self.reset_metrics()
             logs = numeric_logs(self._step(kind, batch))
@@ -888,11 +903,6 @@ class Model(Layer):
         trainable = sum(w.size for w in self.trainable_weights)
         total = sum(w.size for w in self.weights)
         print_fn(f"Total params: {total:,} (trainable: {trainable:,}, non-trainable: {total - trainable:,})")
-
-
-def _backend_of(batch: Any) -> str:
-    """The backend of a batch's Tensors."""
-    return next(t for t in leaves(batch) if isinstance(t, Tensor)).backend
 
 
 def _spec(x: Tensor) -> dict[str, Any]:
