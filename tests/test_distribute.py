@@ -178,3 +178,17 @@ def test_each_worker_on_a_machine_of_gpus_takes_the_gpu_of_its_local_rank(monkey
     monkeypatch.setattr(backend, "_devices", devices, raising=False)
     monkeypatch.setattr(backend, "worker_device", "gpu:1")  # as DataParallel sets it
     assert resolve_device(backend, None) == "gpu:1"  # where the worker's tensors go
+
+
+def test_a_model_compiled_outside_the_scope_of_several_workers_is_warned_of(monkeypatch):
+    from bridge.distribute import data_parallel
+
+    for name in ("WORLD_SIZE", "TF_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    group = br.distribute.DataParallel()
+    group.num_workers = 2  # as a process of two workers has it
+    monkeypatch.setattr(data_parallel, "_JOINED", [group])
+    model = br.nn.Sequential([br.nn.Input((4,)), br.nn.Dense(2)])
+    model.compile("sgd", "mse")  # outside group.scope()
+    with pytest.warns(UserWarning, match="one of 2 data-parallel workers, but the model was not compiled in"):
+        model.fit(np.zeros((4, 4), np.float32), np.zeros((4, 2), np.float32), verbose=0)

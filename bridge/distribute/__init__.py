@@ -3,6 +3,6 @@
 of bridge's own. Start workers with ``python -m bridge.distribute.launch --nproc N script.py``
 (or torchrun, or TF_CONFIG on a cluster); in the script, ``DataParallel()`` joins them."""
 
-from .data_parallel import DataParallel, current
+from .data_parallel import DataParallel, current, joined
 
-__all__ = ["DataParallel", "current"]
+__all__ = ["DataParallel", "current", "joined"]

@@ -22,6 +22,7 @@ from ..tree import leaves, map_leaves
 from ..variable import Variable
 
 _CURRENT: ContextValue[DataParallel | None] = ContextValue("bridge_data_parallel", None)
+_JOINED: list[DataParallel] = []  # the workers this process joined, where there are several
 _REDUCTIONS = ("sum", "mean")
 
 
@@ -48,6 +49,11 @@ def worker_gpu(devices: list[str]) -> str | None:
 def current() -> DataParallel | None:
     """The ``DataParallel`` whose ``scope`` (or ``run``) is active, if any."""
     return _CURRENT.get()
+
+
+def joined() -> DataParallel | None:
+    """The ``DataParallel`` of several workers this process joined last, if any."""
+    return _JOINED[-1] if _JOINED else None
 
 
 class DataParallel:
@@ -78,8 +84,11 @@ class DataParallel:
             raise
         except Exception as exc:
             raise WorkersError(
-                f"DataParallel: backend {self._backend.name!r} could not join its workers: {exc}"
+                f"DataParallel: backend {self._backend.name!r} could not join its workers (make DataParallel "
+                f"first, before any tensor: TensorFlow configures its collectives at startup): {exc}"
             ) from exc
+        if self.num_workers > 1:
+            _JOINED.append(self)
 
     @property
     def backend(self) -> str:
@@ -129,14 +138,7 @@ class DataParallel:
         signature = _signature(tensors)
         if not self._backend.tracing() and signature not in self._agreed:
             self.check_agreement(tensors)
-        try:
-            summed = self._backend.all_reduce([t._native for t in tensors])
-        except Exception as exc:
-            raise WorkersError(
-                f"DataParallel.all_reduce: the workers could not reduce [{_shapes(signature)}] (rank "
-                f"{self.rank} of {self.num_workers}; do all workers run the same model?): {exc}"
-            ) from exc
-        out = [Tensor(s, self._backend) for s in summed]
+        out = self._reduced("all_reduce", tensors)
         return out if op == "sum" else [t / self.num_workers for t in out]
 
     def check_agreement(self, tensors: list[Tensor]) -> None:
@@ -162,7 +164,8 @@ class DataParallel:
             given = ", ".join(f"{name}={value!r}" for name, value in values.items())
             raise WorkersError(
                 f"DataParallel: the workers were given different {what} (rank {self.rank} of "
-                f"{self.num_workers} has {given}): every worker must run the same call"
+                f"{self.num_workers} has {given}): every worker must run the same call (each worker's "
+                "error shows its own values)"
             )
 
     def _same_everywhere(self, signature: tuple[Any, ...], device: str) -> bool:
@@ -171,8 +174,19 @@ class DataParallel:
         worker's own (a variance of zero); exact in float64."""
         mine = [float(len(signature) & 0xFFFFF), float(zlib.crc32(repr(signature).encode()) & 0xFFFFF)]
         values = ops.tensor(mine + [v * v for v in mine], dtype=float64, backend=self.backend, device=device)
-        (summed,) = self._backend.all_reduce([values._native])
-        return bool(np.array_equal(Tensor(summed, self._backend).numpy(), self.num_workers * values.numpy()))
+        (summed,) = self._reduced("check", [values])
+        return bool(np.array_equal(summed.numpy(), self.num_workers * values.numpy()))
+
+    def _reduced(self, op: str, tensors: list[Tensor]) -> list[Tensor]:
+        """``tensors`` summed over the workers by the engine; its failures as WorkersError."""
+        try:
+            return [Tensor(s, self._backend) for s in self._backend.all_reduce([t._native for t in tensors])]
+        except Exception as exc:
+            raise WorkersError(
+                f"DataParallel.{op}: the workers could not reduce [{_shapes(_signature(tensors))}] (rank "
+                f"{self.rank} of {self.num_workers}): a worker stopped or timed out, or the workers ran "
+                f"different calls or models: {exc}"
+            ) from exc
 
     def broadcast(self, tensors: list[Tensor]) -> list[Tensor]:
         """Rank 0's values of ``tensors`` (of the same shapes on every worker), on every worker."""

@@ -493,7 +493,14 @@ class Model(Layer):
             (x, y, sample_weight), validation_data = _split_off_validation(
                 x, y, sample_weight, validation_split, validation_data
             )
-        workers = self._workers
+        workers, others = self._workers, distribute.joined()
+        if workers is None and others is not None:
+            warnings.warn(
+                f"fit: this process is one of {others.num_workers} data-parallel workers, but "
+                "the model was not compiled in DataParallel.scope(): it trains alone, on all the data; "
+                "build and compile it in the scope",
+                stacklevel=2,
+            )
         if workers is not None:  # every worker must make this call, for the same collectives
             workers.agree(
                 "fit calls",

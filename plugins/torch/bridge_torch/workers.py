@@ -4,6 +4,7 @@ tensors: a functional collective under torch.compile (which traces it), ``dist.a
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import os
 
@@ -22,6 +23,7 @@ def join(timeout: float) -> tuple[int, int]:
         if torch.cuda.is_available():  # NCCL talks from the current GPU: this worker's (bridge's too)
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count())
         dist.init_process_group(engines, timeout=datetime.timedelta(seconds=timeout))
+        atexit.register(leave)  # a group left to the interpreter's end can abort the process
     return dist.get_rank(), dist.get_world_size()
 
 
